@@ -1,0 +1,1 @@
+"""The tensorc grammar (grammar/tensorc.lark), installed as tensorc.grammar."""

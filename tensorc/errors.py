@@ -1,0 +1,104 @@
+"""The one catalog of user-facing errors.
+
+Every error a user can cause is a subclass of `TensorcError`. Source errors carry a `Span` and render
+as `file:line:col`, the source line, a caret under the offending text, and a hint. Internal invariant
+failures are plain `AssertionError`s and must never be raised as one of these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A source position: 1-based line and column, the source line's text, and the span length."""
+
+    file: str
+    line: int
+    col: int
+    text: str = ""  # the whole source line, for the caret display
+    length: int = 1
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        if not self.text:
+            return where
+        caret = " " * (self.col - 1) + "^" * max(1, min(self.length, len(self.text) - self.col + 1))
+        return f"{where}\n    {self.text}\n    {caret}"
+
+
+class TensorcError(Exception):
+    """Base of every user-facing error. `str(err)` is the full, formatted message."""
+
+    def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
+        self.message = message
+        self.span = span
+        self.hint = hint
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        parts = []
+        if self.span is not None:
+            head, _, rest = self.span.render().partition("\n")
+            parts.append(f"{head}: error: {self.message}")
+            if rest:
+                parts.append(rest)
+        else:
+            parts.append(f"error: {self.message}")
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+class ErrorGroup(TensorcError):
+    """Several source errors found in one pass over a file (`tensorc check` prints them all)."""
+
+    def __init__(self, errors: list[TensorcError]):
+        self.errors = errors
+        super().__init__("\n\n".join(e.format() for e in errors))
+
+    def format(self) -> str:
+        return "\n\n".join(e.format() for e in self.errors)
+
+
+# --- source (front end) errors ------------------------------------------------------------------
+class SyntaxError_(TensorcError):  # noqa: N801 - avoid shadowing the builtin
+    """The text does not parse; the message names the tokens that were expected."""
+
+
+class NameError_(TensorcError):  # noqa: N801
+    """Unknown tensor, function, index or size symbol (the hint offers a 'did you mean')."""
+
+
+class ShapeError(TensorcError):
+    """Wrong number of indices, a size symbol bound twice, an out-of-range access."""
+
+
+class RangeError(TensorcError):
+    """An index whose range cannot be inferred, or is ambiguous; the hint asks for a `where` range."""
+
+
+class TypeError_(TensorcError):  # noqa: N801
+    """A dtype that does not fit: float used as an index, bad cast, bad reduction operand."""
+
+
+class StatementError(TensorcError):
+    """`+=` on a tensor never defined, cyclic statements, an output never written."""
+
+
+# --- call-time and build errors -------------------------------------------------------------
+class ArgumentError(TensorcError):
+    """A kernel called with the wrong arguments: count, rank, sizes, dtype, device."""
+
+
+class BackendError(TensorcError):
+    """Unknown or unavailable backend; the message lists the choices."""
+
+
+class UnsupportedError(TensorcError):
+    """A construct a backend or pass cannot compile yet; says what and where, never silent."""
+
+
+class ScheduleError(TensorcError):
+    """An illegal schedule or tuning config (tile sizes, orders)."""
