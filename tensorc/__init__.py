@@ -1,0 +1,19 @@
+"""tensorc: einsum-style tensor equations compiled to fused CPU (LLVM) and GPU (Triton) kernels.
+
+    >>> import tensorc, numpy as np
+    >>> mod = tensorc.compile('''
+    ... def gram(float(N,D) x) -> (g) { g(i,j) = x(i,d) * x(j,d) }
+    ... ''')
+    >>> g = mod.gram(np.random.rand(100, 3).astype(np.float32))
+
+Front ends: `compile` / `load` (.tc source), `einsum` (numpy.einsum semantics), `jit` (decorator).
+"""
+
+from __future__ import annotations
+
+from tensorc.api import compile, einsum, explain, jit, load  # noqa: A004
+from tensorc.backends import CHOICES as BACKENDS
+from tensorc.errors import TensorcError
+
+__all__ = ["compile", "load", "einsum", "jit", "explain", "BACKENDS", "TensorcError"]
+__version__ = "0.1.0"

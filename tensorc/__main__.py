@@ -1,0 +1,3 @@
+from tensorc.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""The public Python API: `compile`, `load`, `einsum`, `jit`, `explain`."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tensorc.errors import ArgumentError, TensorcError
+from tensorc.runtime import arrays
+from tensorc.runtime.module import Function, Module, _check_backend
+
+
+def compile(source: str, backend: str | None = None, file: str = "<string>") -> Module:  # noqa: A001
+    """Compile `.tc` source into a module with one callable per def.
+
+    Args:
+        source: the program text (one or more `def`s).
+        backend: "cpu", "triton", "loops", "interp", or None to pick per call from the inputs' device.
+        file: the name errors report.
+
+    Example:
+        >>> mod = tensorc.compile("def mm(float(M,K) A, float(K,N) B) -> (C) { C(m,n) = A(m,k) * B(k,n) }")
+        >>> C = mod.mm(A, B)
+    """
+    from tensorc.frontend import parse_program
+
+    _check_backend(backend)
+    return Module(parse_program(source, file), backend)
+
+
+def load(path: str | Path, backend: str | None = None) -> Module:
+    """Compile a `.tc` file: `tensorc.load("examples/w07_gram.tc").gram(x)`."""
+    path = Path(path)
+    try:
+        source = path.read_text()
+    except OSError as err:
+        raise TensorcError(f"cannot read {path}: {err.strerror}") from None
+    return compile(source, backend, file=str(path))
+
+
+# The tensor a statement assigns: `name(...)` or `name[...]` at a line start, then an operator.
+_LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*[\(\[][^=\n]*?[\)\]]\s*(?:\+|\*|max|min)?=!?(?!=)", re.M)
+
+_EINSUM_CACHE: dict[tuple, Function] = {}
+_EINSUM_LOCK = threading.Lock()
+
+
+def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
+    """numpy.einsum's semantics, compiled: implicit output, `...`, repeated indices, n operands.
+
+    Example:
+        >>> tensorc.einsum("bij,jk,bkl->bil", a, b, c)
+    """
+    from tensorc.frontend.einsum import einsum_def
+
+    _check_backend(backend)
+    infos = []
+    for pos, op in enumerate(operands):
+        try:
+            info = arrays.describe(op)
+        except TypeError:
+            raise ArgumentError(
+                f"einsum operand {pos}: expected an array or tensor, got {type(op).__name__}"
+            ) from None
+        if info.dtype is None:
+            raise ArgumentError(f"einsum operand {pos}: unsupported dtype {info.raw_dtype}")
+        infos.append(info)
+    shapes = [i.shape for i in infos]
+    dtypes = [i.dtype for i in infos]
+    key = (subscripts, tuple(shapes), tuple(dtypes), backend)
+    with _EINSUM_LOCK:
+        fn = _EINSUM_CACHE.get(key)
+    if fn is None:
+        fn = Function(einsum_def(subscripts, shapes, dtypes), backend)
+        with _EINSUM_LOCK:
+            _EINSUM_CACHE[key] = fn
+    return fn(*operands)
+
+
+class JitFunction:
+    """A Python function whose docstring (or string statements) holds tensorc equations.
+
+    The signature is built at call time from the arguments: each array argument becomes a tensor
+    parameter of its dtype, each dimension a size symbol (dimensions of equal size share a symbol,
+    so equations that tie them compile; different sizes used with one index are an error). Each
+    distinct combination of dtypes, ranks and size-equalities compiles once.
+    """
+
+    def __init__(self, fn: Callable, outputs: tuple[str, ...] | None, backend: str | None):
+        _check_backend(backend)
+        self.fn = fn
+        self.params = list(inspect.signature(fn).parameters)
+        self.body = _equations_of(fn)
+        self.outputs = outputs
+        self.backend = backend
+        self._compiled: dict[tuple, Function] = {}
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.params):
+            raise ArgumentError(
+                f"{self.fn.__name__}() takes {len(self.params)} argument(s) "
+                f"({', '.join(self.params)}), got {len(args)}"
+            )
+        infos = []
+        for name, arg in zip(self.params, args):
+            try:
+                infos.append(arrays.describe(arg))
+            except TypeError:
+                raise ArgumentError(
+                    f"argument {name!r}: expected an array, tensor or number, "
+                    f"got {type(arg).__name__}"
+                ) from None
+        signature, key = self._signature(infos)
+        fn = self._compiled.get(key)
+        if fn is None:
+            source = f"def {self.fn.__name__}({signature}) -> ({', '.join(self._outputs())}) {{\n"
+            source += textwrap.indent(self.body, "    ") + "\n}\n"
+            fn = compile(source, self.backend, file=_source_file(self.fn)).functions[
+                self.fn.__name__
+            ]
+            self._compiled[key] = fn
+        return fn(*args)
+
+    def _signature(self, infos: list[arrays.ArgInfo]) -> tuple[str, tuple]:
+        float_dtype = next(
+            (i.dtype for i in infos if i.kind != "scalar" and i.dtype and "float" in i.dtype),
+            "float64",
+        )
+        float_dtype = "float32" if float_dtype in ("float16", "bfloat16") else float_dtype
+        symbols: dict[int, str] = {}
+        parts, key = [], []
+        for name, info in zip(self.params, infos):
+            if info.dtype is None:
+                raise ArgumentError(f"argument {name!r}: unsupported dtype {info.raw_dtype}")
+            if info.kind == "scalar":
+                dtype = float_dtype if info.dtype == "float64" else info.dtype
+                parts.append(f"{dtype} {name}")
+                key.append((dtype,))
+                continue
+            dims = [symbols.setdefault(n, f"S{len(symbols)}") for n in info.shape]
+            parts.append(f"{info.dtype}({', '.join(dims)}) {name}")
+            key.append((info.dtype, tuple(dims)))
+        return ", ".join(parts), tuple(key)
+
+    def _outputs(self) -> tuple[str, ...]:
+        if self.outputs:
+            return self.outputs
+        assigned = [t for t in dict.fromkeys(_LHS.findall(self.body)) if t not in self.params]
+        if not assigned:
+            raise TensorcError(
+                f"{self.fn.__name__}: the equations assign no tensor",
+                hint='write the equations in the docstring, e.g. "g(i,j) = x(i,d) * x(j,d)"',
+            )
+        return (assigned[-1],)
+
+
+def jit(fn: Callable | None = None, *, outputs: tuple[str, ...] | None = None,
+        backend: str | None = None):
+    """Decorate a function whose docstring holds tensorc equations; call it with arrays.
+
+    The output is the tensor assigned by the last statement unless `outputs=` names them; other
+    assigned tensors are temporaries. numpy in -> numpy out, torch in -> torch out.
+
+    Example:
+        >>> @tensorc.jit
+        ... def gram(x):
+        ...     "g(i, j) = x(i, d) * x(j, d)"
+        >>> g = gram(np.random.rand(100, 3).astype(np.float32))
+    """
+    if fn is None:
+        return lambda f: JitFunction(f, outputs, backend)
+    return JitFunction(fn, outputs, backend)
+
+
+def explain(source: str, def_name: str | None = None, target: str = "cpu",
+            sizes: dict[str, int] | None = None, file: str = "<string>") -> str:
+    """The kernel plan for a def, in words: kernels, loops, fusions, buffers, costs."""
+    from tensorc.explain import explain as explain_def
+    from tensorc.frontend import parse_program
+
+    program = parse_program(source, file)
+    defs = [program.get(def_name)] if def_name else list(program.defs)
+    return "\n\n".join(explain_def(d, target=target, sizes=sizes) for d in defs)
+
+
+def _equations_of(fn: Callable) -> str:
+    """The docstring and any other string-literal statements of the body, in order."""
+    import ast
+
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return inspect.getdoc(fn) or ""
+    body = tree.body[0].body if tree.body and hasattr(tree.body[0], "body") else []
+    texts = [
+        stmt.value.value
+        for stmt in body
+        if isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant)
+        and isinstance(stmt.value.value, str)
+    ]
+    return textwrap.dedent("\n".join(textwrap.dedent(t) for t in texts)).strip()
+
+
+def _source_file(fn: Callable) -> str:
+    try:
+        return f"{inspect.getsourcefile(fn)}:{fn.__name__}"
+    except TypeError:
+        return f"<jit {fn.__name__}>"

@@ -1,0 +1,217 @@
+"""The `tensorc` command: check, ir, explain and run `.tc` files.
+
+    tensorc check FILE                  all errors, exit 1 on error
+    tensorc ir FILE                     the canonical TensorIR
+    tensorc explain FILE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
+    tensorc run FILE [--def NAME] [--size N=1000 ...] [--backend B] [--repeat 5] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_SIZE = 256
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from tensorc.errors import TensorcError
+
+    try:
+        return args.handler(args)
+    except TensorcError as err:
+        # User errors print as themselves: no internal frames.
+        print(err.format(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # an internal bug: say so, with the frames a developer needs
+        traceback.print_exc()
+        print("tensorc: internal error (a bug in tensorc, please report it)", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    from tensorc.backends import CHOICES
+
+    p = argparse.ArgumentParser(prog="tensorc", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="parse and check a .tc file; print every error")
+    c.add_argument("file")
+    c.set_defaults(handler=_check)
+
+    c = sub.add_parser("ir", help="print the checked, canonical TensorIR")
+    c.add_argument("file")
+    c.set_defaults(handler=_ir)
+
+    c = sub.add_parser("explain", help="the kernel plan: loops, fusions, buffers, costs")
+    c.add_argument("file")
+    c.add_argument("--def", dest="def_name")
+    c.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
+    c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE")
+    c.set_defaults(handler=_explain)
+
+    c = sub.add_parser("run", help="compile and run a def on random inputs; print result and time")
+    c.add_argument("file")
+    c.add_argument("--def", dest="def_name")
+    c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"size symbols and integer scalars (default {DEFAULT_SIZE})")
+    c.add_argument("--backend", choices=CHOICES, default=None)
+    c.add_argument("--repeat", type=int, default=5)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--check", action="store_true",
+                   help="also run the reference interpreter and report the largest error")
+    c.set_defaults(handler=_run)
+    return p
+
+
+def _read(path: str):
+    from tensorc.errors import TensorcError
+    from tensorc.frontend import parse_program
+
+    try:
+        source = Path(path).read_text()
+    except OSError as err:
+        raise TensorcError(f"cannot read {path}: {err.strerror}") from None
+    return parse_program(source, path)
+
+
+def _check(args) -> int:
+    program = _read(args.file)
+    print(f"{args.file}: ok ({len(program.defs)} def(s): {', '.join(d.name for d in program.defs)})")
+    return 0
+
+
+def _ir(args) -> int:
+    from tensorc.ir.printer import print_program
+
+    print(print_program(_read(args.file)))
+    return 0
+
+
+def _explain(args) -> int:
+    from tensorc.explain import explain
+
+    program = _read(args.file)
+    sizes = _sizes(args.size) or None
+    for d in _defs(program, args.def_name):
+        print(explain(d, target=args.target, sizes=sizes))
+    return 0
+
+
+def _run(args) -> int:
+    from tensorc.runtime.module import Function
+
+    program = _read(args.file)
+    sizes = _sizes(args.size)
+    rng = np.random.default_rng(args.seed)
+    for d in _defs(program, args.def_name):
+        fn = Function(d, args.backend)
+        inputs = _random_inputs(d, sizes, rng)
+        compile_s = fn.compile_time(*inputs)
+        out = fn(*inputs)
+        times = []
+        for _ in range(max(1, args.repeat)):
+            start = time.perf_counter()
+            out = fn(*inputs)
+            times.append(time.perf_counter() - start)
+        outs = out if isinstance(out, tuple) else (out,)
+        used = {k: v for k, v in _all_sizes(d, sizes).items()}
+        print(f"{d.name} [{fn.last_backend}] sizes {' '.join(f'{k}={v}' for k, v in used.items())}")
+        print(f"  compile {compile_s * 1e3:9.1f} ms   run {np.median(times) * 1e3:9.3f} ms "
+              f"(median of {len(times)})")
+        for decl, value in zip(d.outputs, outs):
+            print(f"  {decl.name}: {_summary(np.asarray(value))}")
+        if args.check:
+            ref = Function(d, "interp")(*inputs)
+            refs = ref if isinstance(ref, tuple) else (ref,)
+            for decl, value, want in zip(d.outputs, outs, refs):
+                err = _max_rel_err(np.asarray(value), np.asarray(want))
+                print(f"  check {decl.name} vs interpreter: max rel err {err:.2e}")
+    return 0
+
+
+def _defs(program, name):
+    from tensorc.errors import NameError_
+
+    if name is None:
+        return list(program.defs)
+    names = [d.name for d in program.defs]
+    if name not in names:
+        raise NameError_(f"no def named {name!r}", hint=f"the file defines: {', '.join(names)}")
+    return [program.get(name)]
+
+
+def _sizes(items: list[str]) -> dict[str, int]:
+    from tensorc.errors import TensorcError
+
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = int(float(value))
+        except ValueError:
+            raise TensorcError(f"--size {item!r}: expected NAME=INTEGER, e.g. --size N=1000") from None
+    return out
+
+
+def _all_sizes(d, sizes: dict[str, int]) -> dict[str, int]:
+    from tensorc.ir.types import is_int
+
+    names = list(d.sizes) + [p.name for p in d.inputs if p.shape == () and is_int(p.dtype)]
+    return {n: sizes.get(n, DEFAULT_SIZE) for n in names}
+
+
+def _random_inputs(d, sizes: dict[str, int], rng: np.random.Generator) -> list:
+    """Random inputs of the declared dtypes; integer tensors stay within the smallest size so
+    that they are valid indices for gathers."""
+    import sympy
+
+    from tensorc.ir.types import is_float, is_int, to_numpy
+
+    all_sizes = _all_sizes(d, sizes)
+    subs = {sympy.Symbol(k, integer=True, nonnegative=True): v for k, v in all_sizes.items()}
+    smallest = min(all_sizes.values(), default=DEFAULT_SIZE)
+    inputs = []
+    for p in d.inputs:
+        if p.shape == ():
+            inputs.append(all_sizes[p.name] if is_int(p.dtype) else 1.0)
+            continue
+        shape = tuple(int(sympy.sympify(s).subs(subs)) for s in p.shape)
+        if is_float(p.dtype):
+            arr = rng.standard_normal(shape).astype(np.float32)
+            arr = arr.astype(to_numpy(p.dtype)) if p.dtype != "bfloat16" else arr
+        elif is_int(p.dtype):
+            arr = rng.integers(0, max(1, smallest), size=shape).astype(to_numpy(p.dtype))
+        else:
+            arr = rng.random(shape) < 0.5
+        inputs.append(arr)
+    return inputs
+
+
+def _summary(a: np.ndarray) -> str:
+    flat = a.reshape(-1)
+    head = np.array2string(flat[:4], precision=4, separator=", ")
+    stats = ""
+    if flat.size and np.issubdtype(a.dtype, np.number):
+        stats = f" mean {float(np.mean(flat, dtype=np.float64)):.6g}"
+    return f"{a.dtype}{list(a.shape)} {head}{'...' if flat.size > 4 else ''}{stats}"
+
+
+def _max_rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    if got.size == 0:
+        return 0.0
+    scale = max(np.max(np.abs(want)), 1e-30)
+    return float(np.max(np.abs(got - want)) / scale)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

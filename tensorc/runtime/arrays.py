@@ -1,0 +1,112 @@
+"""Array plumbing between user arrays (numpy, torch) and backend buffers.
+
+Backends see dense row-major buffers: numpy arrays for "cpu"/"loops"/"interp", torch tensors for
+"triton". bfloat16 has no numpy dtype, so on the numpy side it travels as uint16 bits.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tensorc.ir.types import DTYPES, to_numpy
+
+_TORCH_NAMES = {
+    "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
+    "uint8": "uint8", "uint16": "uint16", "uint32": "uint32", "uint64": "uint64",
+    "float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64",
+}
+
+
+def _torch():
+    """torch if the user already imported it (a torch tensor cannot exist otherwise)."""
+    return sys.modules.get("torch")
+
+
+def is_torch(x: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+@dataclass(frozen=True, slots=True)
+class ArgInfo:
+    """What the runtime needs to know of one argument before choosing a kernel."""
+
+    kind: str  # "numpy" | "torch" | "scalar"
+    dtype: str | None  # tensorc dtype name, None when not representable
+    shape: tuple[int, ...]
+    device: str  # "cpu" or "cuda:0" ...
+    raw_dtype: str  # the user's dtype spelling, for error messages
+
+
+def describe(x: Any) -> ArgInfo:
+    if is_torch(x):
+        name = str(x.dtype).removeprefix("torch.")
+        dtype = name if name in _TORCH_NAMES else None
+        return ArgInfo("torch", dtype, tuple(x.shape), str(x.device), name)
+    if isinstance(x, (bool, int, float, np.generic)) and not isinstance(x, np.ndarray):
+        arr = np.asarray(x)
+        if isinstance(x, bool):
+            dtype = "bool"
+        elif isinstance(x, int):
+            dtype = "int64"
+        elif isinstance(x, float):
+            dtype = "float64"
+        else:
+            dtype = arr.dtype.name if arr.dtype.name in DTYPES else None
+        return ArgInfo("scalar", dtype, (), "cpu", type(x).__name__)
+    if isinstance(x, np.ndarray):
+        name = x.dtype.name
+        return ArgInfo("numpy", name if name in DTYPES else None, x.shape, "cpu", name)
+    raise TypeError(type(x).__name__)
+
+
+def to_numpy_buffer(x: Any, dtype: str) -> np.ndarray:
+    """A C-contiguous numpy view (or copy) of `x` holding `dtype` (bf16 as uint16 bits)."""
+    if is_torch(x):
+        t = x.detach()
+        if t.device.type != "cpu":
+            t = t.cpu()
+        t = t.contiguous()
+        if dtype == "bfloat16":
+            return t.view(_torch().int16).numpy().view(np.uint16)
+        return t.numpy()
+    return np.ascontiguousarray(np.asarray(x, dtype=to_numpy(dtype)))
+
+
+def to_torch_buffer(x: Any, dtype: str, device: str):
+    torch = _torch()
+    tdtype = getattr(torch, _TORCH_NAMES[dtype])
+    if is_torch(x):
+        return x.detach().to(device=device, dtype=tdtype).contiguous()
+    return torch.as_tensor(np.asarray(x), device=device).to(tdtype).contiguous()
+
+
+def empty_numpy(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    return np.zeros(shape, dtype=to_numpy(dtype))
+
+
+def empty_torch(shape: tuple[int, ...], dtype: str, device: str):
+    torch = _torch()
+    return torch.zeros(shape, dtype=getattr(torch, _TORCH_NAMES[dtype]), device=device)
+
+
+def numpy_to_user(arr: np.ndarray, dtype: str, like: str, device: str):
+    """Return a numpy result in the caller's array type (numpy in -> numpy out, torch -> torch)."""
+    if like != "torch":
+        return arr
+    torch = _torch()
+    if dtype == "bfloat16":
+        return torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16).to(device)
+    return torch.from_numpy(arr).to(device)
+
+
+def torch_to_user(t, dtype: str, like: str):
+    if like == "torch":
+        return t
+    if dtype == "bfloat16":
+        return t.cpu().view(_torch().int16).numpy().view(np.uint16)
+    return t.cpu().numpy()

@@ -1,0 +1,275 @@
+"""Callable modules: one `Function` per def, which checks arguments, picks a backend and runs.
+
+Data path of a call: check arguments against the def's signature -> bind size symbols -> pick the
+backend (explicit, else "triton" for CUDA tensors and "cpu" otherwise) -> get the executable from the
+in-memory cache or build it (TensorIR -> passes -> LoopIR -> backend render/build/load) -> allocate
+zero-filled outputs and temps -> run -> hand results back in the caller's array type.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+
+from tensorc import backends as backend_registry
+from tensorc.errors import ArgumentError, BackendError, TensorcError, UnsupportedError
+from tensorc.ir.tensor_ir import Def, Program, TensorDecl
+from tensorc.ir.types import DTYPES, is_float, is_int
+from tensorc.runtime import arrays
+
+
+def _check_backend(name: str | None) -> None:
+    if name is not None and name not in backend_registry.CHOICES:
+        raise BackendError(
+            f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_registry.CHOICES)}"
+        )
+
+
+@dataclass
+class Function:
+    """A compiled def: call it with positional inputs (arrays, tensors, Python scalars)."""
+
+    def_: Def
+    backend: str | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
+
+    @property
+    def __name__(self) -> str:  # noqa: A003 - reads like a Python function
+        return self.def_.name
+
+    def __repr__(self) -> str:
+        ins = ", ".join(_signature_text(d) for d in self.def_.inputs)
+        outs = ", ".join(_signature_text(d) for d in self.def_.outputs)
+        return f"<tensorc function {self.def_.name}({ins}) -> ({outs})>"
+
+    # -- the call path ------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        infos = self._check_args(args)
+        sizes = self._bind_sizes(infos, args)
+        like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
+        device = next((i.device for i in infos if i.kind == "torch"), "cpu")
+        name = self._pick_backend(device)
+        if name == backend_registry.REFERENCE:
+            outputs = self._run_interpreter(args, sizes)
+        else:
+            outputs = self._run_compiled(name, args, sizes, device)
+        self.last_backend = name
+        results = tuple(
+            self._to_user(outputs[d.name], d.dtype, like, device) for d in self.def_.outputs
+        )
+        return results[0] if len(results) == 1 else results
+
+    def _check_args(self, args: tuple) -> list[arrays.ArgInfo]:
+        decls = self.def_.inputs
+        if len(args) != len(decls):
+            raise ArgumentError(
+                f"{self.def_.name}() takes {len(decls)} argument(s) "
+                f"({', '.join(d.name for d in decls)}), got {len(args)}"
+            )
+        infos = []
+        for decl, arg in zip(decls, args):
+            try:
+                info = arrays.describe(arg)
+            except TypeError:
+                raise ArgumentError(
+                    f"argument {decl.name!r}: expected {_signature_text(decl)}, "
+                    f"got an object of type {type(arg).__name__}",
+                    hint="pass a numpy array, a torch tensor or a Python number",
+                ) from None
+            if info.dtype is None:
+                raise ArgumentError(
+                    f"argument {decl.name!r}: unsupported dtype {info.raw_dtype}",
+                    hint=f"expected {decl.dtype}; supported: {', '.join(DTYPES)}",
+                )
+            if len(info.shape) != len(decl.shape):
+                raise ArgumentError(
+                    f"argument {decl.name!r}: expected rank {len(decl.shape)} "
+                    f"({_signature_text(decl)}), got rank {len(info.shape)} "
+                    f"with shape {info.shape}"
+                )
+            if info.kind == "scalar":
+                if not _scalar_fits(info.dtype, decl.dtype):
+                    raise ArgumentError(
+                        f"argument {decl.name!r}: expected a {decl.dtype} scalar, "
+                        f"got {info.raw_dtype} {arg!r}"
+                    )
+            elif info.dtype != decl.dtype and not (
+                decl.dtype == "bfloat16" and info.kind == "numpy" and info.dtype == "uint16"
+            ):
+                raise ArgumentError(
+                    f"argument {decl.name!r}: expected dtype {decl.dtype}, got {info.dtype}",
+                    hint=f"convert it first, e.g. x.astype(np.{decl.dtype}) or "
+                    f"x.to(torch.{decl.dtype})",
+                )
+            infos.append(info)
+        return infos
+
+    def _bind_sizes(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
+        sizes: dict[str, int] = {}
+        where: dict[str, str] = {}
+        for decl, info in zip(self.def_.inputs, infos):
+            for axis, (dim, actual) in enumerate(zip(decl.shape, info.shape)):
+                dim = sympy.sympify(dim)
+                if dim.is_Integer:
+                    if int(dim) != actual:
+                        raise ArgumentError(
+                            f"argument {decl.name!r}: dimension {axis} must be {int(dim)}, "
+                            f"got {actual} (shape {info.shape})"
+                        )
+                    continue
+                if dim.is_Symbol:
+                    sym = str(dim)
+                    if sym in sizes and sizes[sym] != actual:
+                        raise ArgumentError(
+                            f"size {sym} is bound twice to different values: {where[sym]} "
+                            f"gives {sym} = {sizes[sym]}, but argument {decl.name!r} dimension "
+                            f"{axis} gives {sym} = {actual}"
+                        )
+                    sizes.setdefault(sym, actual)
+                    where.setdefault(sym, f"argument {decl.name!r} dimension {axis}")
+        # Integer scalar parameters may appear in bounds (e.g. a window W): they are sizes too.
+        for decl, arg in zip(self.def_.inputs, args):
+            if decl.shape == () and is_int(decl.dtype):
+                sizes[decl.name] = int(arg)
+        return sizes
+
+    def _pick_backend(self, device: str) -> str:
+        if self.backend is not None:
+            return self.backend
+        if device.startswith("cuda"):
+            return "triton"
+        env = os.environ.get("TENSORC_BACKEND")
+        if env:
+            _check_backend(env)
+            return env
+        return "cpu" if backend_registry.get_backend("cpu").available() else "interp"
+
+    # -- execution -----------------------------------------------------------------------------
+    def _run_interpreter(self, args: tuple, sizes: dict[str, int]) -> dict[str, np.ndarray]:
+        from tensorc.ir.interpreter import interpret
+
+        named = {}
+        for decl, arg in zip(self.def_.inputs, args):
+            named[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)
+        return interpret(self.def_, named)
+
+    def _run_compiled(self, name: str, args: tuple, sizes: dict[str, int], device: str):
+        all_sizes = sizes
+        try:
+            prog, exe = self._executable(name, all_sizes)
+        except UnsupportedError as err:
+            if self.backend is not None:
+                raise
+            warnings.warn(
+                f"tensorc: {self.def_.name} falls back to the reference interpreter (slow): "
+                f"{err.message}",
+                stacklevel=3,
+            )
+            self.backend = None
+            return self._run_interpreter(args, sizes)
+        on_torch = name == "triton"
+        buffers: dict[str, Any] = {}
+        for decl, arg in zip(self.def_.inputs, args):
+            if on_torch:
+                buffers[decl.name] = arrays.to_torch_buffer(arg, decl.dtype, device)
+            else:
+                buffers[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)
+        for buf in (*prog.outputs, *prog.temps):
+            shape = tuple(_eval_dim(d, all_sizes) for d in buf.shape)
+            if on_torch:
+                buffers[buf.name] = arrays.empty_torch(shape, buf.dtype, device)
+            else:
+                buffers[buf.name] = arrays.empty_numpy(shape, buf.dtype)
+        exe(buffers, all_sizes)
+        return {d.name: buffers[d.name] for d in self.def_.outputs}
+
+    def _executable(self, name: str, sizes: dict[str, int]):
+        key = (name, tuple(sorted(sizes.items())))
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        from tensorc.passes import to_loops
+
+        backend = backend_registry.get_backend(name)
+        if not backend.available():
+            raise BackendError(
+                f"backend {name!r} is not available on this machine",
+                hint=f"choose one of: {', '.join(backend_registry.CHOICES)}",
+            )
+        target = "gpu" if name == "triton" else "cpu"
+        prog = to_loops(self.def_, target=target, sizes=sizes)
+        config = backend.space(prog)[0]
+        source = backend.render(prog, config)
+        artifact = backend.build(source, prog, config)
+        exe = backend.load(artifact, prog, config)
+        with self._lock:
+            self._cache[key] = (prog, exe)
+        return prog, exe
+
+    def _to_user(self, out: Any, dtype: str, like: str, device: str) -> Any:
+        if arrays.is_torch(out):
+            return arrays.torch_to_user(out, dtype, like)
+        return arrays.numpy_to_user(np.asarray(out), dtype, like, device)
+
+    def compile_time(self, *args: Any) -> float:
+        """Seconds to build (or fetch) the kernel for these arguments, without running it."""
+        infos = self._check_args(args)
+        sizes = self._bind_sizes(infos, args)
+        name = self._pick_backend(next((i.device for i in infos if i.kind == "torch"), "cpu"))
+        start = time.perf_counter()
+        if name != backend_registry.REFERENCE:
+            self._executable(name, sizes)
+        return time.perf_counter() - start
+
+
+class Module:
+    """The result of `tensorc.compile`: one attribute per def, in source order."""
+
+    def __init__(self, program: Program, backend: str | None = None):
+        _check_backend(backend)
+        self.program = program
+        self.functions = {d.name: Function(d, backend) for d in program.defs}
+        for fname, fn in self.functions.items():
+            setattr(self, fname, fn)
+
+    def __getitem__(self, name: str) -> Function:
+        return self.functions[name]
+
+    def __iter__(self):
+        return iter(self.functions.values())
+
+    def __repr__(self) -> str:
+        return f"<tensorc module {self.program.file}: {', '.join(self.functions)}>"
+
+
+def _signature_text(decl: TensorDecl) -> str:
+    dims = ", ".join(str(d) for d in decl.shape)
+    return f"{decl.dtype}({dims}) {decl.name}" if decl.shape else f"{decl.dtype} {decl.name}"
+
+
+def _scalar_fits(actual: str, declared: str) -> bool:
+    """Python numbers convert to any declared numeric type of their family or wider."""
+    if actual == "bool":
+        return True
+    if is_int(actual):
+        return declared != "bool"
+    return is_float(declared)
+
+
+def _eval_dim(dim: Any, sizes: dict[str, int]) -> int:
+    value = sympy.sympify(dim).subs({sympy.Symbol(k, integer=True, nonnegative=True): v
+                                     for k, v in sizes.items()})
+    if not value.is_Integer:
+        value = sympy.sympify(dim).subs({sympy.Symbol(k): v for k, v in sizes.items()})
+    if not value.is_Integer:
+        raise TensorcError(f"cannot evaluate dimension {dim} with sizes {sizes}")
+    return max(int(value), 0)
