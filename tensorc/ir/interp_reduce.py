@@ -66,7 +66,8 @@ def _arg_partial(better: Callable, worst_of: Callable):
             cand = np.where(anynan[..., None], isn, cand)
             best = np.where(anynan, np.nan, best)
         has = cand.any(axis=-1)
-        idx = np.where(has, np.argmax(cand, axis=-1) + offset, -1).astype(np.int64)
+        first = np.argmax(cand, axis=-1) if cand.shape[-1] else np.zeros(has.shape, np.int64)
+        idx = np.where(has, first + offset, -1).astype(np.int64)
         return best, idx
 
     return partial

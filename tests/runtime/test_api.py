@@ -1,0 +1,127 @@
+"""The public API contract (LANGUAGE.md §6): modules, argument checks, array types, jit, einsum."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorc
+from tensorc.errors import ArgumentError, BackendError, TensorcError
+
+MATMUL = """
+def matmul(float(M, K) A, float(K, N) B) -> (C) {
+    C(m, n) +=! A(m, k) * B(k, n)
+}
+def two(float(N) x) -> (s, d) {
+    s(i) = x(i) + 1
+    d(i) = x(i) * 2
+}
+def total(float(N) x) -> (t) {
+    t = x(i)
+}
+"""
+BACKENDS = ["interp", "loops", "cpu"]
+rng = np.random.default_rng(0)
+
+
+def f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_module_contract(backend):
+    mod = tensorc.compile(MATMUL, backend=backend)
+    a, b = f32(5, 7), f32(7, 3)
+    a0, b0 = a.copy(), b.copy()
+    c = mod.matmul(a, b)
+    assert isinstance(c, np.ndarray) and c.dtype == np.float32 and c.shape == (5, 3)
+    np.testing.assert_allclose(c, a @ b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(a, a0)  # inputs never modified
+    np.testing.assert_array_equal(b, b0)
+    s, d = mod.two(np.arange(4, dtype=np.float32))
+    np.testing.assert_array_equal(s, np.arange(4) + 1)
+    np.testing.assert_array_equal(d, np.arange(4) * 2)
+    t = mod.total(np.arange(5, dtype=np.float32))
+    assert t.shape == () and float(t) == 10.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_torch_in_torch_out(backend):
+    torch = pytest.importorskip("torch")
+    mod = tensorc.compile(MATMUL, backend=backend)
+    a, b = torch.randn(4, 6), torch.randn(6, 2)
+    c = mod.matmul(a, b)
+    assert isinstance(c, torch.Tensor) and c.dtype == torch.float32
+    torch.testing.assert_close(c, a @ b, rtol=1e-5, atol=1e-5)
+
+
+def test_argument_errors():
+    mod = tensorc.compile(MATMUL, backend="interp")
+    with pytest.raises(ArgumentError, match=r"takes 2 argument\(s\).*got 1"):
+        mod.matmul(f32(2, 2))
+    with pytest.raises(ArgumentError, match=r"'A'.*rank 2.*rank 1"):
+        mod.matmul(f32(3), f32(3, 3))
+    with pytest.raises(ArgumentError, match=r"size K.*'A'.*K = 3.*'B'.*K = 4"):
+        mod.matmul(f32(2, 3), f32(4, 5))
+    with pytest.raises(ArgumentError, match=r"'A'.*expected dtype float32, got float64"):
+        mod.matmul(np.zeros((2, 2)), f32(2, 2))
+    with pytest.raises(ArgumentError, match=r"unsupported dtype complex128"):
+        mod.matmul(np.zeros((2, 2), np.complex128), f32(2, 2))
+    with pytest.raises(ArgumentError, match=r"'A'.*type str"):
+        mod.matmul("A", f32(2, 2))
+    assert issubclass(ArgumentError, TensorcError)
+
+
+def test_unknown_backend_lists_choices():
+    with pytest.raises(BackendError, match=r"unknown backend 'nope'.*cpu.*triton.*interp"):
+        tensorc.compile(MATMUL, backend="nope")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_jit_docstring(backend):
+    @tensorc.jit(backend=backend)
+    def rbf(x, gamma):
+        "k(i, j) = exp(-gamma * sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d))))"
+
+    x = f32(9, 3)
+    k = rbf(x, 0.5)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(k, np.exp(-0.5 * d2), rtol=1e-5, atol=1e-6)
+    assert k.dtype == np.float32
+
+
+def test_jit_temporaries_and_named_outputs():
+    @tensorc.jit(outputs=("mx", "o"), backend="interp")
+    def softmax_rows(x):
+        """
+        mx(n) max=! x(n, d)
+        e(n, d) = exp(x(n, d) - mx(n))
+        o(n, d) = e(n, d) / sum(k: e(n, k))
+        """
+
+    x = f32(4, 6)
+    mx, o = softmax_rows(x)
+    np.testing.assert_allclose(mx, x.max(1), rtol=1e-6)
+    ref = np.exp(x - x.max(1, keepdims=True))
+    np.testing.assert_allclose(o, ref / ref.sum(1, keepdims=True), rtol=1e-5)
+
+
+def test_jit_size_mismatch_is_an_error():
+    @tensorc.jit(backend="interp")
+    def inner(a, b):
+        "s = a(i) * b(i)"
+
+    assert float(inner(f32(5), f32(5))) == pytest.approx(0, abs=100)
+    with pytest.raises(TensorcError):
+        inner(f32(5), f32(6))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_einsum_matches_numpy(backend):
+    a, b, c = f32(2, 3, 4), f32(4, 5), f32(2, 5, 6)
+    got = tensorc.einsum("bij,jk,bkl->bil", a, b, c, backend=backend)
+    np.testing.assert_allclose(got, np.einsum("bij,jk,bkl->bil", a, b, c), rtol=1e-4, atol=1e-5)
+    m = f32(5, 5)
+    np.testing.assert_allclose(tensorc.einsum("ii", m, backend=backend), np.trace(m), rtol=1e-5)
+    np.testing.assert_allclose(tensorc.einsum("...ij->...ji", a, backend=backend),
+                               np.swapaxes(a, -1, -2))
