@@ -123,9 +123,7 @@ REDUCE_RULES: dict[str, ReduceRule] = {
     "max": ReduceRule(_max, lambda a, b, k: np.maximum(a, b), lambda s: s),
     "min": ReduceRule(_min, lambda a, b, k: np.minimum(a, b), lambda s: s),
     "logsumexp": ReduceRule(_logsumexp, lambda a, b, k: np.logaddexp(a, b), lambda s: s),
-    "argmin": ReduceRule(
-        _arg_partial(np.less, _worst_high), _arg_combine(np.less), lambda s: s[1]
-    ),
+    "argmin": ReduceRule(_arg_partial(np.less, _worst_high), _arg_combine(np.less), lambda s: s[1]),
     "argmax": ReduceRule(
         _arg_partial(np.greater, _worst_low), _arg_combine(np.greater), lambda s: s[1]
     ),

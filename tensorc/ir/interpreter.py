@@ -29,7 +29,7 @@ from tensorc.ir.ops import OPS, reduce_identity
 from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, Statement
 from tensorc.ir.types import DTYPES, compute_dtype, is_float, is_int, to_numpy
 
-__all__ = ["interpret", "bf16_to_f32", "f32_to_bf16"]
+__all__ = ["bf16_to_f32", "f32_to_bf16", "interpret"]
 
 _ELEM_BYTES = 8  # chunk sizes assume the widest element (float64 / int64)
 
@@ -337,10 +337,11 @@ class _Run:
         return np.asarray(e.value, dtype=self.np_dtype(e.dtype))
 
     def _index(self, e: Index, axes: _Axes) -> np.ndarray:
-        try:
-            ax = axes.names.index(e.name)
-        except ValueError:
-            raise AssertionError(f"index {e.name} has no range in this statement") from None
+        if e.name not in axes.names:
+            if e.name in self.env:  # a size symbol or integer scalar parameter used as a value
+                return np.asarray(self.env[e.name], dtype=np.int64)
+            raise AssertionError(f"index {e.name} has no range in this statement")
+        ax = len(axes.names) - 1 - axes.names[::-1].index(e.name)  # innermost binding wins
         shape = [1] * len(axes.names)
         shape[ax] = len(axes.values[ax])
         return axes.values[ax].reshape(shape)

@@ -1,0 +1,169 @@
+"""Compile LLVM IR text for the host CPU and load object code (llvmlite.binding, LLVM 22).
+
+`compile_ir(text)` parses, optimises at O3 (loop + SLP vectorisation) for the host CPU and its
+features and returns object code, going through an on-disk cache keyed by sha256 of (IR text,
+llvmlite version, host cpu name + features). `load_object(obj, symbols)` links the object into an
+LLJIT instance (libm and the rest of the process are visible to it) and returns the addresses.
+
+Cache directory: `$TENSORC_CACHE_DIR/llvm` if set, else platformdirs' user cache dir +
+"/tensorc/llvm". Files are `<key>.o` holding a header (magic, payload size, sha256 of the payload)
+and the payload; writes are atomic (temp file + os.replace), and a file whose header does not match
+is rebuilt.
+
+Example:
+    obj = compile_ir(render_program(prog))
+    lib = load_object(obj, ["tc_matmul_0_k"])
+    addr = lib.addresses["tc_matmul_0_k"]
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import os
+import struct
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+_MAGIC = b"TCLLVMO1"
+_HEADER = struct.Struct("<8sQ32s")
+_lock = threading.Lock()
+_counter = itertools.count()
+
+
+@functools.lru_cache(maxsize=None)
+def _init() -> None:
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+
+
+@functools.lru_cache(maxsize=None)
+def host() -> tuple[str, str]:
+    """(cpu name, flattened feature string) of this machine."""
+    _init()
+    return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+@functools.lru_cache(maxsize=None)
+def target_machine() -> llvm.TargetMachine:
+    _init()
+    cpu, features = host()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic",
+                                        codemodel="default", jit=False)
+
+
+def toolchain() -> str:
+    """llvmlite and LLVM versions (part of every cache key)."""
+    return f"llvmlite-{llvmlite.__version__}-llvm-{'.'.join(map(str, llvm.llvm_version_info))}"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("TENSORC_CACHE_DIR")
+    if env:
+        return Path(env) / "llvm"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tensorc")) / "llvm"
+
+
+def cache_key(text: str) -> str:
+    cpu, features = host()
+    h = hashlib.sha256()
+    for part in (toolchain(), cpu, features, text):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def optimize(text: str) -> llvm.ModuleRef:
+    """Parse and optimise `text` for the host (O3, loop and SLP vectorisation)."""
+    _init()
+    tm = target_machine()
+    mod = llvm.parse_assembly(text)
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def optimized_ir(text: str) -> str:
+    """The optimised IR (for inspection: look for `<8 x float>`)."""
+    return str(optimize(text))
+
+
+def compile_ir(text: str, use_cache: bool = True) -> bytes:
+    """Object code for `text`, from the disk cache when present and intact."""
+    path = cache_dir() / f"{cache_key(text)}.o" if use_cache else None
+    if path is not None:
+        obj = read_cached(path)
+        if obj is not None:
+            return obj
+    obj = bytes(target_machine().emit_object(optimize(text)))
+    if path is not None:
+        write_cached(path, obj)
+    return obj
+
+
+def read_cached(path: Path) -> bytes | None:
+    """The payload of a cache file, or None if missing or corrupt."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) < _HEADER.size:
+        return None
+    magic, size, digest = _HEADER.unpack_from(data)
+    payload = data[_HEADER.size:]
+    if magic != _MAGIC or size != len(payload) or hashlib.sha256(payload).digest() != digest:
+        return None
+    return payload
+
+
+def write_cached(path: Path, obj: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(_HEADER.pack(_MAGIC, len(obj), hashlib.sha256(obj).digest()))
+            f.write(obj)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs a recompile
+
+
+@dataclass
+class Library:
+    """A linked object: keep it alive as long as its addresses are used."""
+
+    tracker: object
+    addresses: dict[str, int]
+
+
+@functools.lru_cache(maxsize=None)
+def _jit():
+    _init()
+    return llvm.create_lljit_compiler(target_machine())
+
+
+def load_object(obj: bytes, symbols: list[str]) -> Library:
+    """Link object code into the process-wide LLJIT; returns the addresses of `symbols`."""
+    builder = llvm.JITLibraryBuilder().add_object_img(obj).add_current_process()
+    for s in symbols:
+        builder.export_symbol(s)
+    with _lock:
+        name = f"tensorc_{os.getpid()}_{next(_counter)}"
+        tracker = builder.link(_jit(), name)
+    return Library(tracker, {s: tracker[s] for s in symbols})

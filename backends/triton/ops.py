@@ -1,0 +1,240 @@
+"""Per-op Triton syntax: `op_rules[name]` is a format string over the already-cast arguments.
+
+Arguments arrive cast to the op's compute dtype (fp16/bf16 compute in fp32), so every rule is a
+plain expression. Ops Triton's core language lacks are small `@triton.jit` helpers (`HELPERS`)
+emitted into the generated module only when used: on a GPU they call libdevice, under
+`TRITON_INTERPRET=1` (which has no libdevice) they fall back to formulas over core ops.
+"""
+
+from __future__ import annotations
+
+# name -> Triton expression over "{0}", "{1}", "{2}"; int/float variants where semantics differ.
+op_rules: dict[str, str] = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "neg": "(-{0})",
+    "lt": "({0} < {1})",
+    "le": "({0} <= {1})",
+    "gt": "({0} > {1})",
+    "ge": "({0} >= {1})",
+    "eq": "({0} == {1})",
+    "ne": "({0} != {1})",
+    "and": "({0} & {1})",
+    "or": "({0} | {1})",
+    "not": "(~{0})",
+    "select": "tl.where({0}, {1}, {2})",
+    "fmax": "tl.maximum({0}, {1})",
+    "fmin": "tl.minimum({0}, {1})",
+    "exp": "tl.exp({0})",
+    "exp2": "tl.exp2({0})",
+    "log": "tl.log({0})",
+    "log2": "tl.log2({0})",
+    "sqrt": "tl.sqrt_rn({0})",
+    "rsqrt": "tl.rsqrt({0})",
+    "sin": "tl.sin({0})",
+    "cos": "tl.cos({0})",
+    "erf": "tl.erf({0})",
+    "floor": "tl.floor({0})",
+    "ceil": "tl.ceil({0})",
+    "fma": "tl.fma({0}, {1}, {2})",
+    "abs": "tl.abs({0})",
+    "sigmoid": "(1.0 / (1.0 + tl.exp(-{0})))",
+    "softplus": "(tl.maximum({0}, 0.0) + _log1p(tl.exp(-tl.abs({0}))))",
+    "relu": "tl.where({0} > 0, {0}, {0} * 0)",
+    "trunc": "tl.where({0} < 0, tl.ceil({0}), tl.floor({0}))",
+    "tan": "(tl.sin({0}) / tl.cos({0}))",
+    "expm1": "_expm1({0})",
+    "log1p": "_log1p({0})",
+    "log10": "_log10({0})",
+    "cbrt": "_cbrt({0})",
+    "atan": "_atan({0})",
+    "atan2": "_atan2({0}, {1})",
+    "asin": "_atan2({0}, tl.sqrt_rn(1.0 - {0} * {0}))",
+    "acos": "_atan2(tl.sqrt_rn(1.0 - {0} * {0}), {0})",
+    "sinh": "((_expm1({0}) - _expm1(-{0})) * 0.5)",
+    "cosh": "((tl.exp({0}) + tl.exp(-{0})) * 0.5)",
+    "tanh": "_tanh({0})",
+    "round": "_rint({0})",
+    "pow": "_pow({0}, {1})",
+}
+
+# Variants keyed "op:f" (float compute) / "op:i" (integer compute) where numpy's meaning differs.
+typed_rules: dict[str, str] = {
+    # numpy floors (Python semantics); Triton's `//` and `%` truncate like C.
+    "floordiv:i": "_floordiv({0}, {1})",
+    "floordiv:f": "tl.floor({0} / {1})",
+    "mod:i": "_mod({0}, {1})",
+    "mod:f": "_mod({0}, {1})",
+    # numpy maximum/minimum propagate NaN; fmax/fmin ignore it.
+    "max:f": "tl.maximum({0}, {1}, propagate_nan=tl.PropagateNan.ALL)",
+    "min:f": "tl.minimum({0}, {1}, propagate_nan=tl.PropagateNan.ALL)",
+    "max:i": "tl.maximum({0}, {1})",
+    "min:i": "tl.minimum({0}, {1})",
+    "clamp:f": "tl.minimum(tl.maximum({0}, {1}, propagate_nan=tl.PropagateNan.ALL), {2},"
+    " propagate_nan=tl.PropagateNan.ALL)",
+    "clamp:i": "tl.minimum(tl.maximum({0}, {1}), {2})",
+    "abs:i": "tl.where({0} < 0, -{0}, {0})",
+    "relu:i": "tl.maximum({0}, 0)",
+    "sign:f": "tl.where({0} > 0, 1.0, tl.where({0} < 0, -1.0, {0} * 0))",
+    "sign:i": "tl.where({0} > 0, 1, tl.where({0} < 0, -1, 0))",
+}
+
+# Helper functions: name -> (source, helpers it calls). `_INTERPRET` is a module constexpr.
+HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "_floordiv": (
+        """@triton.jit
+def _floordiv(a, b):
+    q = a // b
+    return tl.where((q * b != a) & ((a < 0) != (b < 0)), q - 1, q)
+""",
+        (),
+    ),
+    "_mod": (
+        """@triton.jit
+def _mod(a, b):
+    r = a % b
+    return tl.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
+""",
+        (),
+    ),
+    "_expm1": (
+        """@triton.jit
+def _expm1(x):
+    if _INTERPRET:
+        u = tl.exp(x)
+        y = tl.where(u == 1.0, x, (u - 1.0) * x / tl.log(u))
+        y = tl.where((u == 0.0) | (u == float("inf")), u - 1.0, y)
+    else:
+        y = libdevice.expm1(x)
+    return y
+""",
+        (),
+    ),
+    "_log1p": (
+        """@triton.jit
+def _log1p(x):
+    if _INTERPRET:
+        u = 1.0 + x
+        y = tl.where(u == 1.0, x, tl.log(u) * x / (u - 1.0))
+    else:
+        y = libdevice.log1p(x)
+    return y
+""",
+        (),
+    ),
+    "_log10": (
+        """@triton.jit
+def _log10(x):
+    if _INTERPRET:
+        y = tl.log(x) * 0.4342944819032518
+    else:
+        y = libdevice.log10(x)
+    return y
+""",
+        (),
+    ),
+    "_cbrt": (
+        """@triton.jit
+def _cbrt(x):
+    if _INTERPRET:
+        a = tl.abs(x)
+        y = tl.exp2(tl.log2(a) / 3.0)
+        y = y - (y * y * y - a) / (3.0 * y * y)
+        y = tl.where(a == 0, x, tl.where(x < 0, -y, y))
+    else:
+        y = libdevice.cbrt(x)
+    return y
+""",
+        (),
+    ),
+    "_atan": (
+        """@triton.jit
+def _atan(x):
+    if _INTERPRET:
+        a = tl.abs(x)
+        inv = a > 1.0
+        z = tl.where(inv, 1.0 / a, a)
+        big = z > 0.2679491924311227
+        t = tl.where(big, (z - 0.5773502691896258) / (1.0 + z * 0.5773502691896258), z)
+        t2 = t * t
+        p = t * (1.0 + t2 * (-0.3333333333333333 + t2 * (0.2 + t2 * (-0.14285714285714285
+            + t2 * (0.1111111111111111 + t2 * -0.09090909090909091)))))
+        p = tl.where(big, p + 0.5235987755982988, p)
+        p = tl.where(inv, 1.5707963267948966 - p, p)
+        y = tl.where(x < 0, -p, p)
+    else:
+        y = libdevice.atan(x)
+    return y
+""",
+        (),
+    ),
+    "_atan2": (
+        """@triton.jit
+def _atan2(y, x):
+    if _INTERPRET:
+        r = _atan(y / x)
+        r = tl.where(x < 0, tl.where(y < 0, r - 3.141592653589793, r + 3.141592653589793), r)
+    else:
+        r = libdevice.atan2(y, x)
+    return r
+""",
+        ("_atan",),
+    ),
+    "_tanh": (
+        """@triton.jit
+def _tanh(x):
+    if _INTERPRET:
+        e = _expm1(-2.0 * tl.abs(x))
+        t = -e / (2.0 + e)
+        y = tl.where(x < 0, -t, t)
+    else:
+        y = libdevice.tanh(x)
+    return y
+""",
+        ("_expm1",),
+    ),
+    "_rint": (
+        """@triton.jit
+def _rint(x):
+    if _INTERPRET:
+        r = tl.floor(x + 0.5)
+        half = (r - x) == 0.5
+        odd = (r - 2.0 * tl.floor(r * 0.5)) != 0
+        y = tl.where(half & odd, r - 1.0, r)
+    else:
+        y = libdevice.rint(x)
+    return y
+""",
+        (),
+    ),
+    "_pow": (
+        """@triton.jit
+def _pow(a, b):
+    if _INTERPRET:
+        y = tl.exp2(b * tl.log2(a))
+    else:
+        y = libdevice.pow(a, b)
+    return y
+""",
+        (),
+    ),
+}
+
+
+def helpers_in(code: str) -> list[str]:
+    """Names of the helpers a piece of generated code calls, with their own dependencies."""
+    out: list[str] = []
+
+    def add(name: str) -> None:
+        if name in out:
+            return
+        for dep in HELPERS[name][1]:
+            add(dep)
+        out.append(name)
+
+    for name in sorted(HELPERS):
+        if name + "(" in code:
+            add(name)
+    return out

@@ -1,0 +1,667 @@
+"""LoopProgram -> Triton Python source (pure text generation; no GPU, no triton import).
+
+Mapping (SIMT style, correct for all of LoopIR):
+- A kernel whose body is `Let`s then a nest of `parallel` loops (bounds computable on the host from
+  sizes) becomes a grid: the flattened nest's iterations are lanes `_lane = pid * BLOCK + arange`.
+  Any other kernel runs as one program with `BLOCK = 1`. Kernels containing a `Gemm` use one
+  iteration per program (`BLOCK = 1`) so the Gemm's operands are uniform and it can use `tl.dot`.
+- Every value inside is a `[BLOCK]` tensor (or a uniform scalar). Other loops become `for` loops;
+  a loop whose bounds differ per lane runs to the lanes' maximum trip count under a per-lane mask.
+- `If` never branches: it narrows the current mask; stores are masked, locals update by `tl.where`.
+- Scalar locals are `[BLOCK]` tensors; local arrays of constant size K are `[BLOCK, K']` tensors
+  (K' = next power of two) read and written through a column `arange`.
+- Arithmetic on fp16/bf16 runs in fp32 and is rounded back to the node's dtype, like numpy.
+
+The module also holds `launch(buffers, sizes)`, which computes each grid from integer sizes on the
+host and launches the kernels in order (no synchronisation).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy
+
+from tensorc.errors import UnsupportedError
+from tensorc.ir import loop_ir as L
+from tensorc.ir.ops import OPS
+from tensorc.ir.types import DTYPES, compute_dtype, is_float, promote
+
+from .ops import HELPERS, helpers_in, op_rules, typed_rules
+
+TL_DTYPES = {
+    "bool": "tl.int1",
+    **{f"int{b}": f"tl.int{b}" for b in (8, 16, 32, 64)},
+    **{f"uint{b}": f"tl.uint{b}" for b in (8, 16, 32, 64)},
+    "float16": "tl.float16",
+    "bfloat16": "tl.bfloat16",
+    "float32": "tl.float32",
+    "float64": "tl.float64",
+}
+TORCH_DTYPES = {k: "torch." + v.split(".")[1].replace("int1", "bool") for k, v in TL_DTYPES.items()}
+
+DEFAULT_CONFIG: dict = {
+    "BLOCK": 128,  # lanes (parallel iterations) per program
+    "num_warps": 4,
+    "num_stages": 2,
+    "BM": 32,  # Gemm tile
+    "BN": 32,
+    "BK": 32,
+    "allow_tf32": False,  # fp32 Gemm inputs through TF32 tensor cores
+}
+
+_BOOL_OPS = ("and", "or", "not")
+
+
+@dataclass(frozen=True, slots=True)
+class Val:
+    """A rendered value: Triton code, its dtype (== the LoopIR node's), and lane-dependence."""
+
+    code: str
+    dtype: str
+    varying: bool
+
+
+@dataclass(slots=True)
+class _Local:
+    py: str
+    dtype: str
+    dims: tuple[int, ...]  # () for a scalar local
+    width: int = 1  # power-of-two column count for arrays
+
+
+def _tl(dtype: str) -> str:
+    return TL_DTYPES[dtype]
+
+
+def _ident(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+def _next_pow2(n: int) -> int:
+    p = 1
+    while p < n:
+        p *= 2
+    return p
+
+
+def _const_code(value, dtype: str) -> str:
+    if dtype == "bool":
+        lit = "True" if value else "False"
+    elif is_float(dtype):
+        v = float(value)
+        lit = repr(v) if v == v and abs(v) != float("inf") else f'float("{v}")'
+    else:
+        lit = str(int(value))
+    return f"tl.full([], {lit}, {_tl(dtype)})"
+
+
+def cast(v: Val, dtype: str) -> Val:
+    """`v` converted to `dtype` with numpy's meaning (bool: `!= 0`)."""
+    if v.dtype == dtype:
+        return v
+    if dtype == "bool":
+        return Val(f"({v.code} != 0)", dtype, v.varying)
+    return Val(f"tl.cast({v.code}, {_tl(dtype)})", dtype, v.varying)
+
+
+def _contains(stmts, kind) -> bool:
+    for s in stmts:
+        if isinstance(s, kind):
+            return True
+        if isinstance(s, L.Loop) and _contains(s.body, kind):
+            return True
+        if isinstance(s, L.If) and (_contains(s.then, kind) or _contains(s.orelse, kind)):
+            return True
+    return False
+
+
+def _loaded_buffers(node, out: set[str]) -> set[str]:
+    """Buffers a statement tree reads (Loads and Gemm operands)."""
+    if isinstance(node, L.Load):
+        out.add(node.buffer)
+    if isinstance(node, L.Gemm):
+        out.update((node.a.buffer, node.b.buffer))
+        if node.accumulate:
+            out.add(node.c.buffer)
+    if isinstance(node, (tuple, list)):
+        for x in node:
+            _loaded_buffers(x, out)
+    elif hasattr(node, "__dataclass_fields__"):
+        for f in node.__dataclass_fields__:
+            _loaded_buffers(getattr(node, f), out)
+    return out
+
+
+def _free_vars(e: L.LExpr, out: set[str]) -> set[str]:
+    if isinstance(e, L.Var):
+        out.add(e.name)
+    elif isinstance(e, (L.Call, L.Load, L.LocalRead)):
+        for a in e.args if isinstance(e, L.Call) else e.index:
+            _free_vars(a, out)
+        if not isinstance(e, L.Call):
+            out.add("\0mem")  # memory-dependent: never host-computable
+    return out
+
+
+# --- host-side (launcher) expressions -----------------------------------------------------------
+
+_HOST_OPS = {"add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})",
+             "floordiv": "({0} // {1})", "neg": "(-{0})", "max": "max({0}, {1})",
+             "min": "min({0}, {1})"}
+
+
+def host_expr(e: L.LExpr, sizes: set[str]) -> str | None:
+    """Python code over size ints for an integer LExpr, or None when it needs the device."""
+    if isinstance(e, L.Const) and not is_float(e.dtype):
+        return str(int(e.value))
+    if isinstance(e, L.Var) and e.name in sizes:
+        return _ident(e.name)
+    if isinstance(e, L.Call) and e.fn in _HOST_OPS and not is_float(e.dtype):
+        args = [host_expr(a, sizes) for a in e.args]
+        if any(a is None for a in args):
+            return None
+        return _HOST_OPS[e.fn].format(*args)
+    return None
+
+
+def _sym_code(e: sympy.Expr, size: callable) -> str:
+    """A sympy shape expression as code; `size(name)` gives a size symbol's code."""
+    if e.is_Integer:
+        return str(int(e))
+    if e.is_Symbol:
+        return size(e.name)
+    if e.is_Add or e.is_Mul:
+        op = " + " if e.is_Add else " * "
+        return "(" + op.join(_sym_code(a, size) for a in e.args) + ")"
+    if e.is_Pow and e.exp.is_Integer and int(e.exp) > 0:
+        return "(" + " * ".join([_sym_code(e.base, size)] * int(e.exp)) + ")"
+    raise UnsupportedError(f"triton backend: shape expression {e} is not supported")
+
+
+def _trips(lo: str, hi: str, step: int, lo_is_zero: bool) -> str:
+    """Trip count of `range(lo, hi, step)` before clamping at 0 (nonnegative numerators only
+    matter: a negative one is clamped, and truncating or flooring both give <= 0 there)."""
+    span = hi if lo_is_zero else f"{hi} - {lo}"
+    return f"{span}" if step == 1 else f"({span} + {step - 1}) // {step}"
+
+
+# --- kernels -------------------------------------------------------------------------------------
+
+
+@dataclass
+class RenderedKernel:
+    name: str
+    source: str
+    params: list[tuple[str, str]]  # (kind, name): kind in buffer | scalar | size
+    grid: list[str]  # host launcher lines computing `_grid`
+    block: int
+    num_warps: int
+    constexprs: dict[str, int] = field(default_factory=dict)
+
+
+class KernelWriter:
+    """Renders one `Kernel` to a `@triton.jit` function."""
+
+    def __init__(self, prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
+        self.prog, self.kernel, self.config = prog, kernel, config
+        self.name = f"k{index}_{_ident(kernel.name)}"
+        self.buffers = {b.name: b for b in kernel.buffers}
+        self.all_sizes = set(prog.sizes) | {n for n, _ in prog.static_sizes} | set(kernel.sizes)
+        self.static = dict(prog.static_sizes)
+        self.used_sizes: list[str] = []
+        self.lines: list[str] = []
+        self.depth = 1
+        self.counter = 0
+        self.env: dict[str, Val] = {}
+        self.locals: dict[str, _Local] = {}
+        self.mask: str | None = None  # narrowing of the lanes by If / per-lane loop bounds
+        self.lane_mask: str | None = None  # lanes past the parallel domain (grid mode)
+        self.loaded = _loaded_buffers(kernel.body, set())
+        self.has_gemm = _contains(kernel.body, L.Gemm)
+
+    # -- emission helpers
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.depth + line)
+
+    def fresh(self, hint: str) -> str:
+        self.counter += 1
+        return f"{hint}_{self.counter}"
+
+    def bind(self, hint: str, code: str) -> str:
+        name = self.fresh(hint)
+        self.emit(f"{name} = {code}")
+        return name
+
+    def size_code(self, name: str) -> str:
+        if name not in self.all_sizes:
+            raise UnsupportedError(f"triton backend: kernel {self.kernel.name!r} reads unknown "
+                                   f"size or variable {name!r}")
+        if name not in self.used_sizes:
+            self.used_sizes.append(name)
+        return "v_" + _ident(name)
+
+    def full_mask(self) -> str | None:
+        """The lanes that execute here: `mask` already includes `lane_mask` when both exist."""
+        return self.mask or self.lane_mask
+
+    def lanes(self, code: str) -> str:
+        return f"tl.broadcast_to({code}, [BLOCK])"
+
+    # -- expressions
+    def expr(self, e: L.LExpr) -> Val:
+        if isinstance(e, L.Const):
+            return Val(_const_code(e.value, e.dtype), e.dtype, False)
+        if isinstance(e, L.Var):
+            if e.name in self.env:
+                v = self.env[e.name]
+            else:
+                v = Val(self.size_code(e.name), "int64", False)
+            return cast(v, e.dtype) if e.dtype and v.dtype != e.dtype else v
+        if isinstance(e, L.Load):
+            buf = self.buffers.get(e.buffer)
+            if buf is None:
+                raise UnsupportedError(f"triton backend: Load from {e.buffer!r}, which is not a "
+                                       f"buffer of kernel {self.kernel.name!r}")
+            ptr = self.lanes(f"p_{_ident(buf.name)} + {self.offset(buf, e.index)}")
+            m = self.full_mask()
+            code = f"tl.load({ptr}, mask={m}, other=0)" if m else f"tl.load({ptr})"
+            return cast(Val(code, buf.dtype, True), e.dtype)
+        if isinstance(e, L.LocalRead):
+            loc = self.locals.get(e.name)
+            if loc is None:
+                raise UnsupportedError(f"triton backend: LocalRead of undeclared local {e.name!r}")
+            if not loc.dims:
+                return cast(Val(loc.py, loc.dtype, True), e.dtype)
+            sel = self.column_select(loc, e.index)
+            red = f"tl.sum(tl.where({sel}, {loc.py}, 0), axis=1)"
+            if loc.dtype == "bool":
+                return cast(Val(f"({red} != 0)", "bool", True), e.dtype)
+            return cast(Val(f"tl.cast({red}, {_tl(loc.dtype)})", loc.dtype, True), e.dtype)
+        if isinstance(e, L.Call):
+            return self.call(e)
+        raise UnsupportedError(f"triton backend: expression {type(e).__name__} is not supported")
+
+    def call(self, e: L.Call) -> Val:
+        if e.fn not in OPS:
+            raise UnsupportedError(f"triton backend: unknown op {e.fn!r}")
+        args = [self.expr(a) for a in e.args]
+        varying = any(a.varying for a in args)
+        if e.fn == "cast":
+            return cast(args[0], e.dtype)
+        if e.fn in ("lt", "le", "gt", "ge", "eq", "ne"):
+            dt = compute_dtype(promote(args[0].dtype, args[1].dtype))
+            args = [cast(a, dt) for a in args]
+            comp = dt
+        elif e.fn in _BOOL_OPS:
+            args = [cast(a, "bool") for a in args]
+            comp = "bool"
+        elif e.fn == "select":
+            comp = compute_dtype(e.dtype)
+            args = [cast(args[0], "bool")] + [cast(a, comp) for a in args[1:]]
+        else:
+            comp = compute_dtype(e.dtype)
+            args = [cast(a, comp) for a in args]
+        if e.fn == "pow":
+            return cast(self.pow(e, args, comp), e.dtype)
+        kind = "f" if is_float(comp) else "i"
+        rule = typed_rules.get(f"{e.fn}:{kind}") or op_rules.get(e.fn)
+        if rule is None:
+            raise UnsupportedError(f"triton backend: op {e.fn!r} has no rule")
+        if kind == "i" and e.fn not in typed_rules and e.fn in (
+            "exp", "log", "sqrt", "sin", "cos", "tanh") and comp != "bool":
+            raise UnsupportedError(f"triton backend: op {e.fn!r} on {comp}")
+        codes = []
+        for i, a in enumerate(args):
+            uses = rule.count("{%d}" % i)
+            code = a.code
+            if uses > 1 and not re.fullmatch(r"[\w.]+", code):
+                code = self.bind("_t", code)
+            codes.append(code)
+        result_dt = "bool" if OPS[e.fn].result == "bool" else comp
+        return cast(Val(rule.format(*codes), result_dt, varying), e.dtype)
+
+    def pow(self, e: L.Call, args: list[Val], comp: str) -> Val:
+        exp = e.args[1]
+        if isinstance(exp, L.Const) and float(exp.value) == int(exp.value) and 0 <= exp.value <= 8:
+            n = int(exp.value)
+            if n == 0:
+                return Val(f"({args[0].code} * 0 + 1)", comp, args[0].varying)
+            base = self.bind("_t", args[0].code) if n > 1 else args[0].code
+            return Val("(" + " * ".join([base] * n) + ")", comp, args[0].varying)
+        if not is_float(comp):
+            raise UnsupportedError("triton backend: integer pow with a non-constant exponent")
+        return Val(f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying)
+
+    def offset(self, buf: L.Buffer, index: tuple[L.LExpr, ...]) -> str:
+        if len(index) != len(buf.shape):
+            raise UnsupportedError(f"triton backend: {buf.name!r} has rank {len(buf.shape)} but is "
+                                   f"indexed with {len(index)} indices")
+        if not index:
+            return "0"
+        code = cast(self.expr(index[0]), "int64").code
+        for dim, ix in zip(buf.shape[1:], index[1:]):
+            d = _sym_code(sympy.sympify(dim), self.size_code)
+            code = f"({code} * {d} + {cast(self.expr(ix), 'int64').code})"
+        return code
+
+    def column_select(self, loc: _Local, index: tuple[L.LExpr, ...]) -> str:
+        if len(index) != len(loc.dims):
+            raise UnsupportedError(f"triton backend: local {loc.py} indexed with {len(index)} "
+                                   f"indices, declared with {len(loc.dims)}")
+        flat = cast(self.expr(index[0]), "int64").code
+        for d, ix in zip(loc.dims[1:], index[1:]):
+            flat = f"({flat} * {d} + {cast(self.expr(ix), 'int64').code})"
+        flat = self.bind("_ix", self.lanes(flat))
+        return f"(_col{loc.width}[None, :] == {flat}[:, None])"
+
+    def scalar(self, v: Val) -> str:
+        """A uniform scalar for `v` (BLOCK == 1 kernels only)."""
+        if not v.varying:
+            return v.code
+        assert self.block == 1, "scalar() of a lane value outside a BLOCK=1 kernel"
+        return f"tl.max({self.lanes(v.code)}, axis=0)" if v.dtype != "bool" else \
+            f"(tl.max({self.lanes(v.code)}.to(tl.int8), axis=0) != 0)"
+
+    # -- statements
+    def stmts(self, body: tuple[L.Stmt, ...]) -> None:
+        saved_env, saved_locals = dict(self.env), dict(self.locals)
+        for s in body:
+            self.stmt(s)
+        self.env, self.locals = saved_env, saved_locals
+
+    def stmt(self, s: L.Stmt) -> None:
+        method = getattr(self, "stmt_" + type(s).__name__, None)
+        if method is None:
+            raise UnsupportedError(f"triton backend: statement {type(s).__name__} is not supported")
+        method(s)
+
+    def stmt_Let(self, s: L.Let) -> None:
+        v = self.expr(s.value)
+        self.env[s.name] = Val(self.bind("v_" + _ident(s.name), v.code), v.dtype, v.varying)
+
+    def stmt_Local(self, s: L.Local) -> None:
+        dims = []
+        for d in s.shape:
+            if isinstance(d, L.Const):
+                dims.append(int(d.value))
+            elif isinstance(d, L.Var) and d.name in self.static:
+                dims.append(int(self.static[d.name]))
+            else:
+                raise UnsupportedError(f"triton backend: local array {s.name!r} needs a constant "
+                                       f"shape, got {d}")
+        init = cast(self.expr(s.init), s.dtype)
+        py = self.fresh("l_" + _ident(s.name))
+        loc = _Local(py, s.dtype, tuple(dims))
+        if dims:
+            size = 1
+            for d in dims:
+                size *= d
+            loc.width = _next_pow2(size)
+            self.widths.add(loc.width)
+            store_dt = _tl("int8" if s.dtype == "bool" else s.dtype)
+            self.emit(f"{py} = tl.full([BLOCK, {loc.width}], 0, {store_dt}) + "
+                      f"tl.cast({init.code}, {store_dt})")
+        else:
+            self.emit(f"{py} = {self.lanes(init.code)}")
+        self.locals[s.name] = loc
+
+    def stmt_Assign(self, s: L.Assign) -> None:
+        loc = self.locals.get(s.name)
+        if loc is None:
+            raise UnsupportedError(f"triton backend: Assign to undeclared local {s.name!r}")
+        v = cast(self.expr(s.value), loc.dtype)
+        if not loc.dims:
+            if self.mask:
+                self.emit(f"{loc.py} = tl.where({self.mask}, {v.code}, {loc.py})")
+            else:
+                self.emit(f"{loc.py} = {self.lanes(v.code)}")
+            return
+        sel = self.column_select(loc, s.index)
+        if self.mask:
+            sel = f"{sel} & {self.mask}[:, None]"
+        val = self.lanes(v.code if loc.dtype != "bool" else f"tl.cast({v.code}, tl.int8)")
+        self.emit(f"{loc.py} = tl.where({sel}, {val}[:, None], {loc.py})")
+
+    def stmt_Store(self, s: L.Store) -> None:
+        buf = self.buffers.get(s.buffer)
+        if buf is None or buf.role == "scalar":
+            raise UnsupportedError(f"triton backend: Store to {s.buffer!r}, which is not a tensor "
+                                   f"buffer of kernel {self.kernel.name!r}")
+        v = cast(self.expr(s.value), buf.dtype)
+        ptr = self.lanes(f"p_{_ident(buf.name)} + {self.offset(buf, s.index)}")
+        m = self.full_mask()
+        self.emit(f"tl.store({ptr}, {v.code}, mask={m})" if m else f"tl.store({ptr}, {v.code})")
+        if s.buffer in self.loaded:
+            # other threads of this program may read what was just written
+            self.emit("tl.debug_barrier()")
+
+    def stmt_If(self, s: L.If) -> None:
+        c = cast(self.expr(s.cond), "bool")
+        outer = self.mask
+        base = self.full_mask()
+        cond = self.bind("_c", self.lanes(c.code))
+        for body, m in ((s.then, cond), (s.orelse, f"~{cond}")):
+            if not body:
+                continue
+            self.mask = self.bind("_m", f"{base} & {m}" if base else m)
+            self.stmts(body)
+        self.mask = outer
+
+    def stmt_Loop(self, s: L.Loop) -> None:
+        if s.step <= 0:
+            raise UnsupportedError(f"triton backend: loop {s.var!r} has step {s.step} (need > 0)")
+        lo, hi = cast(self.expr(s.start), "int64"), cast(self.expr(s.stop), "int64")
+        var = "v_" + _ident(s.var)
+        if not (lo.varying or hi.varying):
+            it = self.fresh("_i")
+            self.emit(f"for {it} in range({lo.code}, {hi.code}, {s.step}):")
+            self.depth += 1
+            self.env[s.var] = Val(self.bind(var, f"tl.cast({it}, tl.int64)"), "int64", False)
+            self.stmts(s.body)
+            self.depth -= 1
+            return
+        # bounds differ per lane: run to the largest trip count, mask the lanes that are done
+        lo_n = self.bind("_lo", self.lanes(lo.code))
+        trips = _trips(lo_n, hi.code, s.step, False)
+        cnt = self.bind("_n", f"tl.maximum({trips}, 0)")
+        m = self.full_mask()
+        top = f"tl.max(tl.where({m}, {cnt}, 0), axis=0)" if m else f"tl.max({cnt}, axis=0)"
+        t = self.fresh("_t")
+        self.emit(f"for {t} in range(0, {top}):")
+        self.depth += 1
+        outer = self.mask
+        self.env[s.var] = Val(self.bind(var, f"{lo_n} + {t} * {s.step}"), "int64", True)
+        self.mask = self.bind("_m", f"{m} & ({t} < {cnt})" if m else f"{t} < {cnt}")
+        self.stmts(s.body)
+        self.mask = outer
+        self.depth -= 1
+
+    def stmt_Gemm(self, g: L.Gemm) -> None:
+        if self.block != 1:
+            raise UnsupportedError("triton backend: Gemm inside a lane-vectorised kernel")
+        from .gemm import render_gemm
+
+        render_gemm(self, g, grid=self.gemm_grid)
+
+    # -- whole kernel
+    def grid_nest(self) -> tuple[list[L.Stmt], list[L.Loop], tuple[L.Stmt, ...]]:
+        """(leading Lets, flattened parallel nest, innermost body), or no nest -> single program."""
+        body = list(self.kernel.body)
+        lets = []
+        while body and isinstance(body[0], L.Let):
+            lets.append(body.pop(0))
+        nest: list[L.Loop] = []
+        inner: tuple[L.Stmt, ...] = tuple(body)
+        outer_vars = {x.name for x in lets}
+        while len(inner) == 1 and isinstance(inner[0], L.Loop) and inner[0].kind == "parallel":
+            loop = inner[0]
+            bounds = [host_expr(b, self.all_sizes) for b in (loop.start, loop.stop)]
+            used = _free_vars(loop.start, set()) | _free_vars(loop.stop, set())
+            if None in bounds or used & outer_vars:
+                break
+            nest.append(loop)
+            outer_vars.add(loop.var)
+            inner = loop.body
+        if not nest:
+            return [], [], self.kernel.body
+        return lets, nest, inner
+
+    def render(self) -> RenderedKernel:
+        self.widths: set[int] = set()
+        lets, nest, inner = self.grid_nest()
+        self.block = 1 if (self.has_gemm or not nest) else int(self.config["BLOCK"])
+        body = self.kernel.body
+        self.gemm_grid = (
+            not nest and isinstance(body[-1], L.Gemm)
+            and all(isinstance(x, L.Let) for x in body[:-1])
+            and None not in [host_expr(x, self.all_sizes) for x in (body[-1].m, body[-1].n,
+                                                                    body[-1].batch)]
+        )
+        head_at = len(self.lines)
+        for s in lets:
+            self.stmt(s)
+        grid: list[str] = []
+        if nest:
+            counts = []
+            host_counts = []
+            for loop in nest:
+                lo, hi = cast(self.expr(loop.start), "int64"), cast(self.expr(loop.stop), "int64")
+                zero = isinstance(loop.start, L.Const) and loop.start.value == 0
+                counts.append((self.bind("_cnt", f"tl.maximum({_trips(lo.code, hi.code, loop.step, zero)}, 0)"),
+                               None if zero else lo.code, loop))
+                hl, hh = (host_expr(b, self.all_sizes) for b in (loop.start, loop.stop))
+                host_counts.append(f"max(0, {_trips(hl, hh, loop.step, zero)})")
+            total = " * ".join(c for c, _, _ in counts)
+            self.emit("_lane = tl.cast(tl.program_id(0), tl.int64) * BLOCK + tl.arange(0, BLOCK)")
+            self.lane_mask = self.bind("lane_mask", f"_lane < {total}")
+            rem = "_lane"
+            for i, (cnt, lo, loop) in reversed(list(enumerate(counts))):
+                idx = rem if i == 0 else f"{rem} % {cnt}"
+                v = f"({idx}) * {loop.step}" if loop.step != 1 else idx
+                v = self.bind("v_" + _ident(loop.var), f"{lo} + {v}" if lo else v)
+                self.env[loop.var] = Val(v, "int64", True)
+                if i:
+                    rem = self.bind("_r", f"{rem} // {cnt}")
+            grid = [f"_n = {' * '.join(host_counts)}", f"_grid = (triton.cdiv(_n, {self.block}),)"]
+        elif self.gemm_grid:
+            g = self.kernel.body[-1]
+            bm, bn, bb = (host_expr(x, self.all_sizes) for x in (g.m, g.n, g.batch))
+            bm_, bn_ = int(self.config["BM"]), int(self.config["BN"])
+            grid = [f"_n = max(0, triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_})) * "
+                    f"max(0, {bb})",
+                    f"_grid = (triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_}), {bb})"]
+        else:
+            grid = ["_n = 1", "_grid = (1,)"]
+        self.stmts(inner)
+        body = self.lines[head_at:]
+        self.lines = self.lines[:head_at]
+        # preamble: sizes to int64, scalar parameters loaded, column aranges for local arrays
+        params: list[tuple[str, str]] = []
+        for b in self.kernel.buffers:
+            params.append(("scalar" if b.role == "scalar" else "buffer", b.name))
+        for name in sorted(self.used_sizes, key=lambda n: (n not in self.kernel.sizes, n)):
+            params.append(("size", name))
+        pre = []
+        for kind, name in params:
+            if kind == "size":
+                pre.append(f"    v_{_ident(name)} = tl.cast(v_{_ident(name)}, tl.int64)")
+        for kind, name in params:
+            if kind == "scalar":
+                pre.append(f"    v_{_ident(name)} = tl.load(p_{_ident(name)})")
+        for w in sorted(self.widths):
+            pre.append(f"    _col{w} = tl.arange(0, {w})")
+        sig = [("v_" if k == "size" else "p_") + _ident(n) for k, n in params]
+        constexprs = ["BLOCK: tl.constexpr"]
+        cx = {"BLOCK": self.block}
+        if self.has_gemm:
+            constexprs += ["BM: tl.constexpr", "BN: tl.constexpr", "BK: tl.constexpr"]
+            cx.update(BM=int(self.config["BM"]), BN=int(self.config["BN"]),
+                      BK=int(self.config["BK"]))
+        head = ["@triton.jit", f"def {self.name}({', '.join(sig + constexprs)}):"]
+        src = "\n".join(head + pre + body) + "\n"
+        warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
+        return RenderedKernel(self.name, src, params, grid, self.block, warps, cx)
+
+    def setup_scalars(self) -> None:
+        for b in self.kernel.buffers:
+            if b.role == "scalar":
+                self.env[b.name] = Val("v_" + _ident(b.name), b.dtype, False)
+
+
+def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
+    w = KernelWriter(prog, kernel, index, config)
+    w.setup_scalars()
+    return w.render()
+
+
+# --- module --------------------------------------------------------------------------------------
+
+_HEADER = '''"""Generated by tensorc (Triton backend) from LoopProgram {name!r}. Do not edit."""
+import os
+
+import torch
+import triton
+import triton.language as tl
+from triton.language.extra import libdevice
+
+_INTERPRET = tl.constexpr(os.environ.get("TRITON_INTERPRET") == "1")
+'''
+
+_ARG_HELPER = '''
+
+def _scalar(value, dtype, device):
+    """A scalar parameter as a 1-element tensor (kernels load it; no host sync)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device=device, dtype=dtype).reshape(1)
+    return torch.full((1,), value, dtype=dtype, device=device)
+'''
+
+
+def render_program(prog: L.LoopProgram, config: dict | None = None) -> str:
+    """The whole Triton module for `prog`: helpers, one jit function per kernel, `launch`."""
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    kernels = [_render_kernel(prog, k, i, cfg) for i, k in enumerate(prog.kernels)]
+    body = "\n\n".join(k.source for k in kernels)
+    helpers = helpers_in(body)
+    out = [_HEADER.format(name=prog.name)]
+    for h in helpers:
+        out.append("\n" + HELPERS[h][0])
+    for k in kernels:
+        out.append("\n" + k.source)
+    out.append(_launcher(prog, kernels, cfg))
+    return "\n".join(out)
+
+
+def _launcher(prog: L.LoopProgram, kernels: list[RenderedKernel], cfg: dict) -> str:
+    dtypes = {b.name: b.dtype for b in (*prog.inputs, *prog.outputs, *prog.temps)}
+    for k in prog.kernels:
+        for b in k.buffers:
+            dtypes.setdefault(b.name, b.dtype)
+    lines = [_ARG_HELPER, "", "def launch(buffers, sizes):",
+             '    """Run every kernel in order on the current stream (no host sync)."""']
+    static = dict(prog.static_sizes)
+    names = sorted(set(prog.sizes) | set(static) | {n for k in kernels for kd, n in k.params
+                                                     if kd == "size"})
+    lines.append(f"    S = {{**{static!r}, **sizes}}")
+    for n in names:
+        lines.append(f"    {_ident(n)} = int(S[{n!r}])")
+    lines.append("    _dev = next(v.device for v in buffers.values() "
+                 "if isinstance(v, torch.Tensor))")
+    for k in kernels:
+        lines.append(f"    # {k.name}")
+        lines += ["    " + g for g in k.grid]
+        args = []
+        for kind, n in k.params:
+            if kind == "buffer":
+                args.append(f"buffers[{n!r}]")
+            elif kind == "scalar":
+                args.append(f"_scalar(buffers[{n!r}], {TORCH_DTYPES[dtypes[n]]}, _dev)")
+            else:
+                args.append(_ident(n))
+        cx = [f"{a}={b}" for a, b in k.constexprs.items()]
+        cx += [f"num_warps={k.num_warps}", f"num_stages={int(cfg['num_stages'])}"]
+        lines.append("    if _n > 0:")
+        lines.append(f"        {k.name}[_grid]({', '.join(args + cx)})")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""Temporary elimination: inline a temp's defining expression into its readers.
+
+Input: canonical TensorIR. Output: the same meaning, where every temporary `T` that is
+- written by exactly one statement, unmasked, over its whole shape, without reading itself,
+- read only through index expressions free of tensor reads (no indirect `T(idx(l))`), and
+- cheap to recompute at each read: its RHS has no reduction, or every read site iterates only over
+  the read's own indices plus LHS indices of the reader (which the lowering hoists: the reduction is
+  computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax),
+is substituted (`T(a, b)` -> RHS[i := a, j := b]) into its readers and its statement removed.
+Temps that stay are reported by `not_inlined(def_)` with a plain reason (for `explain`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy
+
+from tensorc.ir.tensor_ir import Access, Def, Expr, Statement
+from tensorc.passes.tir_utils import (
+    free_indices,
+    has_reduce,
+    map_children,
+    reads,
+    substitute,
+    walk,
+)
+
+
+def _full_shape(st: Statement, shape) -> bool:
+    if len(st.domain) != len(shape):
+        return False
+    return all(
+        sympy.simplify(r.lo) == 0 and sympy.simplify(r.hi - d) == 0 for r, d in zip(st.domain, shape)
+    )
+
+
+def why_not_inlinable(def_: Def, temp: str) -> str | None:
+    """None if `temp` can be inlined, else the reason in a plain sentence."""
+    writers = [k for k, s in enumerate(def_.body) if s.tensor == temp]
+    if len(writers) != 1:
+        return f"temp {temp} is written by {len(writers)} statements"
+    st = def_.body[writers[0]]
+    if st.mask is not None:
+        return f"temp {temp} is written under a mask"
+    if len(set(st.indices)) != len(st.indices):
+        return f"temp {temp} is written on a diagonal"
+    if not _full_shape(st, def_.tensor(temp).shape):
+        return f"temp {temp} is written on part of its shape only"
+    if any(isinstance(x, Access) and x.tensor == temp for x in walk(st.rhs)):
+        return f"temp {temp} reads itself"
+    costly = has_reduce(st.rhs)
+    for k, reader in enumerate(def_.body):
+        if k <= writers[0]:
+            if any(a.tensor == temp for a, _ in reads(reader.rhs)) and k < writers[0]:
+                return f"temp {temp} is read before it is written"
+            continue
+        for expr in (reader.rhs, reader.mask):
+            if expr is None:
+                continue
+            for acc, bound in reads(expr):
+                if acc.tensor != temp:
+                    continue
+                if any(isinstance(x, Access) for i in acc.indices for x in walk(i)):
+                    return f"temp {temp} read through an indirect index"
+                if costly:
+                    used = set().union(*(free_indices(i) for i in acc.indices))
+                    extra = (set(reader.indices) | set(bound)) - used
+                    if not extra <= set(reader.indices):
+                        return (
+                            f"temp {temp} holds a reduction read inside a loop over "
+                            f"{', '.join(sorted(extra - set(reader.indices)))}; recomputing it "
+                            f"there would multiply its cost"
+                        )
+    return None
+
+
+def _inline_into(e: Expr, temp: str, st: Statement) -> Expr:
+    def sub(x: Expr) -> Expr:
+        x = map_children(x, sub)
+        if isinstance(x, Access) and x.tensor == temp:
+            return substitute(st.rhs, dict(zip(st.indices, x.indices)))
+        return x
+
+    return sub(e)
+
+
+def inline_temps(def_: Def) -> Def:
+    changed = True
+    while changed:
+        changed = False
+        for decl in def_.temps:
+            if why_not_inlinable(def_, decl.name) is not None:
+                continue
+            if not any(s.tensor == decl.name for s in def_.body):
+                continue
+            st = next(s for s in def_.body if s.tensor == decl.name)
+            body = []
+            for s in def_.body:
+                if s is st:
+                    continue
+                body.append(
+                    replace(
+                        s,
+                        rhs=_inline_into(s.rhs, decl.name, st),
+                        mask=None if s.mask is None else _inline_into(s.mask, decl.name, st),
+                    )
+                )
+            temps = tuple(t for t in def_.temps if t.name != decl.name)
+            def_ = replace(def_, body=tuple(body), temps=temps)
+            changed = True
+            break
+    return def_
+
+
+def not_inlined(def_: Def) -> list[str]:
+    """Plain sentences for the temps `inline_temps` left as buffers."""
+    out = []
+    for decl in def_.temps:
+        why = why_not_inlinable(def_, decl.name)
+        if why is not None:
+            shape = ", ".join(str(d) for d in decl.shape)
+            out.append(f"{why}; stored as buffer {decl.name}[{shape}]")
+    return out

@@ -1,0 +1,163 @@
+"""How each reduction op accumulates into locals: one rule per op (init, update, result).
+
+Every rule is order-independent (ties compare (value, index) lexicographically), so a backend may
+split or reassociate a "reduce" loop. Updates are branch-free (`select`), which vectorises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tensorc.ir import loop_ir as L
+from tensorc.ir.ops import reduce_identity
+from tensorc.ir.types import compute_dtype, is_float
+
+I64 = "int64"
+ARG_OPS = ("argmax", "argmin", "kmin", "argkmin")  # rules keeping a best value and its index
+
+
+@dataclass
+class Acc:
+    """The locals of one reduction: `names[role]`, element dtype, per-element index prefix."""
+
+    op: str
+    dtype: str
+    names: dict[str, str]
+    k: int = 0
+
+
+def _c(v, dtype):
+    return L.Const(v, dtype)
+
+
+def _read(name, at, dtype):
+    return L.LocalRead(name, at, dtype)
+
+
+def init(op: str, dtype: str, shape: tuple[L.LExpr, ...], k: int, fresh) -> tuple[Acc, list[L.Stmt]]:
+    """Declare the accumulator locals of a reduction `op` producing `dtype` (per element of `shape`)."""
+    acc_t = compute_dtype(dtype) if op not in ("argmax", "argmin", "argkmin") else None
+    if op in ("sum", "prod", "max", "min"):
+        name = fresh("acc")
+        ident = reduce_identity(op, acc_t)
+        ident = float(ident) if is_float(acc_t) else int(ident)
+        return Acc(op, acc_t, {"acc": name}), [L.Local(name, acc_t, shape, _c(ident, acc_t))]
+    if op == "logsumexp":
+        m, s = fresh("m"), fresh("l")
+        return Acc(op, acc_t, {"m": m, "l": s}), [
+            L.Local(m, acc_t, shape, _c(float("-inf"), acc_t)),
+            L.Local(s, acc_t, shape, _c(0.0, acc_t)),
+        ]
+    raise AssertionError(op)
+
+
+def init_arg(op: str, val_dtype: str, shape, k: int, fresh) -> tuple[Acc, list[L.Stmt]]:
+    """argmax/argmin/kmin/argkmin: a best value and its index (K-long arrays for kmin)."""
+    vt = compute_dtype(val_dtype)
+    worst = reduce_identity("max" if op == "argmax" else "min", vt)
+    worst = float(worst) if is_float(vt) else int(worst)
+    best, idx = fresh("best"), fresh("bi")
+    extra = (_c(k, I64),) if op in ("kmin", "argkmin") else ()
+    return Acc(op, vt, {"best": best, "idx": idx}, k), [
+        L.Local(best, vt, (*shape, *extra), _c(worst, vt)),
+        L.Local(idx, I64, (*shape, *extra), _c(-1, I64)),
+    ]
+
+
+def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> list[L.Stmt]:
+    """Statements folding value `v` (at flat index `j`) into the accumulator element `at`."""
+    t = acc.dtype
+    op = acc.op
+    if v.dtype != t and op not in ("argmax", "argmin", "kmin", "argkmin"):
+        v = L.Call("cast", (v,), t)
+    if op in ("sum", "prod", "max", "min"):
+        fn = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}[op]
+        name = acc.names["acc"]
+        return [L.Assign(name, at, L.Call(fn, (_read(name, at, t), v), t))]
+    if op == "logsumexp":
+        m, s = acc.names["m"], acc.names["l"]
+        mn, safe, vv = fresh("mn"), fresh("safe"), fresh("v")
+        M, V = _read(m, at, t), L.Var(vv, t)
+        MN, SAFE = L.Var(mn, t), L.Var(safe, t)
+        return [
+            L.Let(vv, v),
+            L.Let(mn, L.Call("max", (M, V), t)),
+            # a row that saw only -inf keeps l = 0 instead of exp(-inf - -inf) = nan
+            L.Let(safe, L.Call("select", (L.Call("eq", (MN, _c(float("-inf"), t)), "bool"), _c(0.0, t), MN), t)),
+            L.Assign(s, at, L.Call("add", (
+                L.Call("mul", (_read(s, at, t), L.Call("exp", (L.Call("sub", (M, SAFE), t),), t)), t),
+                L.Call("exp", (L.Call("sub", (V, SAFE), t),), t)), t)),
+            L.Assign(m, at, MN),
+        ]  # fmt: skip
+    if op in ("argmax", "argmin"):
+        if v.dtype != t:
+            v = L.Call("cast", (v,), t)
+        best, idx = acc.names["best"], acc.names["idx"]
+        B, I = _read(best, at, t), _read(idx, at, I64)
+        cmp = "gt" if op == "argmax" else "lt"
+        vv, u = fresh("v"), fresh("upd")
+        V = L.Var(vv, t)
+        better = L.Call("or", (
+            L.Call(cmp, (V, B), "bool"),
+            L.Call("or", (L.Call("eq", (I, _c(-1, I64)), "bool"),
+                          L.Call("and", (L.Call("eq", (V, B), "bool"), L.Call("lt", (j, I), "bool")), "bool")),
+                   "bool")), "bool")  # fmt: skip
+        U = L.Var(u, "bool")
+        return [
+            L.Let(vv, v),
+            L.Let(u, better),
+            L.Assign(best, at, L.Call("select", (U, V, B), t)),
+            L.Assign(idx, at, L.Call("select", (U, j, I), I64)),
+        ]
+    if op in ("kmin", "argkmin"):
+        if v.dtype != t:
+            v = L.Call("cast", (v,), t)
+        best, idx = acc.names["best"], acc.names["idx"]
+        cv, ci, tv = fresh("cv"), fresh("ci"), fresh("t")
+        ov, oi, sw = fresh("ov"), fresh("oi"), fresh("sw")
+        T = L.Var(tv)
+        at_t = (*at, T)
+        CV, CI = _read(cv, (), t), _read(ci, (), I64)
+        OV, OI, SW = L.Var(ov, t), L.Var(oi, I64), L.Var(sw, "bool")
+        # insertion by bubbling the carried (value, index) through the sorted K slots
+        smaller = L.Call("or", (
+            L.Call("eq", (OI, _c(-1, I64)), "bool"),
+            L.Call("or", (L.Call("lt", (CV, OV), "bool"),
+                          L.Call("and", (L.Call("eq", (CV, OV), "bool"), L.Call("lt", (CI, OI), "bool")), "bool")),
+                   "bool")), "bool")  # fmt: skip
+        swap = L.Call("and", (L.Call("ne", (CI, _c(-1, I64)), "bool"), smaller), "bool")
+        body = (
+            L.Let(ov, _read(best, at_t, t)),
+            L.Let(oi, _read(idx, at_t, I64)),
+            L.Let(sw, swap),
+            L.Assign(best, at_t, L.Call("select", (SW, CV, OV), t)),
+            L.Assign(idx, at_t, L.Call("select", (SW, CI, OI), I64)),
+            L.Assign(cv, (), L.Call("select", (SW, OV, CV), t)),
+            L.Assign(ci, (), L.Call("select", (SW, OI, CI), I64)),
+        )
+        return [
+            L.Local(cv, t, (), v),
+            L.Local(ci, I64, (), j),
+            L.Loop(tv, _c(0, I64), _c(acc.k, I64), body, kind="serial"),
+        ]
+    raise AssertionError(op)
+
+
+def result(acc: Acc, at: tuple[L.LExpr, ...], rank: L.LExpr | None, dtype: str) -> L.LExpr:
+    """The reduction's value at accumulator element `at` (and at `rank` for kmin/argkmin)."""
+    t = acc.dtype
+    op = acc.op
+    if op in ("sum", "prod", "max", "min"):
+        out = _read(acc.names["acc"], at, t)
+    elif op == "logsumexp":
+        m, s = _read(acc.names["m"], at, t), _read(acc.names["l"], at, t)
+        out = L.Call("add", (m, L.Call("log", (s,), t)), t)
+    elif op in ("argmax", "argmin"):
+        return _read(acc.names["idx"], at, I64)
+    elif op == "kmin":
+        out = _read(acc.names["best"], (*at, rank), t)
+    elif op == "argkmin":
+        return _read(acc.names["idx"], (*at, rank), I64)
+    else:
+        raise AssertionError(op)
+    return out if out.dtype == dtype else L.Call("cast", (out,), dtype)

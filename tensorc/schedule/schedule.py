@@ -1,0 +1,157 @@
+"""Schedules: every tiling / fusion / order decision of the lowering, as frozen data.
+
+A `Schedule` is hashable and JSON round-trippable (`to_json` / `from_json`); the autotuner searches
+`space(def_, target, sizes)` and the cache keys on `to_json()`. An illegal schedule raises
+`ScheduleError` from `validate`. The schedule changes *how* a def runs, never what it computes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+
+from tensorc.errors import ScheduleError
+from tensorc.ir.tensor_ir import Def, Reduce
+from tensorc.passes.tir_utils import walk
+
+TARGETS = ("cpu", "gpu")
+SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Knobs of the lowering (all optional; the defaults are always legal).
+
+    tiles:        (index name, tile) pairs: loops over that index are split into tile loops
+                  (`step = tile`) and intra-tile loops `[t, min(t + tile, stop))`; 0/absent = untiled.
+    order:        preferred order of LHS loops (names first in this tuple go outermost).
+    vector_width: hint for backends (0 = their choice).
+    inner_dims:   hoist computations shared by several outputs (accumulator arrays over e in W1/W4).
+    online_softmax, mask_bounds, symmetry, gemm: enable the fast paths of the same names.
+    gram_rewrite: rewrite sum_d (x_id - y_jd)^2 as |x|^2 + |y|^2 - 2 x.y with a Gemm when the
+                  statement's output already holds the (i, j) matrix.
+    split_j:      split streaming reductions over this many chunks (1 = no split; only 1 is
+                  implemented, larger values are rejected by `validate`).
+    specialise:   (size, value) pairs baked into the code as constants.
+    """
+
+    target: str = "cpu"
+    tiles: tuple[tuple[str, int], ...] = ()
+    order: tuple[str, ...] = ()
+    vector_width: int = 0
+    inner_dims: bool = True
+    online_softmax: bool = True
+    mask_bounds: bool = True
+    symmetry: bool = True
+    gemm: bool = True
+    gram_rewrite: bool = False
+    split_j: int = 1
+    specialise: tuple[tuple[str, int], ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> Schedule:
+        data = json.loads(text)
+        known = {f.name for f in fields(Schedule)}
+        if set(data) - known:
+            raise ScheduleError(f"unknown schedule knobs: {sorted(set(data) - known)}")
+        for key in ("tiles", "specialise"):
+            if key in data:
+                data[key] = tuple((str(a), int(b)) for a, b in data[key])
+        if "order" in data:
+            data["order"] = tuple(data["order"])
+        return Schedule(**data)
+
+
+def validate(s: Schedule, def_: Def | None = None) -> Schedule:
+    """Raise `ScheduleError` if `s` is illegal (for `def_` when given); return it otherwise."""
+    if s.target not in TARGETS:
+        raise ScheduleError(f"unknown target {s.target!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+    for name, tile in s.tiles:
+        if not isinstance(tile, int) or tile < 0:
+            raise ScheduleError(f"tile of {name} must be a non-negative int, got {tile!r}")
+    if s.split_j != 1:
+        raise ScheduleError("split_j > 1 is not implemented yet", hint="use split_j=1")
+    if s.vector_width not in (0, 1, 2, 4, 8, 16, 32, 64):
+        raise ScheduleError(f"vector_width must be 0 or a power of two <= 64, got {s.vector_width}")
+    if len(set(s.order)) != len(s.order):
+        raise ScheduleError(f"loop order names an index twice: {s.order}")
+    if def_ is not None:
+        for name, value in s.specialise:
+            if name not in def_.sizes:
+                raise ScheduleError(f"cannot specialise {name!r}: not a size of {def_.name}")
+            if value < 0:
+                raise ScheduleError(f"size {name} specialised to a negative value {value}")
+    return s
+
+
+def _indices(def_: Def) -> tuple[list[str], list[str]]:
+    lhs: dict[str, None] = {}
+    red: dict[str, None] = {}
+    for st in def_.body:
+        for i in st.indices:
+            lhs.setdefault(i, None)
+        for x in walk(st.rhs):
+            if isinstance(x, Reduce):
+                for r in x.ranges:
+                    red.setdefault(r.index, None)
+    return list(lhs), list(red)
+
+
+def _gram_d(def_: Def, sizes: dict[str, int] | None) -> int | None:
+    """Size of the feature dimension of a `sum_d (x_id - y_jd)^2` in the def, if any."""
+    from tensorc.schedule.contraction import find_sqdist
+
+    for st in def_.body:
+        hit = find_sqdist(def_, st)
+        if hit is not None:
+            extent = hit.extent
+            if sizes:
+                extent = extent.subs({s: sizes.get(str(s), s) for s in extent.free_symbols})
+            return int(extent) if extent.is_Integer else None
+    return None
+
+
+def default_schedule(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -> Schedule:
+    """The heuristic schedule for `def_` on `target` ("cpu" or "gpu") at these call sizes."""
+    if target not in TARGETS:
+        raise ScheduleError(f"unknown target {target!r}", hint=f"choose one of: {', '.join(TARGETS)}")
+    lhs, red = _indices(def_)
+    tiles: list[tuple[str, int]] = []
+    if target == "gpu" and lhs:
+        tiles.append((lhs[0], 64))
+    spec = ()
+    if sizes:
+        spec = tuple(
+            (n, int(sizes[n])) for n in def_.sizes if n in sizes and int(sizes[n]) <= SPECIALISE_MAX
+        )
+    d = _gram_d(def_, sizes)
+    gram = d is not None and d >= 32 and target == "cpu"
+    return Schedule(target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec)
+
+
+def space(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -> list[Schedule]:
+    """Legal schedules worth trying for `def_` (the default first)."""
+    base = default_schedule(def_, target, sizes)
+    lhs, red = _indices(def_)
+    out = [base]
+    tile_opts = (16, 32, 64, 128) if target == "gpu" else (8, 32, 128)
+    for t in tile_opts:
+        if lhs:
+            out.append(replace(base, tiles=((lhs[0], t),)))
+        if red:
+            lead = ((lhs[0], t),) if lhs else ()
+            out.append(replace(base, tiles=lead + ((red[0], t),)))
+    out.append(replace(base, inner_dims=not base.inner_dims))
+    out.append(replace(base, gram_rewrite=not base.gram_rewrite))
+    out.append(replace(base, gemm=not base.gemm))
+    if len(lhs) >= 2:
+        out.append(replace(base, order=tuple(reversed(lhs))))
+    seen, uniq = set(), []
+    for s in out:
+        if s not in seen:
+            seen.add(s)
+            uniq.append(validate(s, def_))
+    return uniq
