@@ -403,11 +403,7 @@ class KernelRenderer(Codec):
         for d in dims:
             count = d if isinstance(count, ir.Constant) and count.constant == 1 else \
                 self.b.mul(count, d)
-        if isinstance(count, ir.Constant):
-            ptr = self.b.alloca(rt if count.constant == 1 and not dims else
-                                ir.ArrayType(rt, count.constant), name=f"loc.{s.name}")
-        else:
-            ptr = self.b.alloca(rt, size=count, name=f"loc.{s.name}")
+        ptr = self.b.alloca(rt, size=count if dims else None, name=f"loc.{s.name}")
         ptr.align = 32 if dims else None
         self.b = saved
         self.env[s.name] = ("local", (ptr, dims), s.dtype)

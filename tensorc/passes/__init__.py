@@ -1,0 +1,67 @@
+"""The pass pipeline (TensorIR -> TensorIR) and `to_loops`, the entry the runtime calls.
+
+Read PIPELINE top to bottom: it is the whole order. Every pass is a pure function `Def -> Def` in
+its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tensorc.ir.loop_ir import LoopProgram
+from tensorc.ir.tensor_ir import Def
+from tensorc.passes.drop_dead import drop_dead
+from tensorc.passes.fold_constants import fold_constants
+from tensorc.passes.fuse_updates import fuse_updates
+from tensorc.passes.inline_temps import inline_temps
+
+PIPELINE = [
+    fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
+    fuse_updates,  # `O = x W; O = O + b; O = relu(O)` -> one statement: epilogues stay in registers
+    inline_temps,  # producer-consumer fusion: single-definition temps (W4's s) are never stored
+    drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
+    fold_constants,  # inlining can create new constant subexpressions
+]
+
+
+def run_pipeline(def_: Def) -> Def:
+    """Run every pass of PIPELINE in order (with the TensorIR verifier between passes when
+    TENSORC_CHECKS=1 and a verifier exists)."""
+    check = os.environ.get("TENSORC_CHECKS") == "1"
+    verify = None
+    if check:
+        try:
+            from tensorc.ir.verifier import verify  # type: ignore[no-redef]
+        except ImportError:
+            verify = None
+    for p in PIPELINE:
+        def_ = p(def_)
+        if verify is not None:
+            verify(def_)
+    return def_
+
+
+def to_loops(
+    def_: Def,
+    target: str = "cpu",
+    sizes: dict[str, int] | None = None,
+    schedule=None,
+) -> LoopProgram:
+    """Compile a TensorIR def to LoopIR for `target` ("cpu" or "gpu").
+
+    `sizes` are the call's sizes: they steer heuristics, and sizes up to
+    `schedule.SPECIALISE_MAX` are baked in as constants (listed in `LoopProgram.static_sizes`;
+    such a program is valid only for those sizes). Without sizes the program is valid for any.
+
+    Example:
+        prog = to_loops(def_, "cpu", {"N": 1000, "D": 3})
+    """
+    from tensorc.schedule import default_schedule, lower
+
+    def_ = run_pipeline(def_)
+    if schedule is None:
+        schedule = default_schedule(def_, target, sizes)
+    return lower(def_, schedule)
+
+
+__all__ = ["PIPELINE", "run_pipeline", "to_loops"]

@@ -74,7 +74,9 @@ def to_numpy_buffer(x: Any, dtype: str) -> np.ndarray:
         if dtype == "bfloat16":
             return t.view(_torch().int16).numpy().view(np.uint16)
         return t.numpy()
-    return np.ascontiguousarray(np.asarray(x, dtype=to_numpy(dtype)))
+    arr = np.asarray(x, dtype=to_numpy(dtype))
+    # ascontiguousarray would turn a 0-d scalar into shape (1,)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
 def to_torch_buffer(x: Any, dtype: str, device: str):

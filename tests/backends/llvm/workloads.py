@@ -125,5 +125,37 @@ def matmul_loops(dtype: str = F32):
     return program("matmul", ins, [buf("C", dtype, ("M", "N"), "output")], ["M", "N", "K"], body)
 
 
-__all__ = ["gauss_ksum", "gauss_ksum_ref", "nn_argmin", "online_softmax_attention", "matmul_loops",
-           "cast"]
+
+
+
+
+def gemm_program(M, N, K, batch=1, dtype=F32, compute=None, trans_a=False, trans_b=False,  # noqa: N803
+                 accumulate=False, alpha=1.0, parallel_tiles=None, cdtype=None):
+    """C[b] (+)= alpha * op(A[b]) @ op(B[b]) as one `Gemm` (optionally inside a parallel row-tile
+    loop of `parallel_tiles` rows). A is stored (batch, K, M) when `trans_a`, B (batch, N, K) when
+    `trans_b`; sizes are static ints here (symbolic sizes are covered elsewhere)."""
+    import sympy
+
+    from tensorc.ir import loop_ir as L
+
+    compute = compute or ("float32" if dtype in ("float16", "bfloat16") else dtype)
+    cdtype = cdtype or dtype
+    a_shape = (batch, K, M) if trans_a else (batch, M, K)
+    b_shape = (batch, N, K) if trans_b else (batch, K, N)
+    a_str = (M * K, 1, M) if trans_a else (M * K, K, 1)
+    b_str = (K * N, 1, K) if trans_b else (K * N, N, 1)
+    c = lambda v: L.Const(v, "int64")  # noqa: E731
+    row0 = V("i0") if parallel_tiles else c(0)
+    rows = call("min", c(parallel_tiles), sub(c(M), V("i0"))) if parallel_tiles else c(M)
+    a_off = call("mul", row0, c(a_str[1])) if parallel_tiles else c(0)
+    g = L.Gemm(
+        c=L.Operand("C", call("mul", row0, c(N)) if parallel_tiles else c(0), (c(M * N), c(N), c(1))),
+        a=L.Operand("A", a_off, tuple(c(s) for s in a_str)),
+        b=L.Operand("B", c(0), tuple(c(s) for s in b_str)),
+        batch=c(batch), m=rows, n=c(N), k=c(K), alpha=L.Const(alpha, compute),
+        accumulate=accumulate, dtype=compute)
+    body = [loop("i0", 0, c(M), [g], kind="parallel", step=parallel_tiles)] if parallel_tiles \
+        else [g]
+    ins = [buf("A", dtype, a_shape), buf("B", dtype, b_shape)]
+    del sympy
+    return program("gemm", ins, [buf("C", cdtype, (batch, M, N), "output")], [], body)

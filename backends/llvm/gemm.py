@@ -1,0 +1,315 @@
+"""`Gemm` statements -> calls of an internal packed, register-blocked GEMM emitted as IR.
+
+float32 compute (fp16/bf16/fp32 storage): BLIS-style loops jc (NC) -> pc (KC, pack B into
+KC x 16 panels) -> ic (MC, pack A into 6 x KC panels) -> jr -> ir -> a 6x16 micro-kernel keeping
+12 `<8 x float>` accumulators in registers (one `llvm.fma.v8f32` per row and half-panel per k).
+float64 compute uses the same code with a 6x8 block of `<4 x double>`. Integer/bool compute runs a
+plain triple loop. Packing zero-pads edges, so the micro-kernel never branches; the write-back
+applies alpha, converts to C's dtype and adds the old value unless this is the first k block of a
+non-accumulating Gemm. Results do not depend on how rows are split across threads.
+
+    void @tc.gemm.<c>.<a>.<b>.<compute>(ptr C, i64 csb, i64 csr, i64 csc, ptr A, i64 x3,
+                                         ptr B, i64 x3, i64 batch, i64 m, i64 n, i64 k,
+                                         <compute> alpha, i1 accumulate)
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from tensorc.ir import loop_ir as L
+
+from .mathlib import I1, I64, declare, type_suffix
+from .render import Codec, mem_type, reg_type
+
+KC = 256
+MC = 96
+NC = 512
+
+
+def _c(v: int) -> ir.Constant:
+    return ir.Constant(I64, v)
+
+
+def _blocking(compute: str) -> tuple[int, int]:
+    """(MR, vector width); NR is two vectors."""
+    return (6, 8) if compute == "float32" else (6, 4)
+
+
+def emit_gemm(r, s: L.Gemm, split: bool) -> None:
+    """Emit a call for Gemm `s` in kernel renderer `r` (rows split across threads if `split`)."""
+    b = r.b
+    compute = s.dtype if s.dtype not in ("float16", "bfloat16") else "float32"
+    dts = [r.buffers[op.buffer][1].dtype for op in (s.c, s.a, s.b)]
+    fn = _gemm_function(r.module, dts, compute)
+
+    def i64(e):
+        return r.conv(r.expr(e), e.dtype, "int64")
+
+    ops = []
+    for op, dt in zip((s.c, s.a, s.b), dts):
+        base = b.gep(r.buffers[op.buffer][0], [i64(op.offset)], inbounds=True,
+                     source_etype=mem_type(dt))
+        ops.append([base, *(i64(x) for x in op.strides)])
+    batch, m, n, k = (i64(x) for x in (s.batch, s.m, s.n, s.k))
+    if split:  # this thread's rows, cut at multiples of MR so blocks match any thread count
+        ps, pe, parts = r.part
+        mr = _c(_blocking(compute)[0])
+        blocks = b.sdiv(b.add(m, _c(_blocking(compute)[0] - 1)), mr)
+        lo = b.mul(b.sdiv(b.mul(blocks, ps), parts), mr)
+        hi = b.mul(b.sdiv(b.mul(blocks, pe), parts), mr)
+        hi = b.select(b.icmp_signed("<", hi, m), hi, m)
+        lo = b.select(b.icmp_signed("<", lo, hi), lo, hi)
+        ops[0][0] = b.gep(ops[0][0], [b.mul(lo, ops[0][2])], inbounds=True,
+                          source_etype=mem_type(dts[0]))
+        ops[1][0] = b.gep(ops[1][0], [b.mul(lo, ops[1][2])], inbounds=True,
+                          source_etype=mem_type(dts[1]))
+        m = b.sub(hi, lo)
+    alpha = r.conv(r.expr(s.alpha), s.alpha.dtype, compute)
+    args = [*ops[0], *ops[1], *ops[2], batch, m, n, k, alpha,
+            ir.Constant(I1, int(bool(s.accumulate)))]
+    b.call(fn, args)
+
+
+def _gemm_function(module: ir.Module, dts: list[str], compute: str) -> ir.Function:
+    name = f"tc.gemm.{'.'.join(dts)}.{compute}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ct = reg_type(compute)
+    ptr = ir.PointerType()
+    args = [ptr, I64, I64, I64] * 3 + [I64] * 4 + [ct, I1]
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    for i in (0, 4, 8):
+        fn.args[i].add_attribute("noalias")
+    entry = fn.append_basic_block("entry")
+    entry_b = ir.IRBuilder(entry)
+    b = ir.IRBuilder(fn.append_basic_block("body"))
+    w = Codec(module, fn, b, entry_b)
+    if compute in ("float32", "float64"):
+        _packed_body(w, fn, dts, compute)
+    else:
+        _naive_body(w, fn, dts, compute)
+    w.b.ret_void()
+    entry_b.branch(fn.blocks[1])
+    return fn
+
+
+def _operand(fn, i):
+    a = fn.args[4 * i: 4 * i + 4]
+    return a[0], a[1], a[2], a[3]
+
+
+def _at(w, base, dt, *terms):
+    """Pointer to base[sum(x * stride)]."""
+    off = None
+    for x, st in terms:
+        t = w.b.mul(x, st)
+        off = t if off is None else w.b.add(off, t)
+    return w.b.gep(base, [off], inbounds=True, source_etype=mem_type(dt))
+
+
+def _min(w, a, b):
+    return w.b.select(w.b.icmp_signed("<", a, b), a, b)
+
+
+def _naive_body(w: Codec, fn, dts, compute):
+    """c[b,i,j] (+)= alpha * sum_p a[b,i,p] * b[b,p,j] for integer/bool compute dtypes."""
+    (C, csb, csr, csc), (A, asb, asr, asc), (B, bsb, bsr, bsc) = (_operand(fn, i) for i in range(3))
+    batch, m, n, k, alpha, accumulate = fn.args[12:]
+    ct = reg_type(compute)
+    acc = w.entry_b.alloca(ct)
+
+    def cell(bi, i, j):
+        w.b.store(ir.Constant(ct, 0), acc)
+
+        def kstep(p):
+            av = w.conv(w.load_mem(_at(w, A, dts[1], (bi, asb), (i, asr), (p, asc)), dts[1]),
+                        dts[1], compute)
+            bv = w.conv(w.load_mem(_at(w, B, dts[2], (bi, bsb), (p, bsr), (j, bsc)), dts[2]),
+                        dts[2], compute)
+            prod = w.b.and_(av, bv) if ct == I1 else w.b.mul(av, bv)
+            old = w.b.load(acc, typ=ct)
+            w.b.store(w.b.or_(old, prod) if ct == I1 else w.b.add(old, prod), acc)
+
+        w.counted_loop(k, kstep)
+        val = w.b.load(acc, typ=ct)
+        val = w.b.and_(val, alpha) if ct == I1 else w.b.mul(val, alpha)
+        cp = _at(w, C, dts[0], (bi, csb), (i, csr), (j, csc))
+        old = w.conv(w.load_mem(cp, dts[0]), dts[0], compute)
+        summed = w.b.or_(old, val) if ct == I1 else w.b.add(old, val)
+        val = w.b.select(accumulate, summed, val)
+        w.store_mem(w.conv(val, compute, dts[0]), cp, dts[0])
+
+    w.counted_loop(batch, lambda bi: w.counted_loop(
+        m, lambda i: w.counted_loop(n, lambda j: cell(bi, i, j))))
+
+
+def _packed_body(w: Codec, fn, dts, compute):
+    (C, csb, csr, csc), (A, asb, asr, asc), (B, bsb, bsr, bsc) = (_operand(fn, i) for i in range(3))
+    batch, m, n, k, alpha, accumulate = fn.args[12:]
+    ct = reg_type(compute)
+    mr, vw = _blocking(compute)
+    nr = 2 * vw
+    zero = ir.Constant(ct, 0.0)
+    ap = w.entry_b.alloca(ct, size=_c(MC * KC), name="apack")
+    bp = w.entry_b.alloca(ct, size=_c(KC * NC), name="bpack")
+    tile = w.entry_b.alloca(ct, size=_c(mr * nr), name="tile")
+    for a in (ap, bp, tile):
+        a.align = 64
+    ukernel = _micro_kernel(w.module, compute)
+    b = w.b
+
+    def elem(base, idx):
+        return w.b.gep(base, [idx], inbounds=True, source_etype=ct)
+
+    # k == 0 and not accumulating: C = 0 (the k-block loop below never runs)
+    def zero_c():
+        def cell(bi, i, j):
+            w.store_mem(w.conv(zero, compute, dts[0]),
+                        _at(w, C, dts[0], (bi, csb), (i, csr), (j, csc)), dts[0])
+
+        w.counted_loop(batch, lambda bi: w.counted_loop(
+            m, lambda i: w.counted_loop(n, lambda j: cell(bi, i, j))))
+
+    need_zero = b.and_(b.icmp_signed("<=", k, _c(0)), b.not_(accumulate))
+    with b.if_then(need_zero):
+        zero_c()
+
+    def per_batch(bi):
+        def per_jc(jc):
+            nc = _min(w, _c(NC), w.b.sub(n, jc))
+
+            def per_pc(pc):
+                kc = _min(w, _c(KC), w.b.sub(k, pc))
+                first = w.b.and_(w.b.icmp_signed("==", pc, _c(0)), w.b.not_(accumulate))
+                # pack B[pc:pc+kc, jc:jc+nc] into KC x NR panels (zero-padded columns)
+                def pack_b(jp):
+                    def row(p):
+                        def col(cc):
+                            j = w.b.add(w.b.add(jc, jp), cc)
+                            inside = w.b.icmp_signed("<", j, n)
+                            jj = w.b.select(inside, j, _c(0))
+                            v = w.conv(w.load_mem(_at(w, B, dts[2], (bi, bsb), (w.b.add(pc, p), bsr),
+                                                      (jj, bsc)), dts[2]), dts[2], compute)
+                            dst = w.b.add(w.b.add(w.b.mul(jp, kc), w.b.mul(p, _c(nr))), cc)
+                            w.b.store(w.b.select(inside, v, zero), elem(bp, dst))
+
+                        w.counted_loop(_c(nr), col)
+
+                    w.counted_loop(kc, row)
+
+                w.counted_loop(nc, pack_b, step=nr)
+
+                def per_ic(ic):
+                    mc = _min(w, _c(MC), w.b.sub(m, ic))
+
+                    def pack_a(ip):
+                        def kcol(p):
+                            def rrow(rr):
+                                i = w.b.add(w.b.add(ic, ip), rr)
+                                inside = w.b.icmp_signed("<", i, m)
+                                ii = w.b.select(inside, i, _c(0))
+                                v = w.conv(w.load_mem(_at(w, A, dts[1], (bi, asb), (ii, asr),
+                                                          (w.b.add(pc, p), asc)), dts[1]),
+                                           dts[1], compute)
+                                dst = w.b.add(w.b.add(w.b.mul(ip, kc), w.b.mul(p, _c(mr))), rr)
+                                w.b.store(w.b.select(inside, v, zero), elem(ap, dst))
+
+                            w.counted_loop(_c(mr), rrow)
+
+                        w.counted_loop(kc, kcol)
+
+                    w.counted_loop(mc, pack_a, step=mr)
+
+                    def per_jr(jr):
+                        def per_ir(ir_):
+                            w.b.call(ukernel, [kc, elem(ap, w.b.mul(ir_, kc)),
+                                               elem(bp, w.b.mul(jr, kc)), tile])
+                            rows = _min(w, _c(mr), w.b.sub(mc, ir_))
+                            cols = _min(w, _c(nr), w.b.sub(nc, jr))
+
+                            def wrow(rr):
+                                def wcol(cc):
+                                    t = w.b.load(elem(tile, w.b.add(w.b.mul(rr, _c(nr)), cc)),
+                                                 typ=ct)
+                                    t = w.b.fmul(t, alpha)
+                                    i = w.b.add(w.b.add(ic, ir_), rr)
+                                    j = w.b.add(w.b.add(jc, jr), cc)
+                                    cp = _at(w, C, dts[0], (bi, csb), (i, csr), (j, csc))
+                                    old = w.conv(w.load_mem(cp, dts[0]), dts[0], compute)
+                                    v = w.b.select(first, t, w.b.fadd(old, t))
+                                    w.store_mem(w.conv(v, compute, dts[0]), cp, dts[0])
+
+                                w.counted_loop(cols, wcol)
+
+                            w.counted_loop(rows, wrow)
+
+                        w.counted_loop(mc, per_ir, step=mr)
+
+                    w.counted_loop(nc, per_jr, step=nr)
+
+                w.counted_loop(m, per_ic, step=MC)
+
+            w.counted_loop(k, per_pc, step=KC)
+
+        w.counted_loop(n, per_jc, step=NC)
+
+    w.counted_loop(batch, per_batch)
+
+
+def _micro_kernel(module: ir.Module, compute: str) -> ir.Function:
+    """tile[MR][NR] = sum_p ap[p][0:MR] outer bp[p][0:NR] with MR x 2 vector accumulators."""
+    name = f"tc.ukernel.{compute}"
+    fn = module.globals.get(name)
+    if fn is not None:
+        return fn
+    ct = reg_type(compute)
+    mr, vw = _blocking(compute)
+    nr = 2 * vw
+    vt = ir.VectorType(ct, vw)
+    ptr = ir.PointerType()
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, ptr, ptr, ptr]), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("nounwind")
+    kc, ap, bp, tile = fn.args
+    entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    vzero = ir.Constant(vt, [0.0] * vw)
+    fma = declare(module, f"llvm.fma.{type_suffix(vt)}", vt, [vt, vt, vt])
+    align = 4 if compute == "float32" else 8  # numpy buffers: element alignment only
+    b.branch(loop)
+    b.position_at_end(loop)
+    p = b.phi(I64)
+    p.add_incoming(_c(0), entry)
+    accs = [[b.phi(vt) for _ in range(2)] for _ in range(mr)]
+    for row in accs:
+        for a in row:
+            a.add_incoming(vzero, entry)
+    bbase = b.gep(bp, [b.mul(p, _c(nr))], inbounds=True, source_etype=ct)
+    bv = [b.load(b.gep(bbase, [_c(h * vw)], inbounds=True, source_etype=ct), typ=vt, align=align)
+          for h in range(2)]
+    abase = b.gep(ap, [b.mul(p, _c(mr))], inbounds=True, source_etype=ct)
+    undef = ir.Constant(vt, None)
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), vw), [0] * vw)
+    new = []
+    for rr in range(mr):
+        a = b.load(b.gep(abase, [_c(rr)], inbounds=True, source_etype=ct), typ=ct, align=align)
+        av = b.shuffle_vector(b.insert_element(undef, a, ir.Constant(ir.IntType(32), 0)), undef,
+                              mask)
+        new.append([b.call(fma, [av, bv[h], accs[rr][h]]) for h in range(2)])
+    pn = b.add(p, _c(1), flags=["nsw"])
+    p.add_incoming(pn, loop)
+    for rr in range(mr):
+        for h in range(2):
+            accs[rr][h].add_incoming(new[rr][h], loop)
+    b.cbranch(b.icmp_signed("<", pn, kc), loop, done)
+    b.position_at_end(done)
+    for rr in range(mr):
+        for h in range(2):
+            dst = b.gep(tile, [_c(rr * nr + h * vw)], inbounds=True, source_etype=ct)
+            b.store(new[rr][h], dst, align=align)
+    b.ret_void()
+    return fn
