@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import signal
 import time
 import traceback
@@ -109,6 +110,8 @@ def run_case(
         "sizes": sizes, "metric_unit": case.metric.unit, "dtype": case.device_dtype or "float32",
         "notes": case.notes, "results": [],
     }
+    if hasattr(os, "getloadavg"):  # other work on the machine skews CPU timings: keep a trace
+        record["load_avg_1m"] = round(os.getloadavg()[0], 2)
     impls = [tensorc_impl(case), *case.impls]
     if impl_filter is not None:
         impls = [i for i in impls if i.name in impl_filter or i.name.split()[0] in impl_filter]

@@ -40,7 +40,7 @@ def attention({T}(B,H,N,D) q, {T}(B,H,M,D) k, {T}(B,H,M,E) v, float scale) -> (o
 
 # W is the half-width: query i sees keys |i - j| <= W (2W + 1 keys away from the edges)
 WINDOW_ATTENTION = """
-def window_attention({T}(B,H,N,D) q, {T}(B,H,N,D) k, {T}(B,H,N,E) v, float scale, int W) -> (o) {{
+def window_attention({T}(B,H,N,D) q, {T}(B,H,N,D) k, {T}(B,H,N,E) v, float scale, int32 W) -> (o) {{
     s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
     o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where abs(i - j) <= W
 }}

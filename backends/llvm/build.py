@@ -37,20 +37,20 @@ _lock = threading.Lock()
 _counter = itertools.count()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _init() -> None:
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def host() -> tuple[str, str]:
     """(cpu name, flattened feature string) of this machine."""
     _init()
     return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def target_machine() -> llvm.TargetMachine:
     _init()
     cpu, features = host()
@@ -152,7 +152,7 @@ class Library:
     addresses: dict[str, int]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _jit():
     _init()
     return llvm.create_lljit_compiler(target_machine())

@@ -260,7 +260,7 @@ def _select(r, a, dts, out):
 
 def _intrinsic(base: str, nargs: int = 1) -> Callable:
     def rule(r, a, dts, out):
-        return r.b.call(r.intr(base, a[0].type, nargs), a, fastmath=r.flags)
+        return r.b.call(r.intr(base, a[0].type, nargs), a)  # no flags: exact sqrt/rounding
 
     return rule
 
@@ -274,7 +274,7 @@ def _mathlib(name: str) -> Callable:
 
 def _rsqrt(r, a, dts, out):
     s = r.b.call(r.intr("sqrt", a[0].type), a)
-    return r.b.fdiv(ir.Constant(a[0].type, 1.0), s, flags=r.flags)
+    return r.b.fdiv(ir.Constant(a[0].type, 1.0), s)  # arcp would allow a rsqrt estimate
 
 
 def _atan2(r, a, dts, out):

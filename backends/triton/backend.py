@@ -80,22 +80,28 @@ class TritonBackend:
         out = [base]
         for block, warps in ((256, 4), (512, 8), (64, 2)):
             out.append({**base, "BLOCK": block, "num_warps": warps})
-        for bm, bn, bk, warps, stages in ((64, 64, 32, 4, 3), (128, 64, 32, 4, 3),
-                                          (128, 128, 32, 8, 3)):
-            out.append({**base, "BM": bm, "BN": bn, "BK": bk, "num_warps": warps,
-                        "num_stages": stages})
+        for bm, bn, bk, warps, stages in (
+            (64, 64, 32, 4, 3),
+            (128, 64, 32, 4, 3),
+            (128, 128, 32, 8, 3),
+        ):
+            out.append(
+                {**base, "BM": bm, "BN": bn, "BK": bk, "num_warps": warps, "num_stages": stages}
+            )
         return out
 
     def render(self, prog: LoopProgram, config: dict | None = None) -> str:
         return render_program(prog, config)
 
-    def build(self, source: str, prog: LoopProgram | None = None,
-              config: dict | None = None) -> str:
+    def build(
+        self, source: str, prog: LoopProgram | None = None, config: dict | None = None
+    ) -> str:
         """Write the source into the cache; the artifact is its path (Triton JITs on launch)."""
         return str(source_path(source))
 
-    def load(self, artifact: str, prog: LoopProgram | None = None,
-             config: dict | None = None) -> Executable:
+    def load(
+        self, artifact: str, prog: LoopProgram | None = None, config: dict | None = None
+    ) -> Executable:
         return Executable(import_source(artifact), Path(artifact))
 
     def compile(self, prog: LoopProgram, config: dict | None = None) -> Executable:

@@ -26,21 +26,25 @@ def _operand_ptr(w: KernelWriter, op: L.Operand, rows: str, cols: str, batch: st
 
     off, sb, sr, sc = (w.scalar(cast(w.expr(x), "int64")) for x in (op.offset, *op.strides))
     off, sb, sr, sc = (w.bind("_g", x) for x in (off, sb, sr, sc))
-    return (f"p_{_ident(op.buffer)} + {off} + {batch} * {sb} + {rows}[:, None] * {sr}"
-            f" + {cols}[None, :] * {sc}")
+    return (
+        f"p_{_ident(op.buffer)} + {off} + {batch} * {sb} + {rows}[:, None] * {sr}"
+        f" + {cols}[None, :] * {sc}"
+    )
 
 
 def render_gemm(w: KernelWriter, g: L.Gemm, grid: bool = False) -> None:
-    from .render import Val, _tl, cast
+    from .render import _tl, cast
 
     da, db = w.buffers[g.a.buffer].dtype, w.buffers[g.b.buffer].dtype
     dc = w.buffers[g.c.buffer].dtype
     acc_dt = compute_dtype(g.dtype)
-    bm, bn, bk, bb = (w.bind("_g" + n, w.scalar(cast(w.expr(x), "int64")))
-                      for n, x in (("m", g.m), ("n", g.n), ("k", g.k), ("b", g.batch)))
+    bm, bn, bk, bb = (
+        w.bind("_g" + n, w.scalar(cast(w.expr(x), "int64")))
+        for n, x in (("m", g.m), ("n", g.n), ("k", g.k), ("b", g.batch))
+    )
     alpha = w.bind("_galpha", w.scalar(cast(w.expr(g.alpha), acc_dt)))
     m = w.full_mask()
-    on = w.bind("_gon", w.scalar(Val(m, "bool", True))) if m else None
+    on = f"{w.lanes(m)}[:, None]" if m else None  # BLOCK == 1: a [1, 1] mask broadcasts
     if grid:
         tiles_n = w.bind("_gtn", f"({bn} + BN - 1) // BN")
         w.emit("_gt = tl.cast(tl.program_id(0), tl.int64)")
@@ -64,20 +68,26 @@ def render_gemm(w: KernelWriter, g: L.Gemm, grid: bool = False) -> None:
     rk = w.bind("_grk", f"{k0} + tl.arange(0, BK)")
     pa = _operand_ptr(w, g.a, rm, rk, batch)
     pb = _operand_ptr(w, g.b, rk, rn, batch)
-    a = w.bind("_ga", f"tl.load({pa}, mask=({rm}[:, None] < {bm}) & ({rk}[None, :] < {bk}), "
-                      "other=0)")
-    b = w.bind("_gb", f"tl.load({pb}, mask=({rk}[:, None] < {bk}) & ({rn}[None, :] < {bn}), "
-                      "other=0)")
+    a = w.bind(
+        "_ga", f"tl.load({pa}, mask=({rm}[:, None] < {bm}) & ({rk}[None, :] < {bk}), other=0)"
+    )
+    b = w.bind(
+        "_gb", f"tl.load({pb}, mask=({rk}[:, None] < {bk}) & ({rn}[None, :] < {bn}), other=0)"
+    )
     if da == db and da in ("float16", "bfloat16") and acc_dt == "float32":
         w.emit(f"{acc} = tl.dot({a}, {b}, {acc})")
     elif acc_dt == "float32" and {da, db} <= {"float16", "bfloat16", "float32"}:
         prec = "tf32" if w.config.get("allow_tf32") else "ieee"
-        w.emit(f"{acc} = tl.dot(tl.cast({a}, tl.float32), tl.cast({b}, tl.float32), {acc}, "
-               f'input_precision="{prec}")')
+        w.emit(
+            f"{acc} = tl.dot(tl.cast({a}, tl.float32), tl.cast({b}, tl.float32), {acc}, "
+            f'input_precision="{prec}")'
+        )
     else:
         t = _tl(acc_dt)
-        w.emit(f"{acc} = {acc} + tl.sum(tl.cast({a}, {t})[:, :, None] * "
-               f"tl.cast({b}, {t})[None, :, :], axis=1)")
+        w.emit(
+            f"{acc} = {acc} + tl.sum(tl.cast({a}, {t})[:, :, None] * "
+            f"tl.cast({b}, {t})[None, :, :], axis=1)"
+        )
     w.depth -= 1
     w.emit(f"{acc} = {acc} * {alpha}")
     pc = _operand_ptr(w, g.c, rm, rn, batch)

@@ -51,8 +51,8 @@ op_rules: dict[str, str] = {
     "cbrt": "_cbrt({0})",
     "atan": "_atan({0})",
     "atan2": "_atan2({0}, {1})",
-    "asin": "_atan2({0}, tl.sqrt_rn(1.0 - {0} * {0}))",
-    "acos": "_atan2(tl.sqrt_rn(1.0 - {0} * {0}), {0})",
+    "asin": "_atan2({0}, tl.sqrt(1.0 - {0} * {0}))",
+    "acos": "_atan2(tl.sqrt(1.0 - {0} * {0}), {0})",
     "sinh": "((_expm1({0}) - _expm1(-{0})) * 0.5)",
     "cosh": "((tl.exp({0}) + tl.exp(-{0})) * 0.5)",
     "tanh": "_tanh({0})",
@@ -60,8 +60,9 @@ op_rules: dict[str, str] = {
     "pow": "_pow({0}, {1})",
 }
 
-# Variants keyed "op:f" (float compute) / "op:i" (integer compute) where numpy's meaning differs.
+# Variants keyed "op:d" (float64), "op:f" (float), "op:i" (integer) where the syntax differs.
 typed_rules: dict[str, str] = {
+    "sqrt:d": "tl.sqrt({0})",  # sqrt_rn is fp32-only; fp64 sqrt is correctly rounded anyway
     # numpy floors (Python semantics); Triton's `//` and `%` truncate like C.
     "floordiv:i": "_floordiv({0}, {1})",
     "floordiv:f": "tl.floor({0} / {1})",

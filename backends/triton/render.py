@@ -18,6 +18,7 @@ host and launches the kernels in order (no synchronisation).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ import sympy
 from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
 from tensorc.ir.ops import OPS
-from tensorc.ir.types import DTYPES, compute_dtype, is_float, promote
+from tensorc.ir.types import compute_dtype, is_float, promote
 
 from .ops import HELPERS, helpers_in, op_rules, typed_rules
 
@@ -91,7 +92,7 @@ def _const_code(value, dtype: str) -> str:
         lit = "True" if value else "False"
     elif is_float(dtype):
         v = float(value)
-        lit = repr(v) if v == v and abs(v) != float("inf") else f'float("{v}")'
+        lit = repr(v) if math.isfinite(v) else f'float("{v}")'
     else:
         lit = str(int(value))
     return f"tl.full([], {lit}, {_tl(dtype)})"
@@ -147,9 +148,15 @@ def _free_vars(e: L.LExpr, out: set[str]) -> set[str]:
 
 # --- host-side (launcher) expressions -----------------------------------------------------------
 
-_HOST_OPS = {"add": "({0} + {1})", "sub": "({0} - {1})", "mul": "({0} * {1})",
-             "floordiv": "({0} // {1})", "neg": "(-{0})", "max": "max({0}, {1})",
-             "min": "min({0}, {1})"}
+_HOST_OPS = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "floordiv": "({0} // {1})",
+    "neg": "(-{0})",
+    "max": "max({0}, {1})",
+    "min": "min({0}, {1})",
+}
 
 
 def host_expr(e: L.LExpr, sizes: set[str]) -> str | None:
@@ -236,8 +243,10 @@ class KernelWriter:
 
     def size_code(self, name: str) -> str:
         if name not in self.all_sizes:
-            raise UnsupportedError(f"triton backend: kernel {self.kernel.name!r} reads unknown "
-                                   f"size or variable {name!r}")
+            raise UnsupportedError(
+                f"triton backend: kernel {self.kernel.name!r} reads unknown "
+                f"size or variable {name!r}"
+            )
         if name not in self.used_sizes:
             self.used_sizes.append(name)
         return "v_" + _ident(name)
@@ -262,8 +271,10 @@ class KernelWriter:
         if isinstance(e, L.Load):
             buf = self.buffers.get(e.buffer)
             if buf is None:
-                raise UnsupportedError(f"triton backend: Load from {e.buffer!r}, which is not a "
-                                       f"buffer of kernel {self.kernel.name!r}")
+                raise UnsupportedError(
+                    f"triton backend: Load from {e.buffer!r}, which is not a "
+                    f"buffer of kernel {self.kernel.name!r}"
+                )
             ptr = self.lanes(f"p_{_ident(buf.name)} + {self.offset(buf, e.index)}")
             m = self.full_mask()
             code = f"tl.load({ptr}, mask={m}, other=0)" if m else f"tl.load({ptr})"
@@ -306,15 +317,16 @@ class KernelWriter:
         if e.fn == "pow":
             return cast(self.pow(e, args, comp), e.dtype)
         kind = "f" if is_float(comp) else "i"
-        rule = typed_rules.get(f"{e.fn}:{kind}") or op_rules.get(e.fn)
+        rule = (
+            (comp == "float64" and typed_rules.get(f"{e.fn}:d"))
+            or typed_rules.get(f"{e.fn}:{kind}")
+            or op_rules.get(e.fn)
+        )
         if rule is None:
             raise UnsupportedError(f"triton backend: op {e.fn!r} has no rule")
-        if kind == "i" and e.fn not in typed_rules and e.fn in (
-            "exp", "log", "sqrt", "sin", "cos", "tanh") and comp != "bool":
-            raise UnsupportedError(f"triton backend: op {e.fn!r} on {comp}")
         codes = []
         for i, a in enumerate(args):
-            uses = rule.count("{%d}" % i)
+            uses = rule.count(f"{{{i}}}")
             code = a.code
             if uses > 1 and not re.fullmatch(r"[\w.]+", code):
                 code = self.bind("_t", code)
@@ -332,12 +344,16 @@ class KernelWriter:
             return Val("(" + " * ".join([base] * n) + ")", comp, args[0].varying)
         if not is_float(comp):
             raise UnsupportedError("triton backend: integer pow with a non-constant exponent")
-        return Val(f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying)
+        return Val(
+            f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying
+        )
 
     def offset(self, buf: L.Buffer, index: tuple[L.LExpr, ...]) -> str:
         if len(index) != len(buf.shape):
-            raise UnsupportedError(f"triton backend: {buf.name!r} has rank {len(buf.shape)} but is "
-                                   f"indexed with {len(index)} indices")
+            raise UnsupportedError(
+                f"triton backend: {buf.name!r} has rank {len(buf.shape)} but is "
+                f"indexed with {len(index)} indices"
+            )
         if not index:
             return "0"
         code = cast(self.expr(index[0]), "int64").code
@@ -348,8 +364,10 @@ class KernelWriter:
 
     def column_select(self, loc: _Local, index: tuple[L.LExpr, ...]) -> str:
         if len(index) != len(loc.dims):
-            raise UnsupportedError(f"triton backend: local {loc.py} indexed with {len(index)} "
-                                   f"indices, declared with {len(loc.dims)}")
+            raise UnsupportedError(
+                f"triton backend: local {loc.py} indexed with {len(index)} "
+                f"indices, declared with {len(loc.dims)}"
+            )
         flat = cast(self.expr(index[0]), "int64").code
         for d, ix in zip(loc.dims[1:], index[1:]):
             flat = f"({flat} * {d} + {cast(self.expr(ix), 'int64').code})"
@@ -361,8 +379,11 @@ class KernelWriter:
         if not v.varying:
             return v.code
         assert self.block == 1, "scalar() of a lane value outside a BLOCK=1 kernel"
-        return f"tl.max({self.lanes(v.code)}, axis=0)" if v.dtype != "bool" else \
-            f"(tl.max({self.lanes(v.code)}.to(tl.int8), axis=0) != 0)"
+        return (
+            f"tl.max({self.lanes(v.code)}, axis=0)"
+            if v.dtype != "bool"
+            else f"(tl.max({self.lanes(v.code)}.to(tl.int8), axis=0) != 0)"
+        )
 
     # -- statements
     def stmts(self, body: tuple[L.Stmt, ...]) -> None:
@@ -389,8 +410,9 @@ class KernelWriter:
             elif isinstance(d, L.Var) and d.name in self.static:
                 dims.append(int(self.static[d.name]))
             else:
-                raise UnsupportedError(f"triton backend: local array {s.name!r} needs a constant "
-                                       f"shape, got {d}")
+                raise UnsupportedError(
+                    f"triton backend: local array {s.name!r} needs a constant shape, got {d}"
+                )
         init = cast(self.expr(s.init), s.dtype)
         py = self.fresh("l_" + _ident(s.name))
         loc = _Local(py, s.dtype, tuple(dims))
@@ -401,8 +423,10 @@ class KernelWriter:
             loc.width = _next_pow2(size)
             self.widths.add(loc.width)
             store_dt = _tl("int8" if s.dtype == "bool" else s.dtype)
-            self.emit(f"{py} = tl.full([BLOCK, {loc.width}], 0, {store_dt}) + "
-                      f"tl.cast({init.code}, {store_dt})")
+            self.emit(
+                f"{py} = tl.full([BLOCK, {loc.width}], 0, {store_dt}) + "
+                f"tl.cast({init.code}, {store_dt})"
+            )
         else:
             self.emit(f"{py} = {self.lanes(init.code)}")
         self.locals[s.name] = loc
@@ -427,8 +451,10 @@ class KernelWriter:
     def stmt_Store(self, s: L.Store) -> None:
         buf = self.buffers.get(s.buffer)
         if buf is None or buf.role == "scalar":
-            raise UnsupportedError(f"triton backend: Store to {s.buffer!r}, which is not a tensor "
-                                   f"buffer of kernel {self.kernel.name!r}")
+            raise UnsupportedError(
+                f"triton backend: Store to {s.buffer!r}, which is not a tensor "
+                f"buffer of kernel {self.kernel.name!r}"
+            )
         v = cast(self.expr(s.value), buf.dtype)
         ptr = self.lanes(f"p_{_ident(buf.name)} + {self.offset(buf, s.index)}")
         m = self.full_mask()
@@ -456,7 +482,12 @@ class KernelWriter:
         var = "v_" + _ident(s.var)
         if not (lo.varying or hi.varying):
             it = self.fresh("_i")
-            self.emit(f"for {it} in range({lo.code}, {hi.code}, {s.step}):")
+            a, b = (
+                str(int(x.value)) if isinstance(x, L.Const) else v.code
+                for x, v in ((s.start, lo), (s.stop, hi))
+            )
+            step = f", {s.step}" if s.step != 1 else ""
+            self.emit(f"for {it} in range({a}, {b}{step}):")
             self.depth += 1
             self.env[s.var] = Val(self.bind(var, f"tl.cast({it}, tl.int64)"), "int64", False)
             self.stmts(s.body)
@@ -472,7 +503,9 @@ class KernelWriter:
         self.emit(f"for {t} in range(0, {top}):")
         self.depth += 1
         outer = self.mask
-        self.env[s.var] = Val(self.bind(var, f"{lo_n} + {t} * {s.step}"), "int64", True)
+        self.env[s.var] = Val(
+            self.bind(var, f"{lo_n} + {t}" + (f" * {s.step}" if s.step != 1 else "")), "int64", True
+        )
         self.mask = self.bind("_m", f"{m} & ({t} < {cnt})" if m else f"{t} < {cnt}")
         self.stmts(s.body)
         self.mask = outer
@@ -514,10 +547,11 @@ class KernelWriter:
         self.block = 1 if (self.has_gemm or not nest) else int(self.config["BLOCK"])
         body = self.kernel.body
         self.gemm_grid = (
-            not nest and isinstance(body[-1], L.Gemm)
+            not nest
+            and isinstance(body[-1], L.Gemm)
             and all(isinstance(x, L.Let) for x in body[:-1])
-            and None not in [host_expr(x, self.all_sizes) for x in (body[-1].m, body[-1].n,
-                                                                    body[-1].batch)]
+            and None
+            not in [host_expr(x, self.all_sizes) for x in (body[-1].m, body[-1].n, body[-1].batch)]
         )
         head_at = len(self.lines)
         for s in lets:
@@ -529,8 +563,15 @@ class KernelWriter:
             for loop in nest:
                 lo, hi = cast(self.expr(loop.start), "int64"), cast(self.expr(loop.stop), "int64")
                 zero = isinstance(loop.start, L.Const) and loop.start.value == 0
-                counts.append((self.bind("_cnt", f"tl.maximum({_trips(lo.code, hi.code, loop.step, zero)}, 0)"),
-                               None if zero else lo.code, loop))
+                counts.append(
+                    (
+                        self.bind(
+                            "_cnt", f"tl.maximum({_trips(lo.code, hi.code, loop.step, zero)}, 0)"
+                        ),
+                        None if zero else lo.code,
+                        loop,
+                    )
+                )
                 hl, hh = (host_expr(b, self.all_sizes) for b in (loop.start, loop.stop))
                 host_counts.append(f"max(0, {_trips(hl, hh, loop.step, zero)})")
             total = " * ".join(c for c, _, _ in counts)
@@ -549,9 +590,13 @@ class KernelWriter:
             g = self.kernel.body[-1]
             bm, bn, bb = (host_expr(x, self.all_sizes) for x in (g.m, g.n, g.batch))
             bm_, bn_ = int(self.config["BM"]), int(self.config["BN"])
-            grid = [f"_n = max(0, triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_})) * "
-                    f"max(0, {bb})",
-                    f"_grid = (triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_}), {bb})"]
+            grid = [
+                (
+                    f"_n = max(0, triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_})) * "
+                    f"max(0, {bb})"
+                ),
+                f"_grid = (triton.cdiv({bm}, {bm_}) * triton.cdiv({bn}, {bn_}), {bb})",
+            ]
         else:
             grid = ["_n = 1", "_grid = (1,)"]
         self.stmts(inner)
@@ -577,8 +622,9 @@ class KernelWriter:
         cx = {"BLOCK": self.block}
         if self.has_gemm:
             constexprs += ["BM: tl.constexpr", "BN: tl.constexpr", "BK: tl.constexpr"]
-            cx.update(BM=int(self.config["BM"]), BN=int(self.config["BN"]),
-                      BK=int(self.config["BK"]))
+            cx.update(
+                BM=int(self.config["BM"]), BN=int(self.config["BN"]), BK=int(self.config["BK"])
+            )
         head = ["@triton.jit", f"def {self.name}({', '.join(sig + constexprs)}):"]
         src = "\n".join(head + pre + body) + "\n"
         warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
@@ -639,16 +685,22 @@ def _launcher(prog: L.LoopProgram, kernels: list[RenderedKernel], cfg: dict) -> 
     for k in prog.kernels:
         for b in k.buffers:
             dtypes.setdefault(b.name, b.dtype)
-    lines = [_ARG_HELPER, "", "def launch(buffers, sizes):",
-             '    """Run every kernel in order on the current stream (no host sync)."""']
+    lines = [
+        _ARG_HELPER,
+        "",
+        "def launch(buffers, sizes):",
+        '    """Run every kernel in order on the current stream (no host sync)."""',
+    ]
     static = dict(prog.static_sizes)
-    names = sorted(set(prog.sizes) | set(static) | {n for k in kernels for kd, n in k.params
-                                                     if kd == "size"})
+    names = sorted(
+        set(prog.sizes) | set(static) | {n for k in kernels for kd, n in k.params if kd == "size"}
+    )
     lines.append(f"    S = {{**{static!r}, **sizes}}")
     for n in names:
         lines.append(f"    {_ident(n)} = int(S[{n!r}])")
-    lines.append("    _dev = next(v.device for v in buffers.values() "
-                 "if isinstance(v, torch.Tensor))")
+    lines.append(
+        "    _dev = next((v.device for v in buffers.values() if isinstance(v, torch.Tensor)), None)"
+    )
     for k in kernels:
         lines.append(f"    # {k.name}")
         lines += ["    " + g for g in k.grid]

@@ -1,9 +1,9 @@
 """Front ends: .tc source text -> checked TensorIR `Program`.
 
-    >>> from tensorc.frontend import parse_program
-    >>> prog = parse_program("def gram(float(N,D) x) -> (g) { g(i,j) = x(i,d) * x(j,d) }")
-    >>> prog.defs[0].name
-    'gram'
+>>> from tensorc.frontend import parse_program
+>>> prog = parse_program("def gram(float(N,D) x) -> (g) { g(i,j) = x(i,d) * x(j,d) }")
+>>> prog.defs[0].name
+'gram'
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from tensorc.errors import TensorcError, UnsupportedError
 from tensorc.ir.tensor_ir import Program
 
-__all__ = ["parse_program", "parse_file"]
+__all__ = ["parse_file", "parse_program"]
 
 
 def parse_program(source: str, file: str = "<string>") -> Program:
@@ -29,7 +29,7 @@ def parse_program(source: str, file: str = "<string>") -> Program:
         raise UnsupportedError(f"{file}: expression nested too deeply") from None
     except AssertionError:
         raise
-    except Exception as e:  # noqa: BLE001 - never let a library error escape to the user
+    except Exception as e:
         raise UnsupportedError(
             f"{file}: internal error while checking this program: {e!r}",
             hint="please report this with the program",

@@ -15,7 +15,15 @@ import dataclasses
 import math
 import operator
 
-from tensorc.errors import NameError_, ShapeError, Span, StatementError, SyntaxError_, TypeError_
+from tensorc.errors import (
+    NameError_,
+    ShapeError,
+    Span,
+    StatementError,
+    SyntaxError_,
+    TypeError_,
+    UnsupportedError,
+)
 from tensorc.frontend import syntax as S
 from tensorc.frontend.names import (
     BINARY_OPS,
@@ -144,8 +152,12 @@ class Lowerer:
                     node.cond.span,
                     "compare explicitly, e.g. `x != 0 ? a : b`",
                 )
-            a, b = unify([self.lower(node.a, index_ctx, bound), self.lower(node.b, index_ctx, bound)])
-            return Call("select", (cond, a, b), result_dtype("select", ("bool", a.dtype, b.dtype))), None
+            a, b = unify(
+                [self.lower(node.a, index_ctx, bound), self.lower(node.b, index_ctx, bound)]
+            )
+            return Call(
+                "select", (cond, a, b), result_dtype("select", ("bool", a.dtype, b.dtype))
+            ), None
         raise AssertionError(f"lower: unexpected node {node!r}")
 
     def strong(self, typed: Typed) -> Expr:
@@ -163,7 +175,9 @@ class Lowerer:
             return Call("neg", (x,), x.dtype), None
         if x.dtype != "bool":
             raise TypeError_(
-                f"'!' needs a bool operand, not {x.dtype}", node.span, "write `x == 0` instead of `!x`"
+                f"'!' needs a bool operand, not {x.dtype}",
+                node.span,
+                "write `x == 0` instead of `!x`",
             )
         return Call("not", (x,), "bool"), None
 
@@ -271,7 +285,9 @@ class Lowerer:
         want = 2 if fn in KNN_REDUCERS else 1
         if len(node.args) != want:
             form = f"{fn}(j: e, K)" if want == 2 else f"{fn}(j: e)"
-            raise SyntaxError_(f"'{fn}' takes {want} argument(s) after ':'", node.span, f"write `{form}`")
+            raise SyntaxError_(
+                f"'{fn}' takes {want} argument(s) after ':'", node.span, f"write `{form}`"
+            )
         names = []
         for b in node.binders:
             if b.id in self.lhs:
@@ -283,7 +299,9 @@ class Lowerer:
             if b.id in bound or b.id in names:
                 raise StatementError(f"index '{b.id}' is bound twice", b.span, "rename one of them")
             if b.id in self.env.names or b.id in self.env.sizes:
-                raise NameError_(f"'{b.id}' is a tensor or size, not an index", b.span, "rename the index")
+                raise NameError_(
+                    f"'{b.id}' is a tensor or size, not an index", b.span, "rename the index"
+                )
             names.append(b.id)
             self.binders.setdefault(b.id, b.span)
         body = settle(self.lower(node.args[0], False, (*bound, *names)))
@@ -294,7 +312,9 @@ class Lowerer:
             kn = node.args[1]
             if not (isinstance(kn, S.Num) and not kn.is_float and int(kn.text) > 0):
                 raise TypeError_(
-                    f"the K of {fn} must be a positive integer literal", kn.span, f"e.g. {fn}(j: e, 5)"
+                    f"the K of {fn} must be a positive integer literal",
+                    kn.span,
+                    f"e.g. {fn}(j: e, 5)",
                 )
             k = int(kn.text)
         if fn in ("argmax", "argmin", "argkmin"):
@@ -362,9 +382,8 @@ def retype(e: Expr, dtype: str) -> Expr:
 def retype_weak(typed: Typed, dtype: str) -> Expr:
     """A weak right-hand side (`O(i) = 0`, `O(i) = N`) takes the tensor's dtype."""
     e, w = typed
-    if w is not None and dtype != "bool":
-        if w == "int" or is_float(dtype):
-            return retype(e, dtype)
+    if w is not None and dtype != "bool" and (w == "int" or is_float(dtype)):
+        return retype(e, dtype)
     return e
 
 

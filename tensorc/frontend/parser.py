@@ -27,6 +27,9 @@ _WORDS = {
 }
 
 
+KEYWORDS = ("def", "where", "in", "let", "exists")
+
+
 def _grammar_text() -> str:
     try:
         from importlib.resources import files
@@ -75,8 +78,15 @@ class _Builder(Transformer):
     def _tok(self, tok: Token) -> Span:
         return self.span_at(tok.line, tok.column, tok.end_line, tok.end_column)
 
-    def _name(self, tok: Token) -> S.Name:
-        return S.Name(str(tok), self._tok(tok))
+    def _name(self, tok: Token, allow_const: bool = False) -> S.Name:
+        name = str(tok)
+        if name in KEYWORDS or (name in ("true", "false") and not allow_const):
+            # the contextual lexer lets a keyword through where only a name fits; refuse it so
+            # every program prints back to parseable text
+            raise SyntaxError_(
+                f"'{name}' is a keyword, not a name", self._tok(tok), "choose another name"
+            )
+        return S.Name(name, self._tok(tok))
 
     # --- defs ---------------------------------------------------------------------------------
     @v_args(meta=True)
@@ -86,20 +96,18 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def def_(self, meta, ch):
         name, rest = ch[0], ch[1:]
-        params = tuple(c for c in rest if isinstance(c, S.Param) and c.dtype is not None)
-        # `[a ("," a)*]` leaves one None placeholder for an empty list
+        # `[a ("," a)*]` leaves None placeholders for empty lists; outputs come tagged
         params, outputs, stmts = [], [], []
-        seen_arrow = False
         for c in rest:
             if isinstance(c, S.Stmt):
                 stmts.append(c)
             elif isinstance(c, tuple) and c and c[0] == "output":
-                seen_arrow = True
                 outputs.append(c[1])
             elif isinstance(c, S.Param):
                 params.append(c)
-        del seen_arrow
-        return S.DefNode(self._name(name), tuple(params), tuple(outputs), tuple(stmts), self._span(meta))
+        return S.DefNode(
+            self._name(name), tuple(params), tuple(outputs), tuple(stmts), self._span(meta)
+        )
 
     @v_args(meta=True)
     def param(self, meta, ch):
@@ -191,7 +199,7 @@ class _Builder(Transformer):
         return S.Num(text, is_float, self._tok(ch[0]))
 
     def name(self, ch):
-        return self._name(ch[0])
+        return self._name(ch[0], allow_const=True)
 
     @v_args(meta=True)
     def apply(self, meta, ch):
@@ -205,13 +213,19 @@ class _Builder(Transformer):
 
     def args(self, ch):
         items = list(ch)
-        colon = next((k for k, c in enumerate(items) if isinstance(c, Token) and c.type == "COLON"), None)
+        colon = next(
+            (k for k, c in enumerate(items) if isinstance(c, Token) and c.type == "COLON"), None
+        )
         if colon is None:
             return tuple(c for c in items if c is not None), None
         before = [c for c in items[:colon] if c is not None]
         after = tuple(c for c in items[colon + 1 :] if c is not None)
         binders = []
         for b in before:
+            if isinstance(b, S.Name) and b.id in ("true", "false"):
+                raise SyntaxError_(
+                    f"'{b.id}' is a keyword, not a name", b.span, "choose another name"
+                )
             if not isinstance(b, S.Name):
                 raise SyntaxError_(
                     "a reduction binds index names before ':'",
@@ -219,6 +233,12 @@ class _Builder(Transformer):
                     "write e.g. `sum(j: e)` or `sum(j, k: e)`",
                 )
             binders.append(b)
+        if not binders:
+            raise SyntaxError_(
+                "a reduction needs at least one index before ':'",
+                getattr(after[0], "span", None) if after else None,
+                "write e.g. `sum(j: e)`",
+            )
         return after, tuple(binders)
 
 
@@ -236,8 +256,10 @@ def parse_module(source: str, file: str = "<string>") -> S.Module:
     try:
         tree = _lark().parse(source)
     except lark.exceptions.UnexpectedToken as e:
-        expected = sorted({_describe(t) for t in e.expected if t != "$END"} | (
-            {"end of input"} if "$END" in e.expected else set()))
+        expected = sorted(
+            {_describe(t) for t in e.expected if t != "$END"}
+            | ({"end of input"} if "$END" in e.expected else set())
+        )
         tok = e.token
         if tok.type == "$END":
             line = len(lines)

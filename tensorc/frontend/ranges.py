@@ -171,8 +171,11 @@ def infer_ranges(
             for c in constraints:
                 if not c.expr.has(u):
                     continue
-                unknown = [s for s in c.expr.free_symbols if s.name in indices and s not in known
-                           and not s.is_nonnegative]
+                unknown = [
+                    s
+                    for s in c.expr.free_symbols
+                    if s.name in indices and s not in known and not s.is_nonnegative
+                ]
                 if unknown != [u]:
                     continue
                 r = _solve(c, u, known)
@@ -235,8 +238,12 @@ def bound_to_sympy(node: S.Node, sizes: set[str], what: str = "a bound") -> symp
         if node.op == "%":
             return sympy.Mod(a, b)
         return sympy.floor(a / b)
-    if isinstance(node, S.Apply) and node.fn in ("max", "min") and node.binders is None \
-            and len(node.args) == 2:
+    if (
+        isinstance(node, S.Apply)
+        and node.fn in ("max", "min")
+        and node.binders is None
+        and len(node.args) == 2
+    ):
         a, b = (bound_to_sympy(x, sizes, what) for x in node.args)
         return sympy.Max(a, b) if node.fn == "max" else sympy.Min(a, b)
     raise RangeError(

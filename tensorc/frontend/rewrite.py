@@ -83,14 +83,18 @@ class Renamer:
             if node.fn == "softmax" and node.binders is not None and len(node.args) == 1:
                 body = node.args[0]
                 new = {b.id: S.Name(self.fresh(b.id), b.span) for b in node.binders}
-                inner = S.Apply("logsumexp", (subst(body, new),), tuple(new.values()), False, node.span)
+                inner = S.Apply(
+                    "logsumexp", (subst(body, new),), tuple(new.values()), False, node.span
+                )
                 diff = S.Binary("-", body, inner, node.span)
                 return S.Apply("exp", (diff,), None, False, node.span)
             return node
         if isinstance(node, S.Unary):
             return dataclasses.replace(node, x=self.expand_softmax(node.x))
         if isinstance(node, S.Binary):
-            return dataclasses.replace(node, a=self.expand_softmax(node.a), b=self.expand_softmax(node.b))
+            return dataclasses.replace(
+                node, a=self.expand_softmax(node.a), b=self.expand_softmax(node.b)
+            )
         if isinstance(node, S.Ternary):
             return dataclasses.replace(
                 node,
@@ -127,7 +131,9 @@ class Renamer:
             return dataclasses.replace(node, x=self.rename_binders(node.x, taken, keep))
         if isinstance(node, S.Binary):
             return dataclasses.replace(
-                node, a=self.rename_binders(node.a, taken, keep), b=self.rename_binders(node.b, taken, keep)
+                node,
+                a=self.rename_binders(node.a, taken, keep),
+                b=self.rename_binders(node.b, taken, keep),
             )
         if isinstance(node, S.Ternary):
             return dataclasses.replace(

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sympy
 
-from tensorc.errors import ErrorGroup, NameError_, ShapeError, StatementError, TensorcError, TypeError_
+from tensorc.errors import (
+    ErrorGroup,
+    NameError_,
+    ShapeError,
+    StatementError,
+    TensorcError,
+    TypeError_,
+)
 from tensorc.frontend import syntax as S
 from tensorc.frontend.exprs import Env
 from tensorc.frontend.names import DTYPE_NAMES, did_you_mean
@@ -25,8 +32,13 @@ def check_module(module: S.Module) -> Program:
     names: dict[str, S.DefNode] = {}
     for dn in module.defs:
         if dn.name.id in names:
-            errors.append(NameError_(f"def '{dn.name.id}' is defined twice", dn.name.span,
-                                     f"first defined at line {names[dn.name.id].name.span.line}"))
+            errors.append(
+                NameError_(
+                    f"def '{dn.name.id}' is defined twice",
+                    dn.name.span,
+                    f"first defined at line {names[dn.name.id].name.span.line}",
+                )
+            )
             continue
         names[dn.name.id] = dn
         try:
@@ -60,8 +72,13 @@ def check_def(dn: S.DefNode) -> Def:
     sizes: set[str] = set()
     for p in dn.params:
         if p.name.id in seen:
-            errors.append(NameError_(f"duplicate parameter name '{p.name.id}'", p.name.span,
-                                     "every parameter and output needs its own name"))
+            errors.append(
+                NameError_(
+                    f"duplicate parameter name '{p.name.id}'",
+                    p.name.span,
+                    "every parameter and output needs its own name",
+                )
+            )
             continue
         seen[p.name.id] = p
         try:
@@ -77,21 +94,28 @@ def check_def(dn: S.DefNode) -> Def:
             elif isinstance(d, S.Num) and not d.is_float:
                 shape.append(sympy.Integer(int(d.text)))
             else:
-                errors.append(ShapeError(
-                    "input dimensions must be size names or integer literals", d.span,
-                    "bind a new size name here, e.g. float(N) A"))
+                errors.append(
+                    ShapeError(
+                        "input dimensions must be size names or integer literals",
+                        d.span,
+                        "bind a new size name here, e.g. float(N) A",
+                    )
+                )
         if p.dims is None and is_int(dtype):
             sizes.add(p.name.id)  # integer scalars may appear in bounds
         inputs.append(TensorDecl(p.name.id, dtype, tuple(shape), "input", p.span))
     input_names = {d.name for d in inputs}
-    for name in sizes & input_names:
-        pass  # an int scalar named like a size is how TC passes a size by value
     declared: dict[str, TensorDecl] = {}
     out_params: list[S.Param] = []
     for p in dn.outputs:
         if p.name.id in seen:
-            errors.append(NameError_(f"duplicate parameter name '{p.name.id}'", p.name.span,
-                                     "outputs need names different from inputs and each other"))
+            errors.append(
+                NameError_(
+                    f"duplicate parameter name '{p.name.id}'",
+                    p.name.span,
+                    "outputs need names different from inputs and each other",
+                )
+            )
             continue
         seen[p.name.id] = p
         out_params.append(p)
@@ -121,8 +145,13 @@ def check_def(dn: S.DefNode) -> Def:
     for st in dn.stmts:
         name = st.tensor.id
         if name in input_names:
-            errors.append(StatementError(f"input '{name}' cannot be assigned", st.tensor.span,
-                                         "write into an output or a temporary"))
+            errors.append(
+                StatementError(
+                    f"input '{name}' cannot be assigned",
+                    st.tensor.span,
+                    "write into an output or a temporary",
+                )
+            )
             continue
         try:
             stmt, decl = check_statement(st, env, outputs)
@@ -134,8 +163,9 @@ def check_def(dn: S.DefNode) -> Def:
             continue
         if name not in env.decls:
             role = "output" if name in outputs else "temp"
-            decl = TensorDecl(name, decl.dtype, decl.shape, role, st.span if role == "temp" else
-                              seen[name].span)
+            decl = TensorDecl(
+                name, decl.dtype, decl.shape, role, st.span if role == "temp" else seen[name].span
+            )
             env.decls[name] = decl
             if role == "temp":
                 temps.append(name)
@@ -144,8 +174,13 @@ def check_def(dn: S.DefNode) -> Def:
     if not errors:
         for p in out_params:
             if p.name.id not in env.defined:
-                errors.append(StatementError(f"output '{p.name.id}' is never written", p.name.span,
-                                             f"add a statement `{p.name.id}(...) = ...`"))
+                errors.append(
+                    StatementError(
+                        f"output '{p.name.id}' is never written",
+                        p.name.span,
+                        f"add a statement `{p.name.id}(...) = ...`",
+                    )
+                )
     if errors:
         raise ErrorGroup(errors) if len(errors) > 1 else errors[0]
     return Def(

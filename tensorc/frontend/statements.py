@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import sympy
+
 from tensorc.errors import NameError_, ShapeError, StatementError, TypeError_
 from tensorc.frontend import syntax as S
 from tensorc.frontend.exprs import Env, Lowerer, retype_weak, settle
@@ -17,7 +19,17 @@ from tensorc.frontend.names import ASSIGN_OPS, did_you_mean
 from tensorc.frontend.ranges import bound_to_sympy, constraints_of, infer_ranges
 from tensorc.frontend.rewrite import Renamer, all_names, free_names, subst
 from tensorc.ir.ops import result_dtype
-from tensorc.ir.tensor_ir import size_symbol, Access, Call, Expr, Index, Range, Reduce, Statement, TensorDecl
+from tensorc.ir.tensor_ir import (
+    Access,
+    Call,
+    Expr,
+    Index,
+    Range,
+    Reduce,
+    Statement,
+    TensorDecl,
+    size_symbol,
+)
 from tensorc.ir.types import DTYPES
 from tensorc.ir.verifier import index_names, map_expr
 
@@ -78,8 +90,9 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     rank = None
     if low.knn:
         if len(low.knn) > 1:
-            raise StatementError("only one kmin/argkmin per statement", st.span,
-                                 "split the statement in two")
+            raise StatementError(
+                "only one kmin/argkmin per statement", st.span, "split the statement in two"
+            )
         cands = [i for i in lhs if i not in low.free]
         if len(cands) != 1:
             raise StatementError(
@@ -96,8 +109,11 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     for m in masks:
         e = settle(low.lower(m))
         if e.dtype != "bool":
-            raise TypeError_(f"a where condition must be bool, not {e.dtype}", m.span,
-                             "write a comparison, e.g. `j <= i`")
+            raise TypeError_(
+                f"a where condition must be bool, not {e.dtype}",
+                m.span,
+                "write a comparison, e.g. `j <= i`",
+            )
         mask_exprs.append(e)
     for e in exists:
         low.lower(e)
@@ -108,8 +124,11 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     for n, c in ranges.items():
         targets = [x for x in all_idx if x == n or ren.aliases.get(x) == n]
         if not targets:
-            raise NameError_(f"range for unknown index '{n}'", c.index.span,
-                             did_you_mean(n, all_idx) or "ranges name indices of this statement")
+            raise NameError_(
+                f"range for unknown index '{n}'",
+                c.index.span,
+                did_you_mean(n, all_idx) or "ranges name indices of this statement",
+            )
         r = (bound_to_sympy(c.lo, env.sizes), bound_to_sympy(c.hi, env.sizes))
         for x in targets:
             if x == n or x not in ranges:
@@ -131,7 +150,9 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     def fill(e: Expr) -> Expr:
         if isinstance(e, Reduce) and e.ranges and e.ranges[0].lo is None:
             rs = tuple(Range(r.index, *got[r.index]) for r in e.ranges)
-            return dataclasses.replace(e, ranges=rs, rank=rank if e.op in ("kmin", "argkmin") else None)
+            return dataclasses.replace(
+                e, ranges=rs, rank=rank if e.op in ("kmin", "argkmin") else None
+            )
         return e
 
     body = map_expr(settle(typed), fill)
@@ -142,7 +163,7 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
             raise TypeError_("summing bool values", st.rhs.span, "cast first, e.g. int32(c)")
         body = Reduce(red, tuple(Range(n, *got[n]) for n in implicit), body, None, body.dtype)
     body = _attach_masks(body, mask_exprs, set(lhs), ren.aliases, st)
-    stmt_mask = _stmt_mask(mask_exprs, set(lhs), body, ren.aliases)
+    stmt_mask = _stmt_mask(mask_exprs, set(lhs))
 
     if op != "=" and not init:
         comb = ASSIGN_OPS[base][1]
@@ -163,8 +184,6 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
 
 
 def _sym(x):
-    import sympy
-
     return sympy.sympify(x)
 
 
@@ -172,12 +191,16 @@ def _check_lhs(st: S.Stmt, env: Env) -> None:
     seen = set()
     for i in st.indices:
         if i.id in seen:
-            raise StatementError(f"index '{i.id}' appears twice on the left-hand side", i.span,
-                                 "a diagonal is written on the right: `d(i) = A(i, i)`")
+            raise StatementError(
+                f"index '{i.id}' appears twice on the left-hand side",
+                i.span,
+                "a diagonal is written on the right: `d(i) = A(i, i)`",
+            )
         seen.add(i.id)
         if i.id in env.names or i.id in env.sizes:
-            raise NameError_(f"'{i.id}' is a tensor or size, not an index", i.span,
-                             "use another index name")
+            raise NameError_(
+                f"'{i.id}' is a tensor or size, not an index", i.span, "use another index name"
+            )
 
 
 def _conjuncts(e: Expr) -> list[Expr]:
@@ -196,8 +219,9 @@ def _and(parts: list[Expr]) -> Expr | None:
 def _rename(e: Expr, mapping: dict[str, str]) -> Expr:
     if not mapping:
         return e
-    return map_expr(e, lambda x: Index(mapping[x.name]) if isinstance(x, Index) and x.name in mapping
-                    else x)
+    return map_expr(
+        e, lambda x: Index(mapping[x.name]) if isinstance(x, Index) and x.name in mapping else x
+    )
 
 
 def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.Stmt) -> Expr:
@@ -213,20 +237,20 @@ def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.S
             inner = scope | names
             attached = []
             for k, c in enumerate(conj):
-                mapping = {aliases[x]: x for x in names if aliases.get(x) in ments[k]
-                           and aliases[x] not in names}
+                mapping = {
+                    aliases[x]: x
+                    for x in names
+                    if aliases.get(x) in ments[k] and aliases[x] not in names
+                }
                 c2 = _rename(c, mapping)
                 m2 = index_names(c2)
                 if m2 & names and m2 <= inner:
                     attached.append(c2)
                     placed[k] = True
-            body2 = _descend(e.body, inner)
+            body2 = go(e.body, inner)
             mask = _and(([*_conjuncts(e.mask)] if e.mask is not None else []) + attached)
             return dataclasses.replace(e, body=body2, mask=mask)
         return _descend_children(e, scope)
-
-    def _descend(e, scope):
-        return go(e, scope)
 
     def _descend_children(e, scope):
         if isinstance(e, Call):
@@ -246,7 +270,7 @@ def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.S
     return out
 
 
-def _stmt_mask(masks: list[Expr], lhs: set[str], body: Expr, aliases) -> Expr | None:
+def _stmt_mask(masks: list[Expr], lhs: set[str]) -> Expr | None:
     conj = [c for m in masks for c in _conjuncts(m)]
     return _and([c for c in conj if index_names(c) <= lhs])
 

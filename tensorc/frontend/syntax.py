@@ -12,10 +12,6 @@ from dataclasses import dataclass, field
 from tensorc.errors import Span
 
 
-def _span() -> Span | None:
-    return field(default=None, compare=False, hash=False)
-
-
 class Node:
     __slots__ = ()
 
@@ -24,13 +20,13 @@ class Node:
 class Num(Node):
     text: str
     is_float: bool
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Name(Node):
     id: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +37,14 @@ class Apply(Node):
     args: tuple[Node, ...]
     binders: tuple[Name, ...] | None = None  # the names before ':' (None: no colon)
     bracket: bool = False
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Unary(Node):
     op: str  # "-" | "!"
     x: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +52,7 @@ class Binary(Node):
     op: str  # + - * / // % == != < <= > >= && ||
     a: Node
     b: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +60,7 @@ class Ternary(Node):
     cond: Node
     a: Node
     b: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 # --- where clauses -------------------------------------------------------------------------------
@@ -73,26 +69,26 @@ class RangeClause(Node):
     index: Name
     lo: Node
     hi: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class LetClause(Node):
     name: Name
     value: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class ExistsClause(Node):
     expr: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
 class MaskClause(Node):
     cond: Node
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 # --- statements and defs -------------------------------------------------------------------------
@@ -103,7 +99,7 @@ class Stmt(Node):
     op: str  # "=", "+=!", "max=", ...
     rhs: Node
     clauses: tuple[Node, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +109,7 @@ class Param(Node):
     dtype: Name | None
     dims: tuple[Node, ...] | None
     name: Name
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +118,7 @@ class DefNode(Node):
     params: tuple[Param, ...]
     outputs: tuple[Param, ...]
     stmts: tuple[Stmt, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ Used for golden files, cache keys and `explain`. Example:
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 
 from tensorc.ir.loop_ir import (
@@ -47,7 +48,7 @@ def format_const(value, dtype: str) -> str:
         return "true" if value else "false"
     if isinstance(value, float) or dtype.startswith(("float", "bfloat")):
         v = float(value)
-        if v != v:
+        if np.isnan(v):
             text = "nan"
         elif v in (float("inf"), float("-inf")):
             text = "inf" if v > 0 else "-inf"

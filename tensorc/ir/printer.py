@@ -19,9 +19,22 @@ import sympy
 from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Program, Reduce, TensorDecl
 from tensorc.ir.verifier import size_value_of, walk
 
-_BIN = {"add": ("+", 5), "sub": ("-", 5), "mul": ("*", 6), "div": ("/", 6), "floordiv": ("//", 6),
-        "mod": ("%", 6), "lt": ("<", 4), "le": ("<=", 4), "gt": (">", 4), "ge": (">=", 4),
-        "eq": ("==", 4), "ne": ("!=", 4), "and": ("&&", 3), "or": ("||", 2)}
+_BIN = {
+    "add": ("+", 5),
+    "sub": ("-", 5),
+    "mul": ("*", 6),
+    "div": ("/", 6),
+    "floordiv": ("//", 6),
+    "mod": ("%", 6),
+    "lt": ("<", 4),
+    "le": ("<=", 4),
+    "gt": (">", 4),
+    "ge": (">=", 4),
+    "eq": ("==", 4),
+    "ne": ("!=", 4),
+    "and": ("&&", 3),
+    "or": ("||", 2),
+}
 _ATOM = 8
 _UNARY = 7
 

@@ -54,8 +54,13 @@ def index_names(e: Expr) -> set[str]:
 def size_value_of(e: Expr) -> str | None:
     """The size N when `e` is the count `sum(z: 1)` over `z in 0:N` (a size used as a value)."""
     if (
-        isinstance(e, Reduce) and e.op == "sum" and len(e.ranges) == 1 and e.mask is None
-        and isinstance(e.body, Const) and e.body.value == 1 and e.ranges[0].lo == 0
+        isinstance(e, Reduce)
+        and e.op == "sum"
+        and len(e.ranges) == 1
+        and e.mask is None
+        and isinstance(e.body, Const)
+        and e.body.value == 1
+        and e.ranges[0].lo == 0
         and e.dtype == e.body.dtype
         and isinstance(e.ranges[0].hi, sympy.Symbol)
     ):
@@ -100,19 +105,25 @@ def _verify_def(d: Def) -> None:
     sizes |= {t.name for t in d.inputs if not t.shape and is_int(t.dtype)}
     defined = {t.name for t in d.inputs}
     for st in d.body:
-        _check(st.tensor in decls and decls[st.tensor].role != "input",
-               f"statement writes unknown or input tensor '{st.tensor}'")
+        _check(
+            st.tensor in decls and decls[st.tensor].role != "input",
+            f"statement writes unknown or input tensor '{st.tensor}'",
+        )
         decl = decls[st.tensor]
-        _check(len(st.indices) == len(decl.shape) == len(st.domain),
-               f"statement on '{st.tensor}': rank mismatch")
+        _check(
+            len(st.indices) == len(decl.shape) == len(st.domain),
+            f"statement on '{st.tensor}': rank mismatch",
+        )
         _check(len(set(st.indices)) == len(st.indices), "repeated LHS index")
         for i, r in zip(st.indices, st.domain, strict=True):
             _check(r.index == i, f"domain of '{st.tensor}' names {r.index}, LHS has {i}")
             _bounds(r, sizes)
         scope = frozenset(st.indices)
         _expr(st.rhs, scope, decls, defined, sizes)
-        _check(st.rhs.dtype == decl.dtype,
-               f"'{st.tensor}' is {decl.dtype} but its statement computes {st.rhs.dtype}")
+        _check(
+            st.rhs.dtype == decl.dtype,
+            f"'{st.tensor}' is {decl.dtype} but its statement computes {st.rhs.dtype}",
+        )
         if st.mask is not None:
             _expr(st.mask, scope, decls, defined, sizes)
             _check(st.mask.dtype == "bool", "statement mask is not bool")
@@ -141,7 +152,9 @@ def _expr(e: Expr, scope: frozenset[str], decls, defined, sizes) -> None:
         _check(e.tensor in decls, f"access of undefined tensor '{e.tensor}'")
         _check(e.tensor in defined, f"'{e.tensor}' read before it is written")
         t = decls[e.tensor]
-        _check(len(e.indices) == len(t.shape), f"'{e.tensor}' indexed with {len(e.indices)} indices")
+        _check(
+            len(e.indices) == len(t.shape), f"'{e.tensor}' indexed with {len(e.indices)} indices"
+        )
         _check(e.dtype == t.dtype, f"access of '{e.tensor}' typed {e.dtype}, declared {t.dtype}")
         for ix in e.indices:
             _check(is_int(ix.dtype), f"non-integer index into '{e.tensor}'")
@@ -177,7 +190,9 @@ def _expr(e: Expr, scope: frozenset[str], decls, defined, sizes) -> None:
             want = e.body.dtype
         _check(e.dtype == want, f"{e.op} typed {e.dtype}, expected {want}")
         if e.op in ("kmin", "argkmin"):
-            _check(e.k > 0 and e.rank is not None and e.rank in scope,
-                   f"{e.op} needs k > 0 and a rank index of the statement")
+            _check(
+                e.k > 0 and e.rank is not None and e.rank in scope,
+                f"{e.op} needs k > 0 and a rank index of the statement",
+            )
         return
     raise _Fail(f"unknown node {e!r}")

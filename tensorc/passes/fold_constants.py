@@ -36,7 +36,7 @@ def fold_expr(e: Expr) -> Expr:
 
         return Const(np.asarray(e.args[0].value).astype(_np_dtype(e.dtype)).item(), e.dtype)
     a = e.args
-    same = lambda x: x.dtype == e.dtype  # noqa: E731
+    same = lambda x: x.dtype == e.dtype
     if e.fn == "mul":
         if _is(a[1], 1) and same(a[0]):
             return a[0]

@@ -16,8 +16,9 @@ from dataclasses import replace
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Def, Expr, Statement
+from tensorc.ir.tensor_ir import Access, Def, Expr, Reduce, Statement
 from tensorc.passes.tir_utils import (
+    children,
     free_indices,
     has_reduce,
     map_children,
@@ -33,6 +34,22 @@ def _full_shape(st: Statement, shape) -> bool:
     return all(
         sympy.simplify(r.lo) == 0 and sympy.simplify(r.hi - d) == 0 for r, d in zip(st.domain, shape)
     )
+
+
+def _reads_with_loops(e: Expr, bound: frozenset = frozenset()):
+    """Each read with the reduction indices whose loops really enclose it after hoisting: those of
+    its innermost reduction, plus the outer ones that reduction depends on."""
+    if isinstance(e, Access):
+        yield e, set(bound)
+    if isinstance(e, Reduce):
+        own = {r.index for r in e.ranges}
+        keep = frozenset(bound & free_indices(e)) | own
+        for c in (e.body, e.mask):
+            if c is not None:
+                yield from _reads_with_loops(c, keep)
+        return
+    for c in children(e):
+        yield from _reads_with_loops(c, bound)
 
 
 def why_not_inlinable(def_: Def, temp: str) -> str | None:
@@ -58,14 +75,14 @@ def why_not_inlinable(def_: Def, temp: str) -> str | None:
         for expr in (reader.rhs, reader.mask):
             if expr is None:
                 continue
-            for acc, bound in reads(expr):
+            for acc, enclosing in _reads_with_loops(expr):
                 if acc.tensor != temp:
                     continue
                 if any(isinstance(x, Access) for i in acc.indices for x in walk(i)):
                     return f"temp {temp} read through an indirect index"
                 if costly:
                     used = set().union(*(free_indices(i) for i in acc.indices))
-                    extra = (set(reader.indices) | set(bound)) - used
+                    extra = (set(reader.indices) | enclosing) - used
                     if not extra <= set(reader.indices):
                         return (
                             f"temp {temp} holds a reduction read inside a loop over "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -73,9 +72,6 @@ def bound_names(e: Expr) -> set[str]:
     return {r.index for x in walk(e) if isinstance(x, Reduce) for r in x.ranges}
 
 
-_fresh = itertools.count()
-
-
 def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
     """Replace free indices by expressions, renaming reduction indices that would capture."""
     if not mapping:
@@ -86,9 +82,14 @@ def substitute(e: Expr, mapping: dict[str, Expr]) -> Expr:
         incoming = set().union(*(free_indices(v) for v in mapping.values()))
         mapping = {k: v for k, v in mapping.items() if k not in {r.index for r in e.ranges}}
         ranges = []
+        taken = incoming | set(mapping) | bound_names(e) | free_indices(e)
         for r in e.ranges:
             if r.index in incoming:
-                new = f"{r.index}_{next(_fresh)}"
+                n = 1
+                while f"{r.index}_{n}" in taken:
+                    n += 1
+                new = f"{r.index}_{n}"
+                taken.add(new)
                 mapping[r.index] = Index(new)
                 r = replace(r, index=new)
             ranges.append(r)

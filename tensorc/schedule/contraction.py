@@ -1,11 +1,447 @@
-"""stub"""
+"""Contractions to `Gemm`: matmul / bmm / Gram shapes, n-ary networks, and the Gram rewrite.
+
+- `lower_contraction`: a statement whose RHS holds one `sum_K (alpha * X(..) * Y(..) [* Z(..) ...])`
+  over all its LHS indices (the rest of the RHS pointwise) becomes pairwise `Gemm`s. With three or
+  more operands the contraction planner orders the steps; intermediates are temps of the
+  LoopProgram laid out (batch, m, n) so each next step reads them with plain strides. Index groups
+  (batch, m, n, k) that are not contiguous in some operand are split: the mergeable innermost run
+  is the Gemm dimension, the rest become loops around it. Any pointwise epilogue runs in its own
+  loop nest over the result.
+- `lower_gram`: `sum_d (x(i,d) - y(j,d))^2` inside an (i, j) output becomes row norms + a Gemm for
+  x.y (written straight into the output) + an epilogue `|x_i|^2 + |y_j|^2 - 2 x.y` fused with the rest
+  of the statement.
+"""
+
 from __future__ import annotations
 
-def find_sqdist(def_, st):
+import string
+from dataclasses import dataclass, replace
+
+import sympy
+
+from tensorc.ir import loop_ir as L
+from tensorc.ir import tensor_ir as T
+from tensorc.ir.types import compute_dtype
+from tensorc.passes.tir_utils import free_indices, map_children, walk
+from tensorc.schedule.lexpr import const, iadd, imul, sym_to_lexpr
+
+
+def _mul_factors(e: T.Expr) -> list[T.Expr]:
+    if isinstance(e, T.Call) and e.fn == "mul":
+        return _mul_factors(e.args[0]) + _mul_factors(e.args[1])
+    return [e]
+
+
+def _plain(a: T.Access) -> bool:
+    names = [i.name for i in a.indices if isinstance(i, T.Index)]
+    return len(names) == len(a.indices) and len(set(names)) == len(names) and len(names) > 0
+
+
+@dataclass
+class GemmLike:
+    reduce: T.Reduce
+    operands: list[T.Access]
+    scalars: list[T.Expr]
+
+
+def gemm_like(def_: T.Def, r: T.Reduce, lhs: set[str]) -> GemmLike | None:
+    if r.op != "sum" or r.mask is not None or any(sympy.simplify(g.lo) != 0 for g in r.ranges):
+        return None
+    ops, scal = [], []
+    for f in _mul_factors(r.body):
+        if isinstance(f, T.Access) and f.indices and _plain(f):
+            ops.append(f)
+        elif isinstance(f, T.Const) or (isinstance(f, T.Access) and not f.indices):
+            scal.append(f)
+        else:
+            return None
+    if len(ops) < 2 or any(o.dtype != ops[0].dtype for o in ops):
+        return None
+    red = {g.index for g in r.ranges}
+    used = {i.name for o in ops for i in o.indices}
+    if not used <= lhs | red or not red <= used:
+        return None
+    for o in ops:  # an operand's indices must cover its whole shape (offset 0, full extent)
+        shape = def_.tensor(o.tensor).shape
+        if len(shape) != len(o.indices):
+            return None
+    return GemmLike(r, ops, scal)
+
+
+def _strides(shape) -> list:
+    out, acc = [], sympy.Integer(1)
+    for d in reversed(shape):
+        out.append(acc)
+        acc = acc * d
+    return list(reversed(out))
+
+
+@dataclass
+class View:
+    buffer: str
+    indices: list[str]
+    shape: list  # sympy
+
+    def stride(self, idx: str):
+        return _strides(self.shape)[self.indices.index(idx)]
+
+
+def _eq(a, b) -> bool:
+    return sympy.simplify(sympy.expand(a - b)) == 0
+
+
+def _merge(group: list[str], views: list[View], ext: dict) -> tuple[list[str], list[str]]:
+    """Split `group` into (loop indices, merged innermost run) so the run is one strided dim."""
+    if not group:
+        return [], []
+    ref = next((v for v in views if all(g in v.indices for g in group)), None)
+    if ref is None:
+        return group[:-1], group[-1:]
+    order = sorted(group, key=lambda g: ref.indices.index(g))
+    run = [order[-1]]
+    for g in reversed(order[:-1]):
+        nxt = run[0]
+        ok = all(
+            _eq(v.stride(g), v.stride(nxt) * ext[nxt]) for v in views if g in v.indices and nxt in v.indices
+        ) and all((g in v.indices) == (nxt in v.indices) for v in views)
+        if not ok:
+            break
+        run.insert(0, g)
+    return [g for g in order if g not in run], run
+
+
+def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumulate: bool,
+              dtype: str, names) -> list[L.Stmt] | None:  # fmt: skip
+    """Stmts computing out = alpha * sum x*y (+ out if accumulate) with one Gemm in loops."""
+    xs, ys, zs = x.indices, y.indices, out.indices
+    if any(i not in zs and i not in ys for i in xs) or any(i not in zs and i not in xs for i in ys):
+        return None  # an index summed inside one operand only: no Gemm shape
+    if any(i not in xs and i not in ys for i in zs):
+        return None
+    B = [i for i in zs if i in xs and i in ys]
+    M = [i for i in zs if i in xs and i not in ys]
+    N = [i for i in zs if i in ys and i not in xs]
+    K = [i for i in xs if i in ys and i not in zs]
+    loops: list[tuple[str, str]] = []
+    dims = {}
+    for gname, group, views in (("b", B, [x, y, out]), ("m", M, [x, out]), ("n", N, [y, out]), ("k", K, [x, y])):
+        rest, run = _merge(group, views, ext)
+        loops += [(g, gname) for g in rest]
+        dims[gname] = run
+    spec = pb.spec
+    var = {g: names(g) for g, _ in loops}
+
+    def off(v: View) -> L.LExpr:
+        o = const(0)
+        for g, _ in loops:
+            if g in v.indices:
+                o = iadd(o, imul(L.Var(var[g]), sym_to_lexpr(v.stride(g), spec)))
+        return o
+
+    def st(v: View, gname: str) -> L.LExpr:
+        run = dims[gname]
+        if not run or run[0] not in v.indices:
+            return const(0)
+        return sym_to_lexpr(v.stride(run[-1]), spec)
+
+    def extent(gname: str) -> L.LExpr:
+        e = sympy.Integer(1)
+        for g in dims[gname]:
+            e = e * ext[g]
+        return sym_to_lexpr(e, spec)
+
+    k_loops = [g for g, kind in loops if kind == "k"]
+    g = L.Gemm(
+        c=L.Operand(out.buffer, off(out), (st(out, "b"), st(out, "m"), st(out, "n"))),
+        a=L.Operand(x.buffer, off(x), (st(x, "b"), st(x, "m"), st(x, "k"))),
+        b=L.Operand(y.buffer, off(y), (st(y, "b"), st(y, "k"), st(y, "n"))),
+        batch=extent("b"), m=extent("m"), n=extent("n"), k=extent("k"), alpha=alpha,
+        accumulate=accumulate or bool(k_loops), dtype=dtype,
+    )  # fmt: skip
+    body: list[L.Stmt] = [g]
+    for idx, _ in reversed(loops):
+        body = [L.Loop(var[idx], const(0), sym_to_lexpr(ext[idx], spec), tuple(body), kind="serial")]
+    if k_loops and not accumulate:  # the k loops accumulate: start from zero
+        zvars = [names(f"z{n}") for n in range(len(zs))]
+        zero: list[L.Stmt] = [
+            L.Store(out.buffer, tuple(L.Var(v) for v in zvars), L.Const(0.0, pb.buffer(out.buffer).dtype))
+        ]
+        for n in reversed(range(len(zs))):
+            zero = [L.Loop(zvars[n], const(0), sym_to_lexpr(out.shape[n], spec), tuple(zero), kind="parallel")]
+        body = zero + body
+    return body
+
+
+def _extents(def_: T.Def, st: T.Statement, r: T.Reduce) -> dict:
+    ext = {rg.index: rg.hi - rg.lo for rg in (*st.domain, *r.ranges)}
+    return {k: sympy.sympify(v) for k, v in ext.items()}
+
+
+def _top_reduces(e: T.Expr) -> list[T.Reduce]:
+    if isinstance(e, T.Reduce):
+        return [e]
+    out = []
+    from tensorc.passes.tir_utils import children
+
+    for c in children(e):
+        out += _top_reduces(c)
+    return out
+
+
+def _replace_node(e: T.Expr, old: T.Expr, new: T.Expr) -> T.Expr:
+    if e == old:
+        return new
+    return map_children(e, lambda c: _replace_node(c, old, new))
+
+
+def _scalar_alpha(scalars: list[T.Expr], dtype: str) -> L.LExpr:
+    out: L.LExpr = L.Const(1.0, dtype)
+    for s in scalars:
+        v = L.Const(s.value, dtype) if isinstance(s, T.Const) else L.Var(s.tensor, s.dtype)
+        if v.dtype != dtype:
+            v = L.Call("cast", (v,), dtype)
+        out = v if out == L.Const(1.0, dtype) else L.Call("mul", (out, v), dtype)
+    return out
+
+
+def lower_contraction(pb, k: int, st: T.Statement) -> bool:
+    """Lower `st` through Gemm(s) if it holds a contraction; False if it does not apply."""
+    def_ = pb.def_
+    if st.mask is not None or len(set(st.indices)) != len(st.indices) or not st.indices:
+        return False
+    if any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
+        return False
+    lhs = set(st.indices)
+    cands = [r for r in _top_reduces(st.rhs) if free_indices(r) == lhs]
+    gl = None
+    for r in cands:
+        gl = gemm_like(def_, r, lhs)
+        if gl is not None:
+            break
+    if gl is None:
+        return False
+    r = gl.reduce
+    own = tuple(T.Index(i) for i in st.indices)
+    reads_self = [x for x in walk(st.rhs) if isinstance(x, T.Access) and x.tensor == st.tensor]
+    if any(a.indices != own for a in reads_self):
+        return False
+    decl = def_.tensor(st.tensor)
+    full = all(_eq(rg.hi, d) for rg, d in zip(st.domain, decl.shape))
+    dtype = compute_dtype(r.dtype)
+    epilogue = True
+    accumulate = False
+    rest = st.rhs
+    if st.rhs == r and full:
+        target, epilogue = st.tensor, False
+    elif (
+        isinstance(st.rhs, T.Call) and st.rhs.fn == "add" and st.rhs.args[1] == r
+        and st.rhs.args[0] == T.Access(st.tensor, own, decl.dtype) and full
+    ):  # fmt: skip
+        target, epilogue, accumulate = st.tensor, False, True
+    elif full and not reads_self and decl.dtype == r.dtype:
+        target = st.tensor  # the Gemm writes the output, the epilogue rewrites it in place
+        rest = _replace_node(st.rhs, r, T.Access(st.tensor, own, r.dtype))
+    else:
+        target = pb.add_temp(f"{st.tensor}_sum", r.dtype, [rg.hi for rg in st.domain])
+        rest = _replace_node(st.rhs, r, T.Access(target, own, r.dtype))
+    out_shape = list(decl.shape) if target == st.tensor else [rg.hi for rg in st.domain]
+    ext = _extents(def_, st, r)
+    names = pb.names()
+    alpha = _scalar_alpha(gl.scalars, dtype)
+    notes: list[str] = []
+    label = f"statement {k + 1} ({st.tensor})"
+    views = [View(o.tensor, [i.name for i in o.indices], list(def_.tensor(o.tensor).shape)) for o in gl.operands]
+    out_view = View(target, list(st.indices), out_shape)
+    body: list[L.Stmt] = []
+    if len(views) == 2:
+        got = emit_pair(pb, views[0], views[1], out_view, ext, alpha, accumulate, dtype, names)
+        if got is None:
+            return False
+        body += got
+        notes.append(f"{label}: contraction lowered to a Gemm")
+    else:
+        got = _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, label, gl.scalars)
+        if got is None:
+            return False
+        body += got
+    pb.kernel(tuple(body), notes)
+    if epilogue:
+        from tensorc.schedule.lower import lower_nest
+
+        ep = replace(st, rhs=rest)
+        enotes = [f"{label}: pointwise epilogue applied to the Gemm result in one pass"]
+        def2 = _with_temps(def_, pb)
+        ebody, _ = lower_nest(def2, ep, pb.schedule, pb.names(), pb.spec, enotes)
+        pb.kernel(ebody, enotes)
+    return True
+
+
+def _with_temps(def_: T.Def, pb) -> T.Def:
+    extra = tuple(T.TensorDecl(b.name, b.dtype, b.shape, "temp") for b in pb.extra_temps)
+    return replace(def_, temps=def_.temps + extra)
+
+
+def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, label, scalars):
+    from tensorc.passes.plan_contractions import plan
+
+    letters = {}
+    for v in (*views, out_view):
+        for i in v.indices:
+            letters.setdefault(i, string.ascii_letters[len(letters)])
+    back = {c: i for i, c in letters.items()}
+    sizes = {}
+    psz = dict(pb.schedule.plan_sizes) | dict(pb.spec)
+    for i, c in letters.items():
+        e = ext[i].subs({s: psz.get(str(s), 64) for s in ext[i].free_symbols})
+        sizes[c] = int(e) if e.is_number else 64
+    inputs = ["".join(letters[i] for i in v.indices) for v in views]
+    output = "".join(letters[i] for i in out_view.indices)
+    p = plan(inputs, output, sizes)
+    notes.append(f"{label}: {len(views)}-operand contraction, path planned:\n" + p.describe())
+    ops = list(views)
+    body: list[L.Stmt] = []
+    for n, step in enumerate(p.steps):
+        x, y = ops[step.lhs], ops[step.rhs]
+        for pos in sorted((step.lhs, step.rhs), reverse=True):
+            del ops[pos]
+        last = n == len(p.steps) - 1
+        if last:
+            out = out_view
+        else:
+            zs = [back[c] for c in step.out_indices]
+            b_ = [i for i in zs if i in x.indices and i in y.indices]
+            m_ = [i for i in x.indices if i in zs and i not in b_]
+            n_ = [i for i in y.indices if i in zs and i not in b_]
+            order = b_ + m_ + n_ + [i for i in zs if i not in b_ + m_ + n_]
+            shape = [ext[i] for i in order]
+            tname = pb.add_temp("path", dtype, shape)
+            out = View(tname, order, shape)
+        got = emit_pair(
+            pb, x, y, out, ext, alpha if last else L.Const(1.0, dtype), accumulate and last, dtype, names
+        )
+        if got is None:
+            got = _generic_step(pb, x, y, out, ext, dtype, scalars if last else [], accumulate and last)
+            notes.append(f"{label}: path step {n + 1} has no Gemm shape; lowered as a loop nest")
+        body += got
+        ops.append(out)
+    return body
+
+
+def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumulate):
+    from tensorc.schedule.lower import lower_nest
+
+    red = [i for i in dict.fromkeys(x.indices + y.indices) if i not in out.indices]
+    tx = T.Access(x.buffer, tuple(T.Index(i) for i in x.indices), dtype)
+    ty = T.Access(y.buffer, tuple(T.Index(i) for i in y.indices), dtype)
+    body: T.Expr = T.Call("mul", (tx, ty), dtype)
+    for sc in scalars:
+        body = T.Call("mul", (body, sc), dtype)
+    rng = tuple(T.Range(i, sympy.Integer(0), ext[i]) for i in red)
+    rhs: T.Expr = T.Reduce("sum", rng, body, None, dtype) if red else body
+    own = T.Access(out.buffer, tuple(T.Index(i) for i in out.indices), dtype)
+    if accumulate:
+        rhs = T.Call("add", (own, rhs), dtype)
+    dom = tuple(T.Range(i, sympy.Integer(0), ext[i]) for i in out.indices)
+    stmt = T.Statement(out.buffer, tuple(out.indices), dom, rhs)
+    def2 = _with_temps(pb.def_, pb)
+    body_l, _ = lower_nest(def2, stmt, replace(pb.schedule, gemm=False), pb.names(), pb.spec, [])
+    return list(body_l)
+
+
+# --- Gram rewrite -------------------------------------------------------------------------------
+@dataclass
+class SqDist:
+    reduce: T.Reduce
+    x: T.Access
+    y: T.Access
+    d: str
+    extent: sympy.Expr
+
+
+def _sq_operands(body: T.Expr):
+    if isinstance(body, T.Call) and body.fn == "mul" and body.args[0] == body.args[1] or isinstance(body, T.Call) and body.fn == "pow" and body.args[1] == T.Const(2, body.args[1].dtype):
+        u = body.args[0]
+    else:
+        return None
+    if isinstance(u, T.Call) and u.fn == "sub" and all(isinstance(a, T.Access) for a in u.args):
+        return u.args
     return None
 
-def lower_contraction(pb, k, st):
-    return False
 
-def lower_gram(pb, k, st):
-    return False
+def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
+    for x in walk(st.rhs):
+        if not (isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None):
+            continue
+        got = _sq_operands(x.body)
+        if got is None:
+            continue
+        a, b = got
+        d = x.ranges[0].index
+        if not (_plain(a) and _plain(b)) or len(a.indices) != 2 or len(b.indices) != 2:
+            continue
+        if T.Index(d) not in a.indices or T.Index(d) not in b.indices:
+            continue
+        return SqDist(x, a, b, d, sympy.sympify(x.ranges[0].hi - x.ranges[0].lo))
+    return None
+
+
+def lower_gram(pb, k: int, st: T.Statement) -> bool:
+    """|x_i - y_j|^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j for an (i, j) output; False if not applicable."""
+    from tensorc.schedule.lower import lower_nest
+
+    def_ = pb.def_
+    hit = find_sqdist(def_, st)
+    if hit is None or st.mask is not None or len(st.indices) != 2:
+        return False
+    if sympy.simplify(hit.reduce.ranges[0].lo) != 0:
+        return False
+    (xi,) = [i.name for i in hit.x.indices if i.name != hit.d]
+    (yj,) = [i.name for i in hit.y.indices if i.name != hit.d]
+    if xi == yj or {xi, yj} != set(st.indices) or any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
+        return False
+    if any(isinstance(x, T.Access) and x.tensor == st.tensor for x in walk(st.rhs)):
+        return False
+    decl = def_.tensor(st.tensor)
+    dt = hit.reduce.dtype
+    if not all(_eq(rg.hi, d) for rg, d in zip(st.domain, decl.shape)) or decl.dtype != dt:
+        return False
+    if list(st.indices) != [xi, yj]:
+        return False
+    label = f"statement {k + 1} ({st.tensor})"
+    ext = {rg.index: sympy.sympify(rg.hi) for rg in st.domain} | {hit.d: hit.extent}
+
+    def norm(acc: T.Access, idx: str) -> str:
+        name = pb.add_temp(f"{acc.tensor}_sqnorm", dt, [ext[idx]])
+        body = T.Call("mul", (acc, acc), dt)
+        rhs = T.Reduce("sum", (T.Range(hit.d, sympy.Integer(0), hit.extent),), body, None, dt)
+        s = T.Statement(name, (idx,), (T.Range(idx, sympy.Integer(0), ext[idx]),), rhs)
+        b, _ = lower_nest(_with_temps(def_, pb), s, pb.schedule, pb.names(), pb.spec, [])
+        pb.kernel(b, [f"{label}: row norms |{acc.tensor}|^2 for the Gram rewrite"])
+        return name
+
+    nx = norm(hit.x, xi)
+    same = hit.y.tensor == hit.x.tensor and [i.name for i in hit.y.indices].index(hit.d) == [
+        i.name for i in hit.x.indices
+    ].index(hit.d)
+    ny_acc = None
+    if same:
+        ny_acc = T.Access(nx, (T.Index(yj),), dt)
+    else:
+        ny = norm(hit.y, yj)
+        ny_acc = T.Access(ny, (T.Index(yj),), dt)
+    xv = View(hit.x.tensor, [i.name for i in hit.x.indices], list(def_.tensor(hit.x.tensor).shape))
+    yv = View(hit.y.tensor, [i.name for i in hit.y.indices], list(def_.tensor(hit.y.tensor).shape))
+    out = View(st.tensor, list(st.indices), list(decl.shape))
+    names = pb.names()
+    g = emit_pair(pb, xv, yv, out, ext, L.Const(-2.0, compute_dtype(dt)), False, compute_dtype(dt), names)
+    if g is None:
+        return False
+    pb.kernel(tuple(g), [f"{label}: cross term -2 x.y as a Gemm written into {st.tensor}"])
+    own = T.Access(st.tensor, (T.Index(xi), T.Index(yj)), dt)
+    d2 = T.Call("add", (T.Call("add", (T.Access(nx, (T.Index(xi),), dt), ny_acc), dt), own), dt)
+    d2 = T.Call("max", (d2, T.Const(0.0, dt)), dt)  # rounding can make it slightly negative
+    ep = replace(st, rhs=_replace_node(st.rhs, hit.reduce, d2))
+    enotes = [f"{label}: |x|^2 + |y|^2 - 2 x.y rewrite (D large): epilogue fused into one pass over {st.tensor}"]
+    b, _ = lower_nest(_with_temps(def_, pb), ep, replace(pb.schedule, symmetry=False), pb.names(), pb.spec, enotes)
+    pb.kernel(b, enotes)
+    return True

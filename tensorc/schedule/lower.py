@@ -373,4 +373,4 @@ def lower(def_: T.Def, schedule: Schedule | None = None) -> L.LoopProgram:
     return pb.finish()
 
 
-__all__ = ["lower", "lower_nest", "cse_block", "isub"]
+__all__ = ["cse_block", "isub", "lower", "lower_nest"]

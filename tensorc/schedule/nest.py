@@ -20,8 +20,6 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
-from tensorc.schedule import reduction_rules as rules
-from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, isub, lvars, sym_to_lexpr
 from tensorc.passes.tir_utils import (
     conjoin,
     conjuncts,
@@ -31,6 +29,8 @@ from tensorc.passes.tir_utils import (
     substitute,
     walk,
 )
+from tensorc.schedule import reduction_rules as rules
+from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, isub, lvars, sym_to_lexpr
 
 EXPENSIVE = {
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "cbrt", "pow", "sin",
@@ -110,6 +110,27 @@ def _same_ranges(a: T.Range, b: T.Range) -> bool:
     return sympy.simplify(a.lo - b.lo) == 0 and sympy.simplify(a.hi - b.hi) == 0
 
 
+def alpha_key(r: T.Reduce) -> T.Expr:
+    """`r` with its bound indices renamed canonically (equal up to renaming -> equal keys)."""
+    names = {}
+    for x in walk(r):
+        if isinstance(x, T.Reduce):
+            for rg in x.ranges:
+                names.setdefault(rg.index, f"%b{len(names)}")
+
+    def ren(e):
+        from tensorc.passes.tir_utils import map_children
+
+        if isinstance(e, T.Index):
+            return T.Index(names.get(e.name, e.name))
+        if isinstance(e, T.Reduce):
+            e = T.Reduce(e.op, tuple(T.Range(names[g.index], g.lo, g.hi) for g in e.ranges),
+                         e.body, e.mask, e.dtype, e.k, e.rank)  # fmt: skip
+        return map_children(e, ren)
+
+    return ren(r)
+
+
 class Nest:
     """Builds the loop nest of one statement (see the module docstring)."""
 
@@ -170,7 +191,7 @@ class Nest:
         f = sympy.expand(a - b)  # f <= 0 (le), f < 0 (lt), f == 0 (eq)
         if j not in f.free_symbols:
             return None
-        if c.fn == "lt":
+        if c.fn in ("lt", "gt"):
             f = f + 1
         forms = [f] if c.fn != "eq" else [f, -f]
         out_lo, out_hi = [], []
@@ -265,7 +286,7 @@ class Nest:
     def emit_reduce(self, r: T.Reduce, cur: Level, idims: tuple[str, ...]) -> L.LExpr:
         free = set(free_indices(r)) - ({r.rank} if r.rank else set())
         dims = tuple(d for d in idims if d in free)
-        key = (r, tuple(sorted((x, self.env[x][0]) for x in free)), dims)
+        key = (alpha_key(r), tuple(sorted((x, self.env[x][0]) for x in free)), dims)
         if key in self.memo:
             return self.memo[key]
         place = self.level_of(free - set(dims), cur)

@@ -33,6 +33,7 @@ class Schedule:
     split_j:      split streaming reductions over this many chunks (1 = no split; only 1 is
                   implemented, larger values are rejected by `validate`).
     specialise:   (size, value) pairs baked into the code as constants.
+    plan_sizes:   sizes the contraction planner and heuristics assume (not baked in).
     """
 
     target: str = "cpu"
@@ -47,6 +48,7 @@ class Schedule:
     gram_rewrite: bool = False
     split_j: int = 1
     specialise: tuple[tuple[str, int], ...] = ()
+    plan_sizes: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -57,7 +59,7 @@ class Schedule:
         known = {f.name for f in fields(Schedule)}
         if set(data) - known:
             raise ScheduleError(f"unknown schedule knobs: {sorted(set(data) - known)}")
-        for key in ("tiles", "specialise"):
+        for key in ("tiles", "specialise", "plan_sizes"):
             if key in data:
                 data[key] = tuple((str(a), int(b)) for a, b in data[key])
         if "order" in data:
@@ -129,7 +131,10 @@ def default_schedule(def_: Def, target: str = "cpu", sizes: dict[str, int] | Non
         )
     d = _gram_d(def_, sizes)
     gram = d is not None and d >= 32 and target == "cpu"
-    return Schedule(target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec)
+    plan = tuple((n, int(sizes[n])) for n in def_.sizes if sizes and n in sizes)
+    return Schedule(
+        target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec, plan_sizes=plan
+    )
 
 
 def space(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -> list[Schedule]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import pathlib
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,7 @@ def _load_sibling(name: str):
     """Import a module of this folder by path (no package, no clash with other test folders)."""
     spec = importlib.util.spec_from_file_location(f"tensorc_examples_tests_{name}", HERE / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
     return module
 

@@ -217,6 +217,12 @@ def logic(float(N) A, float(N) B) -> (O) {
     O(i) = (A(i) > 0 && B(i) > 0) || !(A(i) < B(i)) ? A(i) : -B(i)
 }
 """,
+    "literal_dims": """
+def lit(float(N, 3) A, float(4) w) -> (B, float(N, 4) C) {
+    B(i) = A(i, 0) + A(i, 2)
+    C(i, k) = B(i) * w(k)
+}
+""",
     "row_softmax_masked": """
 def causal_softmax(float(N, N) S) -> (P) {
     P(i, j) = softmax(j: S(i, j)) where j <= i

@@ -64,40 +64,69 @@ def test_unknown_function_did_you_mean():
 
 
 def test_unknown_reduction():
-    _err("def f(float(N,M) A) -> (B) { B(i) = summ(j: A(i,j)) }", NameError_,
-         "unknown reduction 'summ'", "did you mean 'sum'")
+    _err(
+        "def f(float(N,M) A) -> (B) { B(i) = summ(j: A(i,j)) }",
+        NameError_,
+        "unknown reduction 'summ'",
+        "did you mean 'sum'",
+    )
 
 
 def test_unknown_index_in_where():
-    err = _err("def f(float(N,M) A) -> (B) { B(i) = A(i, j) where jj in 0:M }", NameError_,
-               "unknown index 'jj'", "did you mean 'j'")
+    err = _err(
+        "def f(float(N,M) A) -> (B) { B(i) = A(i, j) where jj in 0:M }",
+        NameError_,
+        "unknown index 'jj'",
+        "did you mean 'j'",
+    )
     _located(err, 1, 51, "where jj")
-    _err("def f(float(N,M) A) -> (B) { B(i) = A(i, j) where k < 2 }", NameError_,
-         "unknown index or tensor 'k'")
+    _err(
+        "def f(float(N,M) A) -> (B) { B(i) = A(i, j) where k < 2 }",
+        NameError_,
+        "unknown index or tensor 'k'",
+    )
 
 
 def test_wrong_number_of_indices():
-    err = _err("def f(float(N,M) A) -> (B) {\n  B(i) = A(i)\n}", ShapeError,
-               "'A' has 2 dimension(s) but is indexed with 1", "float32(N, M)")
+    err = _err(
+        "def f(float(N,M) A) -> (B) {\n  B(i) = A(i)\n}",
+        ShapeError,
+        "'A' has 2 dimension(s) but is indexed with 1",
+        "float32(N, M)",
+    )
     _located(err, 2, 10, "A(i)")
     _err("def f(float(N) A) -> (float(N,N) B) { B(i) = A(i) }", ShapeError, "written with 1")
 
 
 def test_lhs_index_without_range():
-    err = _err("def f(float(N) A) -> (B) { B(i, k) = A(i) }", RangeError,
-               "cannot infer the range of index 'k'", "where k in")
+    err = _err(
+        "def f(float(N) A) -> (B) { B(i, k) = A(i) }",
+        RangeError,
+        "cannot infer the range of index 'k'",
+        "where k in",
+    )
     _located(err, 1, 33, "B(i, k)")
 
 
 def test_ambiguous_range():
-    err = _err("def f(float(N) A, float(M) B) -> (C) { C(i) = A(i) + B(i) }", RangeError,
-               "ambiguous range for index 'i'", "0:N", "0:M", "where i in")
+    err = _err(
+        "def f(float(N) A, float(M) B) -> (C) { C(i) = A(i) + B(i) }",
+        RangeError,
+        "ambiguous range for index 'i'",
+        "0:N",
+        "0:M",
+        "where i in",
+    )
     assert err.span.line == 1
 
 
 def test_plus_equal_on_undefined_tensor():
-    err = _err("def f(float(N,M) A) -> (B) {\n    B(i) += A(i, j)\n}", StatementError,
-               "no earlier statement defined", "use +=! to initialise")
+    err = _err(
+        "def f(float(N,M) A) -> (B) {\n    B(i) += A(i, j)\n}",
+        StatementError,
+        "no earlier statement defined",
+        "use +=! to initialise",
+    )
     _located(err, 2, 5, "B(i) += A(i, j)")
 
 
@@ -112,39 +141,62 @@ def test_read_of_own_first_definition():
 
 
 def test_float_tensor_as_index():
-    err = _err("def f(float(N) A, float(N) X) -> (B) { B(i) = A(X(i)) }", TypeError_,
-               "float32 value used as an index", "int64(")
-    _located(err, 1, 50, "A(X(i))")
+    err = _err(
+        "def f(float(N) A, float(N) X) -> (B) { B(i) = A(X(i)) }",
+        TypeError_,
+        "float32 value used as an index",
+        "int64(",
+    )
+    _located(err, 1, 49, "A(X(i))")
 
 
 def test_bool_arithmetic():
-    _err("def f(float(N) A) -> (B) { B(i) = (A(i) > 0) + 1 }", TypeError_,
-         "arithmetic 'add' on a bool", "int32(a < b)")
+    _err(
+        "def f(float(N) A) -> (B) { B(i) = (A(i) > 0) + 1 }",
+        TypeError_,
+        "arithmetic 'add' on a bool",
+        "int32(a < b)",
+    )
     _err("def f(float(N) A) -> (B) { B(i) = A(i) && A(i) }", TypeError_, "needs bool operands")
     _err("def f(float(N) A) -> (B) { B(i) = A(i) ? 1 : 2 }", TypeError_, "must be bool")
 
 
 def test_duplicate_param_names():
-    err = _err("def f(float(N) A, float(N) A) -> (B) { B(i) = A(i) }", NameError_,
-               "duplicate parameter name 'A'")
+    err = _err(
+        "def f(float(N) A, float(N) A) -> (B) { B(i) = A(i) }",
+        NameError_,
+        "duplicate parameter name 'A'",
+    )
     _located(err, 1, 28, "float(N) A, float(N) A")
     _err("def f(float(N) A) -> (A) { A(i) = 1 }", NameError_, "duplicate parameter name")
 
 
 def test_unknown_dtype():
-    err = _err("def f(flaot(N) A) -> (B) { B(i) = A(i) }", TypeError_,
-               "unknown dtype 'flaot'", "did you mean 'float'")
+    err = _err(
+        "def f(flaot(N) A) -> (B) { B(i) = A(i) }",
+        TypeError_,
+        "unknown dtype 'flaot'",
+        "did you mean 'float'",
+    )
     _located(err, 1, 7, "flaot(N) A")
 
 
 def test_output_with_unbound_size():
-    _err("def f(float(N) A) -> (float(K) B) { B(i) = A(i) }", NameError_,
-         "'K' is not a size symbol", "did you mean 'N'")
+    _err(
+        "def f(float(Batch) A) -> (float(Bath) B) { B(i) = A(i) }",
+        NameError_,
+        "'Bath' is not a size symbol",
+        "did you mean 'Batch'",
+    )
 
 
 def test_lhs_index_reduced_explicitly():
-    _err("def f(float(N) A) -> (B) { B(i) = sum(i: A(i)) }", StatementError,
-         "index 'i' is on the left-hand side and also reduced", "rename the reduction index")
+    _err(
+        "def f(float(N) A) -> (B) { B(i) = sum(i: A(i)) }",
+        StatementError,
+        "index 'i' is on the left-hand side and also reduced",
+        "rename the reduction index",
+    )
 
 
 def test_output_never_written():
@@ -152,13 +204,20 @@ def test_output_never_written():
 
 
 def test_kmin_needs_rank_index():
-    _err("def f(float(N,M) A) -> (B) { B(i) = kmin(j: A(i, j), 3) }", StatementError,
-         "exactly one left-hand index")
+    _err(
+        "def f(float(N,M) A) -> (B) { B(i) = kmin(j: A(i, j), 3) }",
+        StatementError,
+        "exactly one left-hand index",
+    )
 
 
 def test_store_float_into_int_output():
-    _err("def f(float(N) A) -> (int32(N) B) { B(i) = A(i) * 2 }", TypeError_,
-         "cannot store a float32 value into int32", "int32(...)")
+    _err(
+        "def f(float(N) A) -> (int32(N) B) { B(i) = A(i) * 2 }",
+        TypeError_,
+        "cannot store a float32 value into int32",
+        "int32(...)",
+    )
 
 
 def test_range_bound_must_use_sizes():
@@ -166,7 +225,9 @@ def test_range_bound_must_use_sizes():
 
 
 def test_assign_to_input():
-    _err("def f(float(N) A) -> (B) { A(i) = 1\n B(i) = A(i) }", StatementError, "cannot be assigned")
+    _err(
+        "def f(float(N) A) -> (B) { A(i) = 1\n B(i) = A(i) }", StatementError, "cannot be assigned"
+    )
 
 
 def test_several_errors_are_grouped():
@@ -182,3 +243,13 @@ def h(flaot(N) A, float(N) A) -> (B) { B(i) = A(i) }
     err = _err(src, ErrorGroup, "bad.tc:2:", "bad.tc:3:", "bad.tc:4:", "unknown dtype", "duplicate")
     assert len(err.errors) == 4
     assert all(isinstance(e, TensorcError) for e in err.errors)
+
+
+def test_unsupported_tc_builtin():
+    from tensorc.errors import UnsupportedError
+
+    _err("def f(float(N) A) -> (B) { B(i) = fmod(A(i), 2) }", UnsupportedError, "'fmod'")
+
+
+def test_keyword_as_name():
+    _err("def f(float(N) A) -> (B) { B(let) = A(let) }", SyntaxError_, "keyword")

@@ -80,8 +80,9 @@ def test_lhs_only_mask_goes_to_statement_and_renamed_softmax():
     (st,) = _one("row_softmax_masked").body
     assert st.mask == Call("le", (Index("j"), Index("i")), "bool")
     (lse,) = [x for x in walk(st.rhs) if isinstance(x, Reduce)]
-    assert lse.mask is not None and lse.ranges[0].index in {n.name for n in walk(lse.mask)
-                                                            if isinstance(n, Index)}
+    assert lse.mask is not None and lse.ranges[0].index in {
+        n.name for n in walk(lse.mask) if isinstance(n, Index)
+    }
 
 
 def test_gram_and_tucker():
@@ -116,15 +117,20 @@ def test_compound_update_forms():
 def test_maxpool_where_ranges():
     st = _one("maxpool").body[0]
     assert st.rhs.op == "max"
-    assert [(r.index, r.hi) for r in st.rhs.ranges] == [("kh", size_symbol("KH")),
-                                                        ("kw", size_symbol("KW"))]
+    assert [(r.index, r.hi) for r in st.rhs.ranges] == [
+        ("kh", size_symbol("KH")),
+        ("kw", size_symbol("KW")),
+    ]
 
 
 def test_indirect_access_gets_range_from_index_tensor():
     st = _one("lut").body[0]
     assert [(r.index, r.hi) for r in st.rhs.ranges] == [("l", size_symbol("L"))]
     st = _one("gather").body[0]
-    assert [(r.index, r.hi) for r in st.domain] == [("l", size_symbol("L")), ("w", size_symbol("W"))]
+    assert [(r.index, r.hi) for r in st.domain] == [
+        ("l", size_symbol("L")),
+        ("w", size_symbol("W")),
+    ]
 
 
 def test_dtypes_and_literals():
@@ -138,8 +144,14 @@ def t(float(N) a, int32(N) b, half(N) h) -> (x, y, z, w, v, u) {
     u(i) = sum(j: h(j)) + h(i) * 0
 }""")
     dt = {o.name: o.dtype for o in prog.defs[0].outputs}
-    assert dt == {"x": "float32", "y": "int32", "z": "float64", "w": "float64", "v": "float16",
-                  "u": "float16"}
+    assert dt == {
+        "x": "float32",
+        "y": "int32",
+        "z": "float64",
+        "w": "float64",
+        "v": "float16",
+        "u": "float16",
+    }
 
 
 def test_index_division_is_floor_division():
@@ -163,8 +175,10 @@ def test_declared_output_cast_and_int_outputs():
 
 def test_scalar_outputs():
     d = _one("scalar_out")
-    assert [(o.name, o.dtype, o.shape) for o in d.outputs] == [("s", "float32", ()),
-                                                               ("count", "int32", ())]
+    assert [(o.name, o.dtype, o.shape) for o in d.outputs] == [
+        ("s", "float32", ()),
+        ("count", "int32", ()),
+    ]
 
 
 def test_hash_ignores_layout_comments_and_names():
@@ -200,8 +214,28 @@ def test_classics_unchanged_meaning_matmul():
     assert st.rhs == Reduce(
         "sum",
         st.rhs.ranges,
-        Call("mul", (Access("A", (Index("m"), Index("k")), "float32"),
-                     Access("B", (Index("k"), Index("n")), "float32")), "float32"),
+        Call(
+            "mul",
+            (
+                Access("A", (Index("m"), Index("k")), "float32"),
+                Access("B", (Index("k"), Index("n")), "float32"),
+            ),
+            "float32",
+        ),
         None,
         "float32",
     )
+
+
+def test_verifier_rejects_broken_ir():
+    import dataclasses
+
+    d = parse_program(ALL["gram"]).defs[0]
+    st = d.body[0]
+    bad_rhs = dataclasses.replace(st.rhs, ranges=())
+    bad = dataclasses.replace(d, body=(dataclasses.replace(st, rhs=bad_rhs),))
+    with pytest.raises(AssertionError, match="reduction without ranges"):
+        verify(bad)
+    bad = dataclasses.replace(d, body=(dataclasses.replace(st, rhs=Index("q")),))
+    with pytest.raises(AssertionError, match=r"(?s)def 'gram'.*def gram\("):
+        verify(bad)

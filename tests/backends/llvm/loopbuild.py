@@ -14,7 +14,7 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir.ops import result_dtype
 
 
-def V(name: str, dtype: str = "int64") -> L.Var:  # noqa: N802
+def V(name: str, dtype: str = "int64") -> L.Var:
     return L.Var(name, dtype)
 
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from loopbuild import (V, add, assign, buf, c, call, cast, if_, ld, let, local, loop, lr, mul,
-                       program, store, sub)
+from loopbuild import (
+    V,
+    add,
+    assign,
+    buf,
+    c,
+    call,
+    if_,
+    ld,
+    let,
+    local,
+    loop,
+    lr,
+    mul,
+    program,
+    store,
+    sub,
+)
 
 F32 = "float32"
 
 
-def gauss_ksum(D: int | None = 3, dtype: str = F32, unrolled: bool = False):  # noqa: N803
+def gauss_ksum(D: int | None = 3, dtype: str = F32, unrolled: bool = False):
     """W1: out[i, 0] = sum_j exp(-|x_i - y_j|^2 / (2 s^2)) * b[j, 0] (streaming, never N x M).
 
     D=None keeps D symbolic; `unrolled` writes the d-sum as one expression.
@@ -129,7 +145,7 @@ def matmul_loops(dtype: str = F32):
 
 
 
-def gemm_program(M, N, K, batch=1, dtype=F32, compute=None, trans_a=False, trans_b=False,  # noqa: N803
+def gemm_program(M, N, K, batch=1, dtype=F32, compute=None, trans_a=False, trans_b=False,
                  accumulate=False, alpha=1.0, parallel_tiles=None, cdtype=None):
     """C[b] (+)= alpha * op(A[b]) @ op(B[b]) as one `Gemm` (optionally inside a parallel row-tile
     loop of `parallel_tiles` rows). A is stored (batch, K, M) when `trans_a`, B (batch, N, K) when
@@ -144,7 +160,7 @@ def gemm_program(M, N, K, batch=1, dtype=F32, compute=None, trans_a=False, trans
     b_shape = (batch, N, K) if trans_b else (batch, K, N)
     a_str = (M * K, 1, M) if trans_a else (M * K, K, 1)
     b_str = (K * N, 1, K) if trans_b else (K * N, N, 1)
-    c = lambda v: L.Const(v, "int64")  # noqa: E731
+    c = lambda v: L.Const(v, "int64")
     row0 = V("i0") if parallel_tiles else c(0)
     rows = call("min", c(parallel_tiles), sub(c(M), V("i0"))) if parallel_tiles else c(M)
     a_off = call("mul", row0, c(a_str[1])) if parallel_tiles else c(0)

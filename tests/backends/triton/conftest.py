@@ -9,7 +9,7 @@ from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 pytest.importorskip("torch")
 pytest.importorskip("triton")
@@ -25,7 +25,8 @@ def _ensure_backends_package() -> None:
         pass
     root = Path(__file__).resolve().parents[3]
     spec = importlib.util.spec_from_file_location(
-        "tensorc.backends", root / "backends" / "__init__.py",
+        "tensorc.backends",
+        root / "backends" / "__init__.py",
         submodule_search_locations=[str(root / "backends")],
     )
     mod = importlib.util.module_from_spec(spec)

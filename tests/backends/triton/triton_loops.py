@@ -33,10 +33,20 @@ def call(fn: str, *args, dtype: str | None = None) -> L.Call:
     return L.Call(fn, args, dtype)
 
 
-def add(a, b): return call("add", a, b)  # noqa: E704
-def sub(a, b): return call("sub", a, b)  # noqa: E704
-def mul(a, b): return call("mul", a, b)  # noqa: E704
-def lt(a, b): return call("lt", a, b)  # noqa: E704
+def add(a, b):
+    return call("add", a, b)  # noqa: E704
+
+
+def sub(a, b):
+    return call("sub", a, b)  # noqa: E704
+
+
+def mul(a, b):
+    return call("mul", a, b)  # noqa: E704
+
+
+def lt(a, b):
+    return call("lt", a, b)  # noqa: E704
 
 
 def buf(name: str, dtype: str, shape, role: str) -> L.Buffer:
@@ -76,7 +86,9 @@ class Prog:
             tuple(b for b in bs if b.role in ("input", "scalar")),
             tuple(b for b in bs if b.role == "output"),
             tuple(b for b in bs if b.role == "temp"),
-            self.sizes, tuple(kernels), tuple(static_sizes),
+            self.sizes,
+            tuple(kernels),
+            tuple(static_sizes),
         )
 
 
@@ -103,7 +115,6 @@ def assign(name: str, value, *index) -> L.Assign:
 def run(prog: L.LoopProgram, inputs: dict, sizes: dict[str, int], config=None) -> dict:
     """Compile with the Triton backend, run on CPU tensors, return outputs as numpy arrays."""
     import torch
-
     from tensorc.backends import get_backend
 
     backend = get_backend("triton")
