@@ -20,6 +20,8 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
+from tensorc.ir.tensor_ir import size_symbol
+from tensorc.ir.verifier import size_value_of
 from tensorc.passes.tir_utils import (
     conjoin,
     conjuncts,
@@ -284,6 +286,9 @@ class Nest:
         return body
 
     def emit_reduce(self, r: T.Reduce, cur: Level, idims: tuple[str, ...]) -> L.LExpr:
+        size = size_value_of(r)
+        if size is not None:  # a size used as a value (frontend writes it as a count): read it
+            return sym_to_lexpr(size_symbol(size), self.spec)
         free = set(free_indices(r)) - ({r.rank} if r.rank else set())
         dims = tuple(d for d in idims if d in free)
         key = (alpha_key(r), tuple(sorted((x, self.env[x][0]) for x in free)), dims)
