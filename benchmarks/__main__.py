@@ -7,6 +7,8 @@ a PNG chart next to it, and prints a table. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
 import os
 import socket
 import sys
@@ -22,6 +24,7 @@ from benchmarks.spec import Case, Env
 RESULTS = Path(__file__).resolve().parent / "results"
 SCHEMA = 1
 DEFAULT_BUDGET_S = {"full": 2.0, "quick": 0.5, "tiny": 0.02}
+DEFAULT_TIMEOUT_S = {"full": 600.0, "quick": 120.0, "tiny": 60.0}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,19 +33,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smaller sizes (~10x) for a smoke run")
     p.add_argument("--size", choices=("full", "quick", "tiny"), help="size set (overrides --quick)")
     p.add_argument("--only", help="comma list of workloads or case names: W1,W7,GEMM-1024")
-    p.add_argument("--impls", help="comma list of implementations to run (default: all); "
-                   "'torch' matches every torch variant")
-    p.add_argument("--backend", help="tensorc backend (default: cpu for --target cpu, triton for gpu)")
-    p.add_argument("--out", type=Path, help="JSON path (default benchmarks/results/"
-                   "<target>-<host>[-<size>].json); the PNG goes next to it")
+    p.add_argument(
+        "--impls",
+        help="comma list of implementations to run (default: all); "
+        "'torch' matches every torch variant",
+    )
+    p.add_argument(
+        "--backend", help="tensorc backend (default: cpu for --target cpu, triton for gpu)"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="JSON path (default benchmarks/results/"
+        "<target>-<host>[-<size>].json); the PNG goes next to it",
+    )
     p.add_argument("--budget", type=float, help="seconds of timed repeats per implementation")
     p.add_argument("--repeats", type=int, default=30, help="max timed repeats (default 30)")
-    p.add_argument("--mem-budget", type=float, default=4.0,
-                   help="GiB a dense comparator may allocate; above it is skipped (default 4)")
-    p.add_argument("--impl-timeout", type=float, default=600.0,
-                   help="seconds before one implementation's setup/first call is abandoned")
-    p.add_argument("--threads", type=int, default=os.cpu_count(),
-                   help="threads for torch and numba (default: all cores)")
+    p.add_argument(
+        "--mem-budget",
+        type=float,
+        default=4.0,
+        help="GiB a dense comparator may allocate; above it is skipped (default 4)",
+    )
+    p.add_argument(
+        "--impl-timeout",
+        type=float,
+        help="seconds before one implementation is abandoned (default 600 full, "
+        "120 quick, 60 tiny); one stuck in native code restarts the harness, which "
+        "resumes after it",
+    )
+    p.add_argument("--resume", type=Path, help=argparse.SUPPRESS)  # used by that restart
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count(),
+        help="threads for torch and numba (default: all cores)",
+    )
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
@@ -64,8 +90,9 @@ def select_cases(target: str, only: str | None) -> list[Case]:
     picked = [c for c in cases if c.workload.upper() in keys or c.name.upper() in keys]
     unknown = keys - {c.workload.upper() for c in cases} - {c.name.upper() for c in cases}
     if unknown:
-        raise SystemExit(f"--only: unknown {sorted(unknown)}; cases: "
-                         f"{', '.join(c.name for c in cases)}")
+        raise SystemExit(
+            f"--only: unknown {sorted(unknown)}; cases: {', '.join(c.name for c in cases)}"
+        )
     return picked
 
 
@@ -73,18 +100,18 @@ def libraries(target: str) -> dict[str, Any]:
     """Which comparator libraries import here; the reason where one does not."""
     out: dict[str, Any] = {}
     probes = {
-        "tensorc": "import tensorc",
-        "torch": "import torch",
-        "numba": "import numba",
-        "pykeops": "import pykeops.torch" if target == "gpu" else "import pykeops.numpy",
-        "opt_einsum": "import opt_einsum",
-        "matplotlib": "import matplotlib",
+        "tensorc": "tensorc",
+        "torch": "torch",
+        "numba": "numba",
+        "pykeops": "pykeops.torch" if target == "gpu" else "pykeops.numpy",
+        "opt_einsum": "opt_einsum",
+        "matplotlib": "matplotlib",
     }
-    for name, stmt in probes.items():
+    for name, module in probes.items():
         try:
-            exec(stmt, {})
+            importlib.import_module(module)
             out[name] = {"available": True}
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - any failure to import is a reason to report
             out[name] = {"available": False, "reason": f"{type(err).__name__}: {err}"}
     return out
 
@@ -125,35 +152,83 @@ def main(argv: list[str] | None = None) -> int:
     budget = args.budget if args.budget is not None else DEFAULT_BUDGET_S[size]
     impl_filter = {s.strip() for s in args.impls.split(",")} if args.impls else None
     host = socket.gethostname().split(".")[0]
-    out = args.out or RESULTS / (f"{args.target}-{host}" + ("" if size == "full" else f"-{size}")
-                                 + ".json")
+    out = args.out or RESULTS / (
+        f"{args.target}-{host}" + ("" if size == "full" else f"-{size}") + ".json"
+    )
 
+    timeout = args.impl_timeout if args.impl_timeout is not None else DEFAULT_TIMEOUT_S[size]
+    argv = list(sys.argv[1:] if argv is None else argv)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "target": args.target,
         "size": size,
         "tensorc_backend": env.backend,
-        "command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
-        "settings": {"budget_s": budget, "max_repeats": args.repeats,
-                     "mem_budget_gib": args.mem_budget, "threads": args.threads},
+        "command": "python -m benchmarks " + " ".join(_without_resume(argv)),
+        "settings": {
+            "budget_s": budget,
+            "max_repeats": args.repeats,
+            "mem_budget_gib": args.mem_budget,
+            "threads": args.threads,
+        },
         "speedup_definition": "t_other / t_tensorc (> 1: tensorc is faster)",
         "machine": machine_info(args.target),
         "libraries": libraries(args.target),
         "cases": [],
+        "hung": [],
     }
-    total = sum(len([1 for i in [TENSORC, *(x.name for x in c.impls)]
-                     if impl_filter is None or i in impl_filter or i.split()[0] in impl_filter])
-                for c in cases)
+    if args.resume is not None and args.resume.exists():
+        old = json.loads(args.resume.read_text())
+        doc["cases"], doc["hung"] = old["cases"], old.get("hung", [])
+        doc["elapsed_s"] = old.get("elapsed_s", 0)
+        done = {c["name"] for c in doc["cases"]}
+        cases = [c for c in cases if c.name not in done]
+    total = sum(
+        len(
+            [
+                1
+                for i in [TENSORC, *(x.name for x in c.impls)]
+                if impl_filter is None or i in impl_filter or i.split()[0] in impl_filter
+            ]
+        )
+        for c in cases
+    )
     bar = _progress(total, disable=args.no_progress)
-    t_start = time.perf_counter()
+    t_start = time.perf_counter() - doc.get("elapsed_s", 0)
     for case in cases:
+
         def on_impl(name: str, case: Case = case) -> None:
             bar.set_description(f"{case.name}: {name}")
             bar.update(1)
 
-        doc["cases"].append(run_case(case, size, env, budget_s=budget, max_repeats=args.repeats,
-                                     impl_filter=impl_filter, impl_timeout_s=args.impl_timeout,
-                                     on_impl=on_impl))
+        def on_hang(name: str, case: Case = case) -> None:
+            # native code cannot be interrupted: note the culprit, then restart and resume
+            doc["hung"].append(f"{case.name}:{name}")
+            report.write_json(out, doc)
+            print(
+                f"\n{case.name}: {name} is stuck in native code after {timeout:.0f} s; "
+                "restarting the harness to go on",
+                file=sys.stderr,
+                flush=True,
+            )
+            os.execv(
+                sys.executable,
+                [sys.executable, "-m", "benchmarks", *_without_resume(argv), "--resume", str(out)],
+            )
+
+        doc["cases"].append(
+            run_case(
+                case,
+                size,
+                env,
+                budget_s=budget,
+                max_repeats=args.repeats,
+                impl_filter=impl_filter,
+                impl_timeout_s=timeout,
+                on_impl=on_impl,
+                on_hang=on_hang,
+                hung=set(doc["hung"]),
+            )
+        )
         doc["elapsed_s"] = round(time.perf_counter() - t_start, 1)
         report.write_json(out, doc)  # after every case: a crash later keeps what was measured
     bar.close()
@@ -171,6 +246,18 @@ def main(argv: list[str] | None = None) -> int:
     print(report.summary_table(doc))
     print(f"\nwrote {out}" + (f" and {doc['chart']}" if doc.get("chart") else ""))
     return 0
+
+
+def _without_resume(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--resume":
+            skip = True
+        elif not a.startswith("--resume="):
+            out.append(a)
+    return out
 
 
 class _NoBar:

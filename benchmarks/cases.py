@@ -47,32 +47,54 @@ def _points(s: Sizes, rng: np.random.Generator) -> dict:
     }
 
 
-def ksum_case(name: str, sizes: dict[str, Sizes], target: str, memory: bool = False,
-              T: str = "float") -> Case:
+def ksum_case(
+    name: str, sizes: dict[str, Sizes], target: str, memory: bool = False, T: str = "float"
+) -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
         # positive weights: the check then measures rounding, not cancellation
-        return {**_points(s, rng), "b": rng.random((s["M"], s["E"]), dtype=F32),
-                "sigma": 0.25 * float(np.sqrt(s["D"] / 3))}
+        return {
+            **_points(s, rng),
+            "b": rng.random((s["M"], s["E"]), dtype=F32),
+            "sigma": 0.25 * float(np.sqrt(s["D"] / 3)),
+        }
 
     args = ("x", "y", "b", "sigma")
     impls: list[Impl] = []
     if target == "cpu":
         impls += [
-            C.numpy_impl("numpy", C.np_ksum, args, "dense N x M via one GEMM, exp, GEMV",
-                         dense_bytes(1, "N", "M")),
-            C.torch_impl("torch", C.th_ksum, args, "exp(-cdist^2) @ b",
-                         dense_bytes(2, "N", "M")),
+            C.numpy_impl(
+                "numpy",
+                C.np_ksum,
+                args,
+                "dense N x M via one GEMM, exp, GEMV",
+                dense_bytes(1, "N", "M"),
+            ),
+            C.torch_impl("torch", C.th_ksum, args, "exp(-cdist^2) @ b", dense_bytes(2, "N", "M")),
             fused.numba_ksum(),
         ]
     else:
-        impls.append(C.torch_impl("torch (chunked)", C.th_ksum_chunked, args,
-                                  "exp(-cdist^2) @ b over 1 GiB row blocks"))
+        impls.append(
+            C.torch_impl(
+                "torch (chunked)",
+                C.th_ksum_chunked,
+                args,
+                "exp(-cdist^2) @ b over 1 GiB row blocks",
+            )
+        )
     impls.append(fused.keops_ksum())
     return Case(
-        name, "W1", "Gaussian kernel sum" + (" (memory)" if memory else ""), sizes, make,
-        sources.tc(sources.GAUSS_KSUM, T), "gauss_ksum", args, tuple(impls),
+        name,
+        "W1",
+        "Gaussian kernel sum" + (" (memory)" if memory else ""),
+        sizes,
+        make,
+        sources.tc(sources.GAUSS_KSUM, T),
+        "gauss_ksum",
+        args,
+        tuple(impls),
         Check(references.ksum, allclose(1e-3, 1e-4), rows=("N", 0)),
-        pairs_metric(target), memory=memory,
+        pairs_metric(target),
+        memory=memory,
         device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
     )
 
@@ -80,37 +102,59 @@ def ksum_case(name: str, sizes: dict[str, Sizes], target: str, memory: bool = Fa
 def nn_case(sizes: dict[str, Sizes]) -> Case:
     args = ("x", "y")
     impls = (
-        C.numpy_impl("numpy", C.np_nn, args, "argmin of the dense N x M distances",
-                     dense_bytes(1, "N", "M")),
+        C.numpy_impl(
+            "numpy", C.np_nn, args, "argmin of the dense N x M distances", dense_bytes(1, "N", "M")
+        ),
         C.torch_impl("torch", C.th_nn, args, "cdist(x, y).argmin(1)", dense_bytes(1, "N", "M")),
         fused.numba_nn(),
         fused.keops_nn(),
     )
     return Case(
-        "W2-nn", "W2", "nearest neighbour (argmin)", sizes, _points, sources.tc(sources.NN), "nn",
-        args, impls, Check(references.nn_distances, references.compare_argmin, rows=("N", 0)),
+        "W2-nn",
+        "W2",
+        "nearest neighbour (argmin)",
+        sizes,
+        _points,
+        sources.tc(sources.NN),
+        "nn",
+        args,
+        impls,
+        Check(references.nn_distances, references.compare_argmin, rows=("N", 0)),
         pairs_metric("cpu"),
     )
 
 
 def softmin_case(sizes: dict[str, Sizes]) -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
-        return {**_points(s, rng), "g": 0.1 * rng.random(s["M"], dtype=F32),
-                "eps": 0.1 * s["D"] / 3}
+        return {
+            **_points(s, rng),
+            "g": 0.1 * rng.random(s["M"], dtype=F32),
+            "eps": 0.1 * s["D"] / 3,
+        }
 
     args = ("x", "y", "g", "eps")
     impls = (
-        C.numpy_impl("numpy", C.np_softmin, args, "dense N x M, stable logsumexp",
-                     dense_bytes(1, "N", "M")),
-        C.torch_impl("torch", C.th_softmin, args, "torch.logsumexp over cdist^2",
-                     dense_bytes(2, "N", "M")),
+        C.numpy_impl(
+            "numpy", C.np_softmin, args, "dense N x M, stable logsumexp", dense_bytes(1, "N", "M")
+        ),
+        C.torch_impl(
+            "torch", C.th_softmin, args, "torch.logsumexp over cdist^2", dense_bytes(2, "N", "M")
+        ),
         fused.numba_softmin(),
         fused.keops_softmin(),
     )
     return Case(
-        "W3-softmin", "W3", "log-domain Sinkhorn step (logsumexp)", sizes, make,
-        sources.tc(sources.SOFTMIN), "softmin", args, impls,
-        Check(references.softmin, allclose(1e-3, 1e-4), rows=("N", 0)), pairs_metric("cpu"),
+        "W3-softmin",
+        "W3",
+        "log-domain Sinkhorn step (logsumexp)",
+        sizes,
+        make,
+        sources.tc(sources.SOFTMIN),
+        "softmin",
+        args,
+        impls,
+        Check(references.softmin, allclose(1e-3, 1e-4), rows=("N", 0)),
+        pairs_metric("cpu"),
     )
 
 
@@ -122,16 +166,25 @@ def mmd_case(sizes: dict[str, Sizes]) -> Case:
 
     args = ("x", "y", "gamma")
     impls = (
-        C.numpy_impl("numpy", C.np_mmd, args, "three dense kernel matrices, mean",
-                     dense_bytes(1, "N", "N")),
-        C.torch_impl("torch", C.th_mmd, args, "exp(-gamma cdist^2).mean() x 3",
-                     dense_bytes(2, "N", "N")),
+        C.numpy_impl(
+            "numpy", C.np_mmd, args, "three dense kernel matrices, mean", dense_bytes(1, "N", "N")
+        ),
+        C.torch_impl(
+            "torch", C.th_mmd, args, "exp(-gamma cdist^2).mean() x 3", dense_bytes(2, "N", "N")
+        ),
         fused.numba_mmd(),
         fused.keops_mmd(),
     )
     return Case(
-        "W8-mmd", "W8", "MMD^2 (three kernel sums to a scalar)", sizes, make,
-        sources.tc(sources.MMD), "mmd2", args, impls,
+        "W8-mmd",
+        "W8",
+        "MMD^2 (three kernel sums to a scalar)",
+        sizes,
+        make,
+        sources.tc(sources.MMD),
+        "mmd2",
+        args,
+        impls,
         Check(references.mmd, allclose(1e-3, 1e-3)),
         pairs_metric("cpu", lambda s: s["N"] ** 2 + s["M"] ** 2 + s["N"] * s["M"]),
     )
@@ -148,8 +201,9 @@ def _qkv(s: Sizes, rng: np.random.Generator) -> dict:
     }
 
 
-def attention_case(sizes: dict[str, Sizes], target: str, causal: bool, T: str = "float",
-                   name: str | None = None) -> Case:
+def attention_case(
+    sizes: dict[str, Sizes], target: str, causal: bool, T: str = "float", name: str | None = None
+) -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
         inp = _qkv(s, rng)
         if causal:
@@ -160,21 +214,46 @@ def attention_case(sizes: dict[str, Sizes], target: str, causal: bool, T: str = 
     margs = args + (("mask",) if causal else ())
     impls: list[Impl] = []
     if target == "cpu":
-        impls.append(C.numpy_impl("numpy", C.np_attention, margs, "dense softmax(QK^T)V",
-                                  dense_bytes(2, "B", "H", "N", "N")))
-    impls.append(C.torch_impl("torch", C.th_attention, margs, "eager matmul-softmax-matmul",
-                              dense_bytes(3, "B", "H", "N", "N")))
+        impls.append(
+            C.numpy_impl(
+                "numpy",
+                C.np_attention,
+                margs,
+                "dense softmax(QK^T)V",
+                dense_bytes(2, "B", "H", "N", "N"),
+            )
+        )
+    impls.append(
+        C.torch_impl(
+            "torch",
+            C.th_attention,
+            margs,
+            "eager matmul-softmax-matmul",
+            dense_bytes(3, "B", "H", "N", "N"),
+        )
+    )
     sdpa = C.th_sdpa_causal if causal else C.th_sdpa
     if target == "cpu":
         impls.append(C.torch_impl("torch SDPA", sdpa, args, "F.scaled_dot_product_attention"))
     else:
         impls += [
-            C.torch_impl("torch.compile", C.th_attention, margs, "torch.compile(eager)",
-                         compile=True),
-            C.torch_impl("SDPA flash", sdpa, args, "sdpa_kernel(FLASH_ATTENTION)",
-                         sdpa_backend="FLASH_ATTENTION"),
-            C.torch_impl("SDPA cuDNN", sdpa, args, "sdpa_kernel(CUDNN_ATTENTION)",
-                         sdpa_backend="CUDNN_ATTENTION"),
+            C.torch_impl(
+                "torch.compile", C.th_attention, margs, "torch.compile(eager)", compile=True
+            ),
+            C.torch_impl(
+                "SDPA flash",
+                sdpa,
+                args,
+                "sdpa_kernel(FLASH_ATTENTION)",
+                sdpa_backend="FLASH_ATTENTION",
+            ),
+            C.torch_impl(
+                "SDPA cuDNN",
+                sdpa,
+                args,
+                "sdpa_kernel(CUDNN_ATTENTION)",
+                sdpa_backend="CUDNN_ATTENTION",
+            ),
         ]
         if causal:
             impls.append(C.flex_window_impl(args, causal=True))
@@ -186,12 +265,21 @@ def attention_case(sizes: dict[str, Sizes], target: str, causal: bool, T: str = 
         return C.attention_flops(s["B"], s["H"], pairs, s["D"])
 
     return Case(
-        name or ("W4-attn-causal" if causal else "W4-attn"), "W4",
-        "attention" + (", causal" if causal else ""), sizes, make,
-        sources.tc(sources.CAUSAL_ATTENTION if causal else sources.ATTENTION, T), "attention",
-        args, tuple(impls),
-        Check(lambda inp, rows: references.attention(inp, rows, causal=causal), tol,
-              rows=("N", 2), samples=128 if gpu else 256),
+        name or ("W4-attn-causal" if causal else "W4-attn"),
+        "W4",
+        "attention" + (", causal" if causal else ""),
+        sizes,
+        make,
+        sources.tc(sources.CAUSAL_ATTENTION if causal else sources.ATTENTION, T),
+        "attention",
+        args,
+        tuple(impls),
+        Check(
+            lambda inp, rows: references.attention(inp, rows, causal=causal),
+            tol,
+            rows=("N", 2),
+            samples=128 if gpu else 256,
+        ),
         flops_metric(target, work),
         device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
     )
@@ -203,33 +291,60 @@ def window_case(window: int, sizes: dict[str, Sizes], target: str, T: str = "flo
 
     def make(s: Sizes, rng: np.random.Generator) -> dict:
         i = np.arange(s["N"])
-        return _qkv(s, rng) | {
-            "W": s["W"], "mask": np.abs(i[:, None] - i[None, :]) <= s["W"]
-        }
+        return _qkv(s, rng) | {"W": s["W"], "mask": np.abs(i[:, None] - i[None, :]) <= s["W"]}
 
     args = ("q", "k", "v", "scale", "W")
     margs = ("q", "k", "v", "scale", "mask")
     impls: list[Impl] = []
     if target == "cpu":
-        impls.append(C.numpy_impl("numpy", C.np_attention, margs, "dense, masked softmax",
-                                  dense_bytes(2, "B", "H", "N", "N")))
+        impls.append(
+            C.numpy_impl(
+                "numpy",
+                C.np_attention,
+                margs,
+                "dense, masked softmax",
+                dense_bytes(2, "B", "H", "N", "N"),
+            )
+        )
     impls += [
-        C.torch_impl("torch", C.th_attention, margs, "eager, dense masked",
-                     dense_bytes(3, "B", "H", "N", "N")),
+        C.torch_impl(
+            "torch",
+            C.th_attention,
+            margs,
+            "eager, dense masked",
+            dense_bytes(3, "B", "H", "N", "N"),
+        ),
         C.torch_impl("torch SDPA (mask)", C.th_sdpa, margs, "SDPA with a dense bool mask"),
-        C.torch_impl("torch blocked", C.th_local_attention, args,
-                     "query blocks of 256 against their key band only"),
+        C.torch_impl(
+            "torch blocked",
+            C.th_local_attention,
+            args,
+            "query blocks of 256 against their key band only",
+        ),
     ]
     if target == "gpu":
         impls.append(C.flex_window_impl(("q", "k", "v", "scale")))
     tol = allclose(2e-2, 1e-2) if T != "float" else allclose(1e-3, 1e-3)
     return Case(
-        f"W5-win{window}", "W5", f"sliding-window attention, window {window}", sizes, make,
-        sources.tc(sources.WINDOW_ATTENTION, T), "window_attention", args, tuple(impls),
-        Check(lambda inp, rows: references.attention(inp, rows, W=inp["W"]), tol, rows=("N", 2),
-              samples=128),
-        flops_metric(target, lambda s: C.attention_flops(s["B"], s["H"],
-                                                         C.band_pairs(s["N"], s["W"]), s["D"])),
+        f"W5-win{window}",
+        "W5",
+        f"sliding-window attention, window {window}",
+        sizes,
+        make,
+        sources.tc(sources.WINDOW_ATTENTION, T),
+        "window_attention",
+        args,
+        tuple(impls),
+        Check(
+            lambda inp, rows: references.attention(inp, rows, W=inp["W"]),
+            tol,
+            rows=("N", 2),
+            samples=128,
+        ),
+        flops_metric(
+            target,
+            lambda s: C.attention_flops(s["B"], s["H"], C.band_pairs(s["N"], s["W"]), s["D"]),
+        ),
         device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
     )
 
@@ -246,8 +361,15 @@ def linear_attention_case(sizes: dict[str, Sizes]) -> Case:
         C.torch_impl("torch", C.th_linear_attention, args, "elu+1, phi(q) (phi(k)^T v)"),
     )
     return Case(
-        "W6-linattn", "W6", "linear attention (elu+1 feature map)", sizes, make,
-        sources.tc(sources.LINEAR_ATTENTION), "linear_attention", args, impls,
+        "W6-linattn",
+        "W6",
+        "linear attention (elu+1 feature map)",
+        sizes,
+        make,
+        sources.tc(sources.LINEAR_ATTENTION),
+        "linear_attention",
+        args,
+        impls,
         Check(references.linear_attention, allclose(1e-3, 1e-3), rows=("N", 2)),
         flops_metric("cpu", lambda s: 4.0 * s["B"] * s["H"] * s["N"] * s["D"] * (s["D"] + 1)),
     )
@@ -257,8 +379,9 @@ def linear_attention_case(sizes: dict[str, Sizes]) -> Case:
 # Gram, kernel Gram, GEMM (W7)
 
 
-def gram_case(sizes: dict[str, Sizes], target: str, rbf: bool, T: str = "float",
-              name: str | None = None) -> Case:
+def gram_case(
+    sizes: dict[str, Sizes], target: str, rbf: bool, T: str = "float", name: str | None = None
+) -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
         inp = {"x": rng.standard_normal((s["N"], s["D"]), dtype=F32)}
         if rbf:
@@ -268,21 +391,48 @@ def gram_case(sizes: dict[str, Sizes], target: str, rbf: bool, T: str = "float",
     args = ("x", "gamma") if rbf else ("x",)
     impls: list[Impl] = []
     if target == "cpu":
-        impls.append(C.numpy_impl(
-            "numpy", C.np_rbf_gram if rbf else C.np_gram, args,
-            "|x|^2 + |x|^2 - 2 x x^T (BLAS), exp" if rbf else "x @ x.T (BLAS)"))
-    impls.append(C.torch_impl("torch", C.th_rbf_gram if rbf else C.th_gram, args,
-                              "exp(-gamma cdist^2)" if rbf else "x @ x.T (BLAS)"))
+        impls.append(
+            C.numpy_impl(
+                "numpy",
+                C.np_rbf_gram if rbf else C.np_gram,
+                args,
+                "|x|^2 + |x|^2 - 2 x x^T (BLAS), exp" if rbf else "x @ x.T (BLAS)",
+            )
+        )
+    impls.append(
+        C.torch_impl(
+            "torch",
+            C.th_rbf_gram if rbf else C.th_gram,
+            args,
+            "exp(-gamma cdist^2)" if rbf else "x @ x.T (BLAS)",
+        )
+    )
     if target == "gpu":
-        impls.append(C.torch_impl("torch.compile", C.th_rbf_gram if rbf else C.th_gram, args,
-                                  "torch.compile(eager)", compile=True))
+        impls.append(
+            C.torch_impl(
+                "torch.compile",
+                C.th_rbf_gram if rbf else C.th_gram,
+                args,
+                "torch.compile(eager)",
+                compile=True,
+            )
+        )
     low = T != "float"
     return Case(
-        name or ("W7-rbf" if rbf else "W7-gram"), "W7", "RBF kernel Gram" if rbf else "Gram",
-        sizes, make, sources.tc(sources.RBF_GRAM if rbf else sources.GRAM, T),
-        "rbf_gram" if rbf else "gram", args, tuple(impls),
-        Check(references.rbf_gram if rbf else references.gram,
-              allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4), rows=("N", 0)),
+        name or ("W7-rbf" if rbf else "W7-gram"),
+        "W7",
+        "RBF kernel Gram" if rbf else "Gram",
+        sizes,
+        make,
+        sources.tc(sources.RBF_GRAM if rbf else sources.GRAM, T),
+        "rbf_gram" if rbf else "gram",
+        args,
+        tuple(impls),
+        Check(
+            references.rbf_gram if rbf else references.gram,
+            allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4),
+            rows=("N", 0),
+        ),
         flops_metric(target, lambda s: 2.0 * s["N"] * s["N"] * s["D"]),
         device_dtype={"half": "float16"}.get(T, T) if low else None,
     )
@@ -290,21 +440,34 @@ def gram_case(sizes: dict[str, Sizes], target: str, rbf: bool, T: str = "float",
 
 def gemm_case(n: int, sizes: dict[str, Sizes], target: str, T: str = "float") -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
-        return {"A": rng.standard_normal((s["M"], s["K"]), dtype=F32),
-                "B": rng.standard_normal((s["K"], s["N"]), dtype=F32)}
+        return {
+            "A": rng.standard_normal((s["M"], s["K"]), dtype=F32),
+            "B": rng.standard_normal((s["K"], s["N"]), dtype=F32),
+        }
 
     args = ("A", "B")
     impls: list[Impl] = []
     if target == "cpu":
         impls.append(C.numpy_impl("numpy", C.np_gemm, args, "A @ B (numpy's BLAS)"))
-    impls.append(C.torch_impl("torch", C.th_gemm, args,
-                              "torch.matmul (cuBLAS)" if target == "gpu" else "torch.matmul"))
+    impls.append(
+        C.torch_impl(
+            "torch", C.th_gemm, args, "torch.matmul (cuBLAS)" if target == "gpu" else "torch.matmul"
+        )
+    )
     low = T != "float"
     return Case(
-        f"GEMM-{n}", "W7", f"GEMM as an equation, {n}^3", sizes, make, sources.tc(sources.GEMM, T),
-        "gemm", args, tuple(impls),
-        Check(references.gemm, allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4),
-              rows=("M", 0)),
+        f"GEMM-{n}",
+        "W7",
+        f"GEMM as an equation, {n}^3",
+        sizes,
+        make,
+        sources.tc(sources.GEMM, T),
+        "gemm",
+        args,
+        tuple(impls),
+        Check(
+            references.gemm, allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4), rows=("M", 0)
+        ),
         flops_metric(target, lambda s: 2.0 * s["M"] * s["N"] * s["K"]),
         device_dtype={"half": "float16"}.get(T, T) if low else None,
     )
@@ -314,9 +477,18 @@ def gemm_case(n: int, sizes: dict[str, Sizes], target: str, T: str = "float") ->
 # tensor networks (W9)
 
 
-def _einsum_case(name: str, title: str, eq: str, source: str, entry: str, args: tuple[str, ...],
-                 shapes, sizes: dict[str, Sizes], positive: bool = False,
-                 with_tensorc_einsum: bool = False) -> Case:
+def _einsum_case(
+    name: str,
+    title: str,
+    eq: str,
+    source: str,
+    entry: str,
+    args: tuple[str, ...],
+    shapes,
+    sizes: dict[str, Sizes],
+    positive: bool = False,
+    with_tensorc_einsum: bool = False,
+) -> Case:
     def make(s: Sizes, rng: np.random.Generator) -> dict:
         out = {}
         for n, shp in zip(args, shapes(s)):
@@ -334,8 +506,17 @@ def _einsum_case(name: str, title: str, eq: str, source: str, entry: str, args: 
     if with_tensorc_einsum:
         impls.append(tensorc_einsum_impl(eq, args))
     return Case(
-        name, "W9", title, sizes, make, source, entry, args, tuple(impls),
-        Check(references.einsum(eq, args), allclose(1e-3, 1e-3)), flops_metric("cpu", work),
+        name,
+        "W9",
+        title,
+        sizes,
+        make,
+        source,
+        entry,
+        args,
+        tuple(impls),
+        Check(references.einsum(eq, args), allclose(1e-3, 1e-3)),
+        flops_metric("cpu", work),
         notes=f"einsum '{eq}'; GFLOP/s from opt_einsum's optimal-path flop count",
     )
 
@@ -345,11 +526,9 @@ def tensorc_einsum_impl(eq: str, args: tuple[str, ...]) -> Impl:
 
     def setup(inputs, sizes, env):
         import tensorc
-
         from benchmarks.comparators import torch_args
 
-        ops = ([inputs[n] for n in args] if env.target == "cpu"
-               else torch_args(inputs, args, env))
+        ops = [inputs[n] for n in args] if env.target == "cpu" else torch_args(inputs, args, env)
         return lambda: tensorc.einsum(eq, *ops, backend=env.backend)
 
     return Impl("tensorc.einsum", setup, "tensorc.einsum(subscripts, ...) front end")
@@ -357,9 +536,14 @@ def tensorc_einsum_impl(eq: str, args: tuple[str, ...]) -> Impl:
 
 def tucker_case(sizes: dict[str, Sizes]) -> Case:
     return _einsum_case(
-        "W9-tucker", "Tucker core (4 operands)", "ijk,ia,jb,kc->abc", sources.tc(sources.TUCKER_CORE),
-        "tucker_core", ("T", "U1", "U2", "U3"),
-        lambda s: [(s["I"],) * 3, (s["I"], s["R"]), (s["I"], s["R"]), (s["I"], s["R"])], sizes,
+        "W9-tucker",
+        "Tucker core (4 operands)",
+        "ijk,ia,jb,kc->abc",
+        sources.tc(sources.TUCKER_CORE),
+        "tucker_core",
+        ("T", "U1", "U2", "U3"),
+        lambda s: [(s["I"],) * 3, (s["I"], s["R"]), (s["I"], s["R"]), (s["I"], s["R"])],
+        sizes,
     )
 
 
@@ -372,17 +556,28 @@ def mps_case(sizes: dict[str, Sizes], sites: int = 6) -> Case:
         return one + one
 
     return _einsum_case(
-        "W9-mps", f"MPS overlap chain, {sites} sites ({2 * sites} operands)",
-        sources.mps_equation(sites), sources.mps_overlap(sites), "mps_overlap", args, shapes,
-        sizes, positive=True,
+        "W9-mps",
+        f"MPS overlap chain, {sites} sites ({2 * sites} operands)",
+        sources.mps_equation(sites),
+        sources.mps_overlap(sites),
+        "mps_overlap",
+        args,
+        shapes,
+        sizes,
+        positive=True,
     )
 
 
 def bilinear_case(sizes: dict[str, Sizes]) -> Case:
     return _einsum_case(
-        "W9-bilinear", "batched bilinear 'bij,jk,bkl->bil'", "bij,jk,bkl->bil",
-        sources.tc(sources.BATCHED_BILINEAR), "batched_bilinear", ("x", "W", "y"),
-        lambda s: [(s["B"], s["I"], s["I"]), (s["I"], s["I"]), (s["B"], s["I"], s["I"])], sizes,
+        "W9-bilinear",
+        "batched bilinear 'bij,jk,bkl->bil'",
+        "bij,jk,bkl->bil",
+        sources.tc(sources.BATCHED_BILINEAR),
+        "batched_bilinear",
+        ("x", "W", "y"),
+        lambda s: [(s["B"], s["I"], s["I"]), (s["I"], s["I"]), (s["B"], s["I"], s["I"])],
+        sizes,
         with_tensorc_einsum=True,
     )
 
@@ -396,33 +591,66 @@ def _s(full: Sizes, quick: Sizes, tiny: Sizes) -> dict[str, Sizes]:
 
 
 def cpu_cases() -> list[Case]:
-    pts = _s({"N": 20000, "M": 20000, "D": 3}, {"N": 2000, "M": 2000, "D": 3},
-             {"N": 64, "M": 48, "D": 3})
+    pts = _s(
+        {"N": 20000, "M": 20000, "D": 3}, {"N": 2000, "M": 2000, "D": 3}, {"N": 64, "M": 48, "D": 3}
+    )
     e1 = {k: {**v, "E": 1} for k, v in pts.items()}
-    attn = _s({"B": 1, "H": 8, "N": 2048, "D": 64}, {"B": 1, "H": 8, "N": 256, "D": 64},
-              {"B": 1, "H": 2, "N": 32, "D": 8})
-    win = _s({"B": 1, "H": 8, "N": 4096, "D": 64}, {"B": 1, "H": 4, "N": 1024, "D": 64},
-             {"B": 1, "H": 2, "N": 64, "D": 8})
+    attn = _s(
+        {"B": 1, "H": 8, "N": 2048, "D": 64},
+        {"B": 1, "H": 8, "N": 256, "D": 64},
+        {"B": 1, "H": 2, "N": 32, "D": 8},
+    )
+    win = _s(
+        {"B": 1, "H": 8, "N": 4096, "D": 64},
+        {"B": 1, "H": 4, "N": 1024, "D": 64},
+        {"B": 1, "H": 2, "N": 64, "D": 8},
+    )
     gram = _s({"N": 4096, "D": 64}, {"N": 512, "D": 64}, {"N": 32, "D": 4})
     return [
         ksum_case("W1-ksum", e1, "cpu"),
-        ksum_case("W1-mem", _s({"N": 1_000_000, "M": 1000, "D": 3, "E": 1},
-                               {"N": 100_000, "M": 1000, "D": 3, "E": 1},
-                               {"N": 256, "M": 16, "D": 3, "E": 1}), "cpu", memory=True),
+        ksum_case(
+            "W1-mem",
+            _s(
+                {"N": 1_000_000, "M": 1000, "D": 3, "E": 1},
+                {"N": 100_000, "M": 1000, "D": 3, "E": 1},
+                {"N": 256, "M": 16, "D": 3, "E": 1},
+            ),
+            "cpu",
+            memory=True,
+        ),
         nn_case(pts),
         softmin_case(pts),
         attention_case(attn, "cpu", causal=False),
         attention_case(attn, "cpu", causal=True),
         *[window_case(w, win, "cpu") for w in (64, 256, 1024)],
-        linear_attention_case(_s({"B": 2, "H": 8, "N": 4096, "D": 64},
-                                 {"B": 1, "H": 8, "N": 512, "D": 64},
-                                 {"B": 1, "H": 1, "N": 32, "D": 8})),
+        linear_attention_case(
+            _s(
+                {"B": 2, "H": 8, "N": 4096, "D": 64},
+                {"B": 1, "H": 8, "N": 512, "D": 64},
+                {"B": 1, "H": 1, "N": 32, "D": 8},
+            )
+        ),
         gram_case(gram, "cpu", rbf=True),
         gram_case(gram, "cpu", rbf=False),
-        *[gemm_case(n, _s({"M": n, "N": n, "K": n}, {"M": n // 8, "N": n // 8, "K": n // 8},
-                          {"M": 16, "N": 24, "K": 8}), "cpu") for n in (1024, 2048)],
-        mmd_case(_s({"N": 10000, "M": 10000, "D": 3}, {"N": 1000, "M": 1000, "D": 3},
-                    {"N": 40, "M": 56, "D": 3})),
+        *[
+            gemm_case(
+                n,
+                _s(
+                    {"M": n, "N": n, "K": n},
+                    {"M": n // 8, "N": n // 8, "K": n // 8},
+                    {"M": 16, "N": 24, "K": 8},
+                ),
+                "cpu",
+            )
+            for n in (1024, 2048)
+        ],
+        mmd_case(
+            _s(
+                {"N": 10000, "M": 10000, "D": 3},
+                {"N": 1000, "M": 1000, "D": 3},
+                {"N": 40, "M": 56, "D": 3},
+            )
+        ),
         tucker_case(_s({"I": 64, "R": 16}, {"I": 32, "R": 8}, {"I": 8, "R": 4})),
         mps_case(_s({"P": 4, "X": 64}, {"P": 4, "X": 16}, {"P": 2, "X": 4})),
         bilinear_case(_s({"B": 64, "I": 128}, {"B": 8, "I": 64}, {"B": 2, "I": 8})),

@@ -362,4 +362,3 @@ def band_pairs(n: int, w: int) -> int:
 
 def causal_pairs(n: int) -> int:
     return n * (n + 1) // 2
-

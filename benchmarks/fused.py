@@ -25,7 +25,7 @@ _BIG = np.float32(3.0e38)
 def _numba_kernels() -> dict[str, Callable]:
     try:
         from numba import njit, prange
-    except Exception as err:  # ImportError, or a numba/llvmlite version clash
+    except Exception as err:  # noqa: BLE001 - ImportError, or a numba/llvmlite clash
         raise Skip(f"numba unavailable ({type(err).__name__}: {err})") from None
 
     @njit(parallel=True, fastmath=True, cache=True)
@@ -158,7 +158,7 @@ def _keops(env: Env):
             from pykeops.torch import LazyTensor
         else:
             from pykeops.numpy import LazyTensor
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - pykeops fails in many ways without a toolchain
         raise Skip(f"pykeops unavailable ({type(err).__name__}: {err})") from None
     return LazyTensor
 

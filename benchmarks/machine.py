@@ -12,8 +12,16 @@ from typing import Any
 
 # distribution names, read from package metadata so nothing heavy is imported
 _PACKAGES = (
-    "tensorc", "numpy", "torch", "numba", "pykeops", "keopscore", "llvmlite", "triton",
-    "opt_einsum", "matplotlib",
+    "tensorc",
+    "numpy",
+    "torch",
+    "numba",
+    "pykeops",
+    "keopscore",
+    "llvmlite",
+    "triton",
+    "opt_einsum",
+    "matplotlib",
 )
 
 
@@ -52,7 +60,11 @@ def _versions() -> dict[str, str | None]:
 def _git_commit() -> str | None:
     try:
         res = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            check=False,
+            text=True,
+            timeout=5,
             cwd=os.path.dirname(os.path.abspath(__file__)),
         )
         return res.stdout.strip() or None

@@ -53,8 +53,9 @@ def compare_argmin(res: np.ndarray, d2: np.ndarray, inp: Inputs, rows: Any) -> t
     """ok when each chosen j is within fp32 rounding of the true minimum distance."""
     res = np.asarray(res)
     if res.shape != (d2.shape[0],) or not np.issubdtype(res.dtype, np.integer):
-        raise AssertionError(f"expected int indices of shape {(d2.shape[0],)}, got "
-                             f"{res.dtype}{res.shape}")
+        raise AssertionError(
+            f"expected int indices of shape {(d2.shape[0],)}, got {res.dtype}{res.shape}"
+        )
     if np.any((res < 0) | (res >= d2.shape[1])):
         return False, float("inf")
     best = d2.min(axis=1)
@@ -109,7 +110,9 @@ def gram(inp: Inputs, rows: np.ndarray) -> np.ndarray:
 
 def rbf_gram(inp: Inputs, rows: np.ndarray) -> np.ndarray:
     gamma = float(inp["gamma"])
-    return np.concatenate([np.exp(-gamma * d2) for _, d2 in sqdist_blocks(inp["x"][rows], inp["x"])])
+    return np.concatenate(
+        [np.exp(-gamma * d2) for _, d2 in sqdist_blocks(inp["x"][rows], inp["x"])]
+    )
 
 
 def gemm(inp: Inputs, rows: np.ndarray) -> np.ndarray:

@@ -85,8 +85,9 @@ def write_chart(path: Path, doc: dict[str, Any]) -> str | None:
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) + 3), 5.5))
     cmap = plt.get_cmap("tab20")
     for k, impl in enumerate(impls):
-        xs = [i + (k - (len(impls) - 1) / 2) * width for i, n in enumerate(names)
-              if n in series[impl]]
+        xs = [
+            i + (k - (len(impls) - 1) / 2) * width for i, n in enumerate(names) if n in series[impl]
+        ]
         ys = [series[impl][n] for n in names if n in series[impl]]
         ax.bar(xs, ys, width, label=impl, color=cmap(k % 20))
     ax.set_yscale("log")
@@ -120,8 +121,11 @@ def _fmt_time(t: float | None) -> str:
 
 def summary_table(doc: dict[str, Any]) -> str:
     """Plain-text table: case, implementation, status, time, throughput, speedup."""
-    lines = [f"{'case':<16} {'implementation':<22} {'status':<9} {'time':>10} "
-             f"{'throughput':>20} {'speedup':>8}  detail"]
+    header = (
+        f"{'case':<16} {'implementation':<22} {'status':<9} {'time':>10} "
+        f"{'throughput':>20} {'speedup':>8}  detail"
+    )
+    lines = [header]
     for c in doc["cases"]:
         for r in c["results"]:
             metric = r.get("metric")
@@ -131,6 +135,8 @@ def summary_table(doc: dict[str, Any]) -> str:
             if r.get("rss_delta_bytes") is not None:
                 detail = f"peak RSS +{r['rss_delta_bytes'] / 2**20:.1f} MiB " + detail
             detail = detail.replace("\n", " ")
-            lines.append(f"{c['name']:<16} {r['name']:<22} {r['status']:<9} "
-                         f"{_fmt_time(r.get('time_s')):>10} {thr:>20} {sp:>8}  {detail[:90]}")
+            lines.append(
+                f"{c['name']:<16} {r['name']:<22} {r['status']:<9} "
+                f"{_fmt_time(r.get('time_s')):>10} {thr:>20} {sp:>8}  {detail[:90]}"
+            )
     return "\n".join(lines)

@@ -13,6 +13,7 @@ import contextlib
 import gc
 import os
 import signal
+import threading
 import time
 import traceback
 import zlib
@@ -81,6 +82,21 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old)
 
 
+@contextlib.contextmanager
+def _watchdog(seconds: float, fire: Callable[[], None]) -> Iterator[None]:
+    """Call `fire()` from a timer thread if the block is still running after `seconds`."""
+    if seconds <= 30:
+        yield
+        return
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 def sample_rows(n: int, k: int, seed: int) -> np.ndarray:
     """Up to k sorted distinct rows, always including the first and the last."""
     if n <= k:
@@ -100,15 +116,27 @@ def run_case(
     impl_filter: set[str] | None = None,
     impl_timeout_s: float = 0,
     on_impl: Callable[[str], None] | None = None,
+    on_hang: Callable[[str], None] | None = None,
+    hung: set[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Run every implementation of `case`; returns its JSON record (never raises)."""
+    """Run every implementation of `case`; returns its JSON record (never raises).
+
+    `on_hang(impl)` is called from a watchdog thread when an implementation is still inside
+    native code 30 s after `impl_timeout_s` (SIGALRM cannot interrupt it); the CLI then restarts
+    the process. `hung` names "case:impl" pairs that hung before: they are reported, not run.
+    """
     sizes = case.sizes[size_key]
     env = Env(env.target, env.backend, env.mem_budget, case.device_dtype)
     seed = zlib.crc32(case.name.encode())
     record: dict[str, Any] = {
-        "name": case.name, "workload": case.workload, "title": case.title,
-        "sizes": sizes, "metric_unit": case.metric.unit, "dtype": case.device_dtype or "float32",
-        "notes": case.notes, "results": [],
+        "name": case.name,
+        "workload": case.workload,
+        "title": case.title,
+        "sizes": sizes,
+        "metric_unit": case.metric.unit,
+        "dtype": case.device_dtype or "float32",
+        "notes": case.notes,
+        "results": [],
     }
     if hasattr(os, "getloadavg"):  # other work on the machine skews CPU timings: keep a trace
         record["load_avg_1m"] = round(os.getloadavg()[0], 2)
@@ -124,11 +152,12 @@ def run_case(
         t0 = time.perf_counter()
         ref = case.check.reference(inputs, rows)
         record["reference_s"] = round(time.perf_counter() - t0, 4)
-    except Exception as err:  # a harness bug: say so and move on
+    except Exception as err:  # noqa: BLE001 - a harness bug: say so and move on
         record["error"] = f"inputs/reference failed: {_error_text(err)}"
         for impl in impls:
-            record["results"].append({"name": impl.name, "status": "error",
-                                      "error": record["error"]})
+            record["results"].append(
+                {"name": impl.name, "status": "error", "error": record["error"]}
+            )
             if on_impl:
                 on_impl(impl.name)
         return record
@@ -137,23 +166,60 @@ def run_case(
     for impl in impls:
         if on_impl:
             on_impl(impl.name)
-        res = _run_impl(case, impl, inputs, sizes, env, rows, ref, sync, budget_s, max_repeats,
-                        impl_timeout_s)
+        if f"{case.name}:{impl.name}" in hung:
+            record["results"].append(
+                {
+                    "name": impl.name,
+                    "note": impl.note,
+                    "status": "error",
+                    "error": f"did not return within --impl-timeout {impl_timeout_s:.0f} s (stuck in "
+                    "native code; the harness restarted itself and went on)",
+                }
+            )
+            continue
+        hang = (lambda name=impl.name: on_hang(name)) if on_hang else (lambda: None)
+        with _watchdog(impl_timeout_s + 30, hang):
+            res = _run_impl(
+                case,
+                impl,
+                inputs,
+                sizes,
+                env,
+                rows,
+                ref,
+                sync,
+                budget_s,
+                max_repeats,
+                impl_timeout_s,
+            )
         record["results"].append(res)
         gc.collect()
     _add_speedups(record)
     return record
 
 
-def _run_impl(case: Case, impl: Impl, inputs: Inputs, sizes: Sizes, env: Env, rows: Any,
-              ref: Any, sync: Callable[[], None], budget_s: float, max_repeats: int,
-              impl_timeout_s: float) -> dict[str, Any]:
+def _run_impl(
+    case: Case,
+    impl: Impl,
+    inputs: Inputs,
+    sizes: Sizes,
+    env: Env,
+    rows: Any,
+    ref: Any,
+    sync: Callable[[], None],
+    budget_s: float,
+    max_repeats: int,
+    impl_timeout_s: float,
+) -> dict[str, Any]:
     out: dict[str, Any] = {"name": impl.name, "note": impl.note}
     if impl.mem_bytes is not None:
         need = impl.mem_bytes(sizes)
         if need > env.mem_budget:
-            out.update(status="skipped", reason=f"dense method needs ~{need / 2**30:.1f} GiB "
-                       f"> --mem-budget {env.mem_budget / 2**30:.1f} GiB")
+            out.update(
+                status="skipped",
+                reason=f"dense method needs ~{need / 2**30:.1f} GiB "
+                f"> --mem-budget {env.mem_budget / 2**30:.1f} GiB",
+            )
             return out
     fn = None
     try:
@@ -172,15 +238,23 @@ def _run_impl(case: Case, impl: Impl, inputs: Inputs, sizes: Sizes, env: Env, ro
         ok, err = case.check.compare(res, ref, inputs, rows)
         out["max_err"] = err
         if not ok:
-            out.update(status="mismatch", reason=f"max error {err:.3g} relative to the "
-                       "reference's scale exceeds the tolerance; not timed")
+            out.update(
+                status="mismatch",
+                reason=f"max error {err:.3g} relative to the "
+                "reference's scale exceeds the tolerance; not timed",
+            )
             return out
         with _deadline(impl_timeout_s):
-            t = time_call(fn, sync=sync, budget_s=budget_s, max_repeats=max_repeats, warmup=1,
-                          min_repeats=min(3, max_repeats))
+            t = time_call(
+                fn,
+                sync=sync,
+                budget_s=budget_s,
+                max_repeats=max_repeats,
+                warmup=1,
+                min_repeats=min(3, max_repeats),
+            )
         out.update(status="ok", time_s=t.median_s, min_s=t.min_s, repeats=len(t.times_s))
-        out["metric"] = {"unit": case.metric.unit,
-                         "value": case.metric.value(sizes, t.median_s)}
+        out["metric"] = {"unit": case.metric.unit, "value": case.metric.value(sizes, t.median_s)}
         if case.memory:
             with PeakRSS() as peak:
                 fn()
@@ -188,7 +262,7 @@ def _run_impl(case: Case, impl: Impl, inputs: Inputs, sizes: Sizes, env: Env, ro
             out["rss_delta_bytes"] = peak.delta
     except Skip as err:
         out.update(status="skipped", reason=str(err))
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - the harness reports any failure and goes on
         out.update(status="error", error=_error_text(err))
     finally:
         del fn

@@ -108,8 +108,7 @@ def mps_overlap(sites: int, T: str = "float") -> str:
                 params.append(f"{T}(X,P,X) {name}{s}")
                 factors.append(f"{name}{s}({bond}{s - 1},p{s},{bond}{s})")
     return (
-        f"\ndef mps_overlap({', '.join(params)}) -> (z) {{\n"
-        f"    z() = {' * '.join(factors)}\n}}\n"
+        f"\ndef mps_overlap({', '.join(params)}) -> (z) {{\n    z() = {' * '.join(factors)}\n}}\n"
     )
 
 

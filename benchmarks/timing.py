@@ -85,7 +85,7 @@ class PeakRSS:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> PeakRSS:  # noqa: PYI034
         self.base = self.peak = current_rss()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, daemon=True)
