@@ -102,7 +102,7 @@ def write_chart(path: Path, doc: dict[str, Any]) -> str | None:
     else:
         ax.set_ylabel("time / fastest time in the case  (tensorc not timed)")
         ax.set_title(f"alternatives only (no tensorc timings), --target {doc['target']}, {where}")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

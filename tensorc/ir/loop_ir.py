@@ -139,11 +139,17 @@ class If(Stmt):
 
 @dataclass(frozen=True, slots=True)
 class Operand:
-    """A strided 3-d view `buffer[offset + b*sb + r*sr + c*sc]` used by `Gemm` (element strides)."""
+    """A strided 3-d view `buffer[offset + b*sb + r*sr + c*sc]` used by `Gemm` (element strides).
+
+    `local=True`: `buffer` names a `Local` in scope (flattened row-major; per-thread scratch such
+    as a flash-attention score tile) instead of a kernel buffer. Its dtype must be a compute dtype
+    (float32/float64).
+    """
 
     buffer: str
     offset: LExpr
     strides: tuple[LExpr, LExpr, LExpr]  # (batch, row, col)
+    local: bool = False
 
 
 @dataclass(frozen=True, slots=True)

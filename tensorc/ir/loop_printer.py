@@ -94,7 +94,8 @@ def format_sym(e) -> str:
 
 def _operand(o: Operand) -> str:
     s = ", ".join(format_expr(x) for x in o.strides)
-    return f"{o.buffer}{{off={format_expr(o.offset)}, strides=({s})}}"
+    kind = "local " if o.local else ""
+    return f"{kind}{o.buffer}{{off={format_expr(o.offset)}, strides=({s})}}"
 
 
 def format_stmt(s: Stmt, indent: int = 0) -> list[str]:

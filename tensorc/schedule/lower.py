@@ -65,7 +65,8 @@ def stmt_names(stmts, bufs: set[str], vars_: set[str]) -> None:
             stmt_names(s.orelse, bufs, vars_)
         elif isinstance(s, L.Gemm):
             for o in (s.a, s.b, s.c):
-                bufs.add(o.buffer)
+                if not o.local:
+                    bufs.add(o.buffer)
                 _expr_names(o.offset, bufs, vars_)
                 for x in o.strides:
                     _expr_names(x, bufs, vars_)
