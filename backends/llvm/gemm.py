@@ -40,16 +40,15 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
     """Emit a call for Gemm `s` in kernel renderer `r` (rows split across threads if `split`)."""
     b = r.b
     compute = s.dtype if s.dtype not in ("float16", "bfloat16") else "float32"
-    dts = [r.buffers[op.buffer][1].dtype for op in (s.c, s.a, s.b)]
-    fn = _gemm_function(r.module, dts, compute)
+    bases, dts = zip(*(_base(r, op) for op in (s.c, s.a, s.b)))
+    fn = _gemm_function(r.module, list(dts), compute)
 
     def i64(e):
         return r.conv(r.expr(e), e.dtype, "int64")
 
     ops = []
-    for op, dt in zip((s.c, s.a, s.b), dts):
-        base = b.gep(r.buffers[op.buffer][0], [i64(op.offset)], inbounds=True,
-                     source_etype=mem_type(dt))
+    for op, dt, ptr in zip((s.c, s.a, s.b), dts, bases):
+        base = b.gep(ptr, [i64(op.offset)], inbounds=True, source_etype=mem_type(dt))
         ops.append([base, *(i64(x) for x in op.strides)])
     batch, m, n, k = (i64(x) for x in (s.batch, s.m, s.n, s.k))
     if split:  # this thread's rows, cut at multiples of MR so blocks match any thread count
@@ -69,6 +68,15 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
     args = [*ops[0], *ops[1], *ops[2], batch, m, n, k, alpha,
             ir.Constant(I1, int(bool(s.accumulate)))]
     b.call(fn, args)
+
+
+def _base(r, op: L.Operand):
+    """(pointer, dtype) of an operand: a kernel buffer, or a `Local` (held in its compute type)."""
+    if not op.local:
+        return r.buffers[op.buffer][0], r.buffers[op.buffer][1].dtype
+    kind, (ptr, _), dt = r.env[op.buffer]
+    assert kind == "local" and mem_type(dt) == reg_type(dt), f"bad local Gemm operand {op}"
+    return ptr, dt
 
 
 def _gemm_function(module: ir.Module, dts: list[str], compute: str) -> ir.Function:

@@ -252,7 +252,11 @@ class _Machine:
             alpha = alpha.reshape(-1)[lane] if alpha.ndim else alpha[()]
 
             def view(o, shape):
-                flat = self.buffers[o.buffer].reshape(-1)
+                if o.local:  # this lane's copy of the local (a view: writes go through)
+                    loc = self.locals[o.buffer]
+                    flat = loc.arr[int(self.ids[loc.level][lane])].reshape(-1)
+                else:
+                    flat = self.buffers[o.buffer].reshape(-1)
                 off = at(o.offset, lane)
                 st = [at(x, lane) * flat.itemsize for x in o.strides]
                 if min(shape) == 0:

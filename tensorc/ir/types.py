@@ -41,6 +41,7 @@ DTYPES: dict[str, DTypeInfo] = {
 # Spellings accepted in source; TC's `float` is float32 and `half` is float16.
 ALIASES: dict[str, str] = {
     "float": "float32",
+    "int": "int32",  # C's int, as TC programs write it
     "double": "float64",
     "half": "float16",
     **{name: name for name in DTYPES},

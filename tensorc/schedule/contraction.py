@@ -207,7 +207,7 @@ def _scalar_alpha(scalars: list[T.Expr], dtype: str) -> L.LExpr:
 def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     """Lower `st` through Gemm(s) if it holds a contraction; False if it does not apply."""
     def_ = pb.def_
-    if st.mask is not None or len(set(st.indices)) != len(st.indices) or not st.indices:
+    if st.mask is not None or len(set(st.indices)) != len(st.indices):
         return False
     if any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
         return False

@@ -16,6 +16,7 @@ from tensorc.passes.tir_utils import walk
 
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
+FLASH_BLOCKS = (64, 64)  # cpu default (BM, BN) of blocked flash attention
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,9 @@ class Schedule:
                   implemented, larger values are rejected by `validate`).
     specialise:   (size, value) pairs baked into the code as constants.
     plan_sizes:   sizes the contraction planner and heuristics assume (not baked in).
+    flash_blocks: (BM, BN) row / column block of the blocked flash-attention lowering of online
+                  softmax-weighted sums of dot products (target "cpu" only); None = off (the scalar
+                  online-softmax loop nest).
     """
 
     target: str = "cpu"
@@ -49,6 +53,7 @@ class Schedule:
     split_j: int = 1
     specialise: tuple[tuple[str, int], ...] = ()
     plan_sizes: tuple[tuple[str, int], ...] = ()
+    flash_blocks: tuple[int, int] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -64,6 +69,8 @@ class Schedule:
                 data[key] = tuple((str(a), int(b)) for a, b in data[key])
         if "order" in data:
             data["order"] = tuple(data["order"])
+        if data.get("flash_blocks") is not None:
+            data["flash_blocks"] = tuple(int(x) for x in data["flash_blocks"])
         return Schedule(**data)
 
 
@@ -78,6 +85,10 @@ def validate(s: Schedule, def_: Def | None = None) -> Schedule:
         raise ScheduleError("split_j > 1 is not implemented yet", hint="use split_j=1")
     if s.vector_width not in (0, 1, 2, 4, 8, 16, 32, 64):
         raise ScheduleError(f"vector_width must be 0 or a power of two <= 64, got {s.vector_width}")
+    if s.flash_blocks is not None:
+        fb = s.flash_blocks
+        if len(fb) != 2 or not all(isinstance(x, int) and x > 0 for x in fb):
+            raise ScheduleError(f"flash_blocks must be two positive ints (BM, BN), got {fb!r}")
     if len(set(s.order)) != len(s.order):
         raise ScheduleError(f"loop order names an index twice: {s.order}")
     if def_ is not None:
@@ -132,8 +143,10 @@ def default_schedule(def_: Def, target: str = "cpu", sizes: dict[str, int] | Non
     d = _gram_d(def_, sizes)
     gram = d is not None and d >= 32 and target == "cpu"
     plan = tuple((n, int(sizes[n])) for n in def_.sizes if sizes and n in sizes)
+    flash = FLASH_BLOCKS if target == "cpu" else None
     return Schedule(
-        target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec, plan_sizes=plan
+        target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec, plan_sizes=plan,
+        flash_blocks=flash,
     )
 
 
@@ -152,6 +165,11 @@ def space(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -
     out.append(replace(base, inner_dims=not base.inner_dims))
     out.append(replace(base, gram_rewrite=not base.gram_rewrite))
     out.append(replace(base, gemm=not base.gemm))
+    if target == "cpu" and any(
+        isinstance(x, Reduce) and x.op == "logsumexp" for st in def_.body for x in walk(st.rhs)
+    ):
+        out.append(replace(base, flash_blocks=None if base.flash_blocks else FLASH_BLOCKS))
+        out.append(replace(base, flash_blocks=(96, 128)))
     if len(lhs) >= 2:
         out.append(replace(base, order=tuple(reversed(lhs))))
     seen, uniq = set(), []

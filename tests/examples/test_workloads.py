@@ -100,9 +100,16 @@ def assert_knn(got, x, y, what: str) -> None:
     np.testing.assert_array_equal(got2[clear], want[clear], err_msg=what)
 
 
-# (case id, backend or None for all) -> reason: known bugs elsewhere in the compiler, as
+# (case id, backend or None for all, profile or None for all) -> reason: known bugs elsewhere in the compiler, as
 # xfail(strict=True) so the test flips (and the entry must go) when the bug is fixed.
-KNOWN_BUGS: dict[tuple[str, str | None], str] = {}
+KNOWN_BUGS: dict[tuple[str, str | None, str | None], str] = {}
+
+
+def known_bug(case_id: str, backend: str, profile: str) -> str | None:
+    for key in ((case_id, backend, profile), (case_id, backend, None), (case_id, None, None)):
+        if key in KNOWN_BUGS:
+            return KNOWN_BUGS[key]
+    return None
 
 
 def _params():
@@ -110,7 +117,7 @@ def _params():
         for profile in wc.PROFILES:
             for backend in BACKENDS:
                 marks = []
-                reason = KNOWN_BUGS.get((case.id, backend)) or KNOWN_BUGS.get((case.id, None))
+                reason = known_bug(case.id, backend, profile)
                 if reason:
                     marks.append(pytest.mark.xfail(strict=True, reason=reason))
                 if backend in case.slow_on and profile != "ones":

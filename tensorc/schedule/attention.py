@@ -1,0 +1,346 @@
+"""Blocked flash attention (target "cpu"): online softmax-weighted sums of dot products.
+
+Recognises, after temp inlining, a statement (the online-softmax pattern of
+`nest.Nest._online_softmax_parts`, with a dot product as the score)
+
+    O(batch.., i, e) = sum_j exp(a_ij - logsumexp_j'(a_ij')) * c * V(.., j, e)   [where mask]
+    a_ij             = alpha * sum_d X(.., i, d) * Y(.., j, d)
+
+whose mask is a conjunction of bounds on j linear in i (`j <= i`, `abs(i - j) <= W`), and lowers
+it to one kernel of two `Gemm`s per (i-block, j-block) on per-thread scratch:
+
+    parallel for t in [0, batches * ceil(N / BM)):      # (batch, i-block); i-blocks interleaved
+      local O[BM, E] = 0, m[BM] = -inf, l[BM] = 0, S[BM, BN]
+      serial for j0 in [jlo(block), jhi(block)) step BN:   # fully masked j-blocks never visited
+        gemm S = alpha * X[i-block, :] @ Y[j-block, :]^T
+        per row r: the mask as column bounds [clo, chi) of this block; row max; p = exp(s - m')
+                   (0 outside the bounds) into S; l = l * exp(m - m') + sum p; O[r, :] *= exp(m - m')
+        gemm O += c * S @ V[j-block, :]
+      o[.., i, e] = l == 0 ? 0 : O / l                    # a fully masked row is the empty sum
+
+Interleaving the i-blocks (0, n-1, 1, n-2, ...) balances causal work across the contiguous
+thread chunks of the parallel loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from tensorc.ir import loop_ir as L
+from tensorc.ir import tensor_ir as T
+from tensorc.ir.types import DTYPES, compute_dtype
+from tensorc.passes.tir_utils import conjuncts, index_sym, index_to_sympy
+from tensorc.schedule.contraction import _plain, _scalar_alpha, _strides
+from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.nest import KernelNames, Nest, _mul_factors
+
+
+@dataclass
+class Attention:
+    """The roles of one recognised statement's indices and operands."""
+
+    reduce: T.Reduce
+    i: str
+    j: str
+    d: str
+    e: str
+    batch: list[str]
+    x: T.Access  # X(.., i, d)
+    y: T.Access  # Y(.., j, d)
+    v: T.Access  # V(.., j, e)
+    score_scalars: list[T.Expr]
+    value_scalars: list[T.Expr]
+    mask: list[T.Expr]
+
+
+def _is_scalar(f: T.Expr) -> bool:
+    return isinstance(f, T.Const) or (isinstance(f, T.Access) and not f.indices)
+
+
+def _split(e: T.Expr) -> tuple[list[T.Expr], list[T.Expr]]:
+    """(non-scalar factors, scalar factors) of a product."""
+    fs = _mul_factors(e)
+    return [f for f in fs if not _is_scalar(f)], [f for f in fs if _is_scalar(f)]
+
+
+def _names(a: T.Access) -> set[str]:
+    return {i.name for i in a.indices}
+
+
+def _zero(e) -> bool:
+    return sympy.simplify(sympy.sympify(e)) == 0
+
+
+def _affine_in(c: T.Expr, i: str) -> bool:
+    """True if the index (in)equality `c` is affine in index `i` (also inside `abs`)."""
+    a, b = (index_to_sympy(x) for x in c.args)
+    if a is None or b is None:
+        return False
+    f, s = sympy.expand(a - b), index_sym(i)
+    if f.has(sympy.floor, sympy.ceiling, sympy.Mod, sympy.Min, sympy.Max):
+        return s not in f.free_symbols
+    parts = [x.args[0] for x in f.atoms(sympy.Abs)] + [f.replace(sympy.Abs, lambda u: 0)]
+    return all(p.is_polynomial(s) and sympy.degree(p, s) <= 1 for p in parts)
+
+
+def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
+    """The roles of `st` if it is a (masked) softmax(dot product)-weighted sum, else None."""
+    r = st.rhs
+    if st.mask is not None or not isinstance(r, T.Reduce) or len(set(st.indices)) != len(st.indices):
+        return None
+    if any(not _zero(rg.lo) for rg in st.domain) or DTYPES[r.dtype].kind != "f":
+        return None
+    parts = nest._online_softmax_parts(r)
+    if parts is None:
+        return None
+    a, rest = parts
+    j = r.ranges[0].index
+    dots, score_scalars = _split(a)
+    if len(dots) != 1 or not isinstance(dots[0], T.Reduce):
+        return None
+    dot = dots[0]
+    if dot.op != "sum" or len(dot.ranges) != 1 or dot.mask is not None or not _zero(dot.ranges[0].lo):
+        return None
+    if compute_dtype(dot.dtype) != compute_dtype(r.dtype):
+        return None
+    d = dot.ranges[0].index
+    accs, inner_scalars = _split(dot.body)
+    vals, value_scalars = _split(rest)
+    if len(accs) != 2 or len(vals) != 1 or not all(isinstance(x, T.Access) for x in accs + vals):
+        return None
+    x, y = accs if j in _names(accs[1]) else accs[::-1]
+    v = vals[0]
+    lhs = set(st.indices)
+    if j in _names(x) or j not in _names(y) | set() or j not in _names(v):
+        return None
+    i_c = [n for n in st.indices if n in _names(x) and n not in _names(y) | _names(v)]
+    e_c = [n for n in st.indices if n in _names(v) and n not in _names(x) | _names(y)]
+    if len(i_c) != 1 or len(e_c) != 1:
+        return None
+    i, e = i_c[0], e_c[0]
+    batch = [n for n in st.indices if n not in (i, e)]
+    roles = ((x, {i, d}), (y, {j, d}), (v, {j, e}))
+    for acc, need in roles:
+        decl = def_.tensor(acc.tensor)
+        if not _plain(acc) or len(acc.indices) != len(decl.shape) or acc.tensor == st.tensor:
+            return None
+        if not need <= _names(acc) or not _names(acc) <= need | (lhs - {i, e}):
+            return None
+        if DTYPES[acc.dtype].kind != "f":
+            return None
+    mask = conjuncts(r.mask)
+    if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
+        return None
+    return Attention(r, i, j, d, e, batch, x, y, v, score_scalars + inner_scalars, value_scalars, mask)
+
+
+def lower_attention(pb, k: int, st: T.Statement) -> bool:
+    """Emit the flash-attention kernel for `st` (see the module docstring); False if no match."""
+    names = pb.names()
+    nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
+    m = match(pb.def_, st, nest)
+    if m is None:
+        return False
+    body = _Builder(pb, st, m, nest, names).kernel()
+    if body is None:
+        return False
+    bm, bn = pb.schedule.flash_blocks
+    label = f"statement {k + 1} ({st.tensor})"
+    notes = [
+        f"{label}: softmax-weighted sum in one online pass, blocked as flash attention "
+        f"(BM={bm}, BN={bn}): S = Q K^T and O += P V are Gemms on per-thread tiles"
+    ]
+    if m.mask:
+        notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
+    pb.kernel(body, notes)
+    return True
+
+
+class _Builder:
+    def __init__(self, pb, st: T.Statement, m: Attention, nest: Nest, names: KernelNames):
+        self.pb, self.st, self.m, self.nest, self.fresh = pb, st, m, nest, names
+        self.spec = pb.spec
+        self.t = compute_dtype(m.reduce.dtype)
+        self.bm, self.bn = pb.schedule.flash_blocks
+
+    # --- helpers -------------------------------------------------------------------------------
+    def let(self, out: list, base: str, value: L.LExpr) -> L.Var:
+        if isinstance(value, (L.Var, L.Const)):
+            return value
+        name = self.fresh(base)
+        out.append(L.Let(name, value))
+        return L.Var(name, value.dtype)
+
+    def ext(self, index: str) -> L.LExpr:
+        rg = next(r for r in self.st.domain if r.index == index)
+        return sym_to_lexpr(rg.hi, self.spec)
+
+    def operand(self, acc: T.Access, row: str, col: str, at: dict[str, L.LExpr]) -> L.Operand:
+        """`acc` as a (row, col) matrix starting at the index values `at` (others at 0)."""
+        idx = [x.name for x in acc.indices]
+        strides = _strides(self.pb.def_.tensor(acc.tensor).shape)
+        st = {n: sym_to_lexpr(s, self.spec) for n, s in zip(idx, strides)}
+        off = const(0)
+        for n in idx:
+            if n in at:
+                off = iadd(off, imul(at[n], st[n]))
+        return L.Operand(acc.tensor, off, (const(0), st[row], st[col]))
+
+    def bounds(self, at: L.LExpr) -> tuple[list[L.LExpr], list[L.LExpr]] | None:
+        """Lower / upper (exclusive) bounds of j, one per mask inequality, with i = `at`."""
+        self.nest.env[self.m.i] = (at, None)
+        allowed = set(self.m.batch) | {self.m.i}
+        los, his, rest = self.nest.linear_bounds(self.m.j, self.m.mask, allowed)
+        return None if rest else (los, his)
+
+    # --- the kernel ----------------------------------------------------------------------------
+    def kernel(self) -> tuple[L.Stmt, ...] | None:
+        m, t, bm, bn = self.m, self.t, self.bm, self.bn
+        fresh = self.fresh
+        n_i = self.ext(m.i)
+        n_blocks = L.Call("floordiv", (iadd(n_i, const(bm - 1)), const(bm)), I64)
+        total = n_blocks
+        for b in m.batch:
+            total = imul(total, self.ext(b))
+        tv = fresh("t")
+        body: list[L.Stmt] = []
+        # --- which (batch, i-block) this iteration is
+        q = L.Var(tv)
+        if m.batch:
+            q = self.let(body, "q", L.Call("mod", (L.Var(tv), n_blocks), I64))
+            rem = self.let(body, "tb", L.Call("floordiv", (L.Var(tv), n_blocks), I64))
+        bvars: dict[str, L.LExpr] = {}
+        for n, b in reversed(list(enumerate(m.batch))):
+            if n == 0:
+                bvars[b] = self.let(body, b, rem)
+            else:
+                bvars[b] = self.let(body, b, L.Call("mod", (rem, self.ext(b)), I64))
+                rem = self.let(body, "tb", L.Call("floordiv", (rem, self.ext(b)), I64))
+        for b, var in bvars.items():
+            self.nest.env[b] = (var, None)
+        half = self.let(body, "half", L.Call("floordiv", (q, const(2)), I64))
+        even = L.Call("eq", (L.Call("mod", (q, const(2)), I64), const(0)), "bool")
+        ib = self.let(body, "ib", L.Call("select", (even, half, isub(isub(n_blocks, const(1)), half)), I64))
+        i0 = self.let(body, "i0", imul(ib, const(bm)))
+        i1 = self.let(body, "i1", imin(iadd(i0, const(bm)), n_i))
+        rows = self.let(body, "bm", isub(i1, i0))
+        # --- the j range of the block: per mask inequality, the loosest of its two ends
+        rg = m.reduce.ranges[0]
+        j_lo, j_hi = sym_to_lexpr(rg.lo, self.spec), sym_to_lexpr(rg.hi, self.spec)
+        first, last = self.bounds(i0), self.bounds(isub(i1, const(1)))
+        if first is None or last is None:
+            return None
+        blo, bhi = j_lo, j_hi
+        for a, b in zip(first[0], last[0]):
+            blo = imax(blo, imin(a, b))
+        for a, b in zip(first[1], last[1]):
+            bhi = imin(bhi, imax(a, b))
+        blo = self.let(body, "jlo", blo)
+        bhi = self.let(body, "jhi", bhi)
+        e_ext = self.ext(m.e)
+        O, S, mx, ls = fresh("O"), fresh("S"), fresh("m"), fresh("l")
+        ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
+        body += [
+            L.Local(O, t, (const(bm), e_ext), zero),
+            L.Local(mx, t, (const(bm),), ninf),
+            L.Local(ls, t, (const(bm),), zero),
+            L.Local(S, t, (const(bm), const(bn)), zero),
+        ]
+        j0 = fresh("j0")
+        blk: list[L.Stmt] = []
+        cols = self.let(blk, "bn", isub(imin(iadd(L.Var(j0), const(bn)), bhi), L.Var(j0)))
+        at_i = {**bvars, m.i: i0}
+        at_j = {**bvars, m.j: L.Var(j0)}
+        s_op = L.Operand(S, const(0), (const(0), const(bn), const(1)), local=True)
+        o_op = L.Operand(O, const(0), (const(0), e_ext, const(1)), local=True)
+        d_ext = sym_to_lexpr(m.reduce.body.args[0].args[0].args[0].ranges[0].hi, self.spec) \
+            if False else self._d_ext()
+        blk.append(L.Gemm(
+            c=s_op, a=self.operand(m.x, m.i, m.d, at_i), b=self.operand(m.y, m.d, m.j, at_j),
+            batch=const(1), m=rows, n=cols, k=d_ext, alpha=_scalar_alpha(m.score_scalars, t),
+            accumulate=False, dtype=t,
+        ))  # fmt: skip
+        row = self.row_update(L.Var(j0), cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext)
+        if row is None:
+            return None
+        blk.append(L.Loop(row[0], const(0), rows, tuple(row[1]), kind="vector"))
+        blk.append(L.Gemm(
+            c=o_op, a=s_op, b=self.operand(m.v, m.j, m.e, at_j), batch=const(1), m=rows,
+            n=e_ext, k=cols, alpha=_scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
+        ))  # fmt: skip
+        body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
+        body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
+        return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
+
+    def _d_ext(self) -> L.LExpr:
+        a, _ = self.nest._online_softmax_parts(self.m.reduce)
+        dot = next(f for f in _mul_factors(a) if isinstance(f, T.Reduce))
+        return sym_to_lexpr(dot.ranges[0].hi, self.spec)
+
+    def row_update(self, j0, cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext):
+        """(row var, body): mask bounds, row max, p = exp(s - m') into S, l and O rescaled."""
+        t, fresh = self.t, self.fresh
+        r = fresh("r")
+        R = L.Var(r)
+        out: list[L.Stmt] = []
+        i = self.let(out, self.m.i, iadd(i0, R))
+        got = self.bounds(i)
+        if got is None:
+            return None
+        lo, hi = j_lo, j_hi
+        for b in got[0]:
+            lo = imax(lo, b)
+        for b in got[1]:
+            hi = imin(hi, b)
+        clo = self.let(out, "clo", imin(imax(isub(lo, j0), const(0)), cols))
+        chi = self.let(out, "chi", imax(imin(isub(hi, j0), cols), const(0)))
+        c = fresh("c")
+        C = L.Var(c)
+        s_rc = L.LocalRead(S, (R, C), t)
+        ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
+        bmax, bsum = fresh("bmax"), fresh("bsum")
+        names = {x: fresh(x) for x in ("mold", "mn", "safe", "alpha", "p")}
+        V = {x: L.Var(n, t) for x, n in names.items()}
+        out += [
+            L.Local(bmax, t, (), ninf),
+            L.Loop(c, clo, chi, (L.Assign(bmax, (), L.Call("max", (L.LocalRead(bmax, (), t), s_rc), t)),),
+                   kind="reduce"),
+            L.Let(names["mold"], L.LocalRead(mx, (R,), t)),
+            L.Let(names["mn"], L.Call("max", (V["mold"], L.LocalRead(bmax, (), t)), t)),
+            L.Let(names["safe"], L.Call("select", (L.Call("eq", (V["mn"], ninf), "bool"), zero, V["mn"]), t)),
+            L.Let(names["alpha"], L.Call("exp", (L.Call("sub", (V["mold"], V["safe"]), t),), t)),
+            L.Local(bsum, t, (), zero),
+            L.Loop(c, const(0), clo, (L.Assign(S, (R, C), zero),), kind="vector"),
+            L.Loop(c, clo, chi, (
+                L.Let(names["p"], L.Call("exp", (L.Call("sub", (s_rc, V["safe"]), t),), t)),
+                L.Assign(S, (R, C), V["p"]),
+                L.Assign(bsum, (), L.Call("add", (L.LocalRead(bsum, (), t), V["p"]), t)),
+            ), kind="reduce"),
+            L.Loop(c, chi, cols, (L.Assign(S, (R, C), zero),), kind="vector"),
+            L.Assign(ls, (R,), L.Call("add", (L.Call("mul", (L.LocalRead(ls, (R,), t), V["alpha"]), t),
+                                             L.LocalRead(bsum, (), t)), t)),
+            L.Assign(mx, (R,), V["mn"]),
+        ]  # fmt: skip
+        e = fresh(self.m.e)
+        o_re = L.LocalRead(O, (R, L.Var(e)), t)
+        out.append(L.Loop(e, const(0), e_ext, (
+            L.Assign(O, (R, L.Var(e)), L.Call("mul", (o_re, V["alpha"]), t)),), kind="vector"))
+        return r, out
+
+    def write_back(self, i0, rows, O, ls, bvars, e_ext) -> L.Stmt:
+        t, fresh, m = self.t, self.fresh, self.m
+        r, e = fresh("r"), fresh(m.e)
+        R, E = L.Var(r), L.Var(e)
+        lname = fresh("lr")
+        lv = L.Var(lname, t)
+        val = L.Call("select", (L.Call("eq", (lv, L.Const(0.0, t)), "bool"), L.Const(0.0, t),
+                                L.Call("div", (L.LocalRead(O, (R, E), t), lv), t)), t)  # fmt: skip
+        dtype = self.pb.def_.tensor(self.st.tensor).dtype
+        if dtype != t:
+            val = L.Call("cast", (val,), dtype)
+        at = {**bvars, m.i: iadd(i0, R), m.e: E}
+        store = L.Store(self.st.tensor, tuple(at[n] for n in self.st.indices), val)
+        inner = L.Loop(e, const(0), e_ext, (store,), kind="vector")
+        return L.Loop(r, const(0), rows, (L.Let(lname, L.LocalRead(ls, (R,), t)), inner), kind="vector")
