@@ -44,8 +44,9 @@ def load(path: str | Path, backend: str | None = None) -> Module:
     return compile(source, backend, file=str(path))
 
 
-# The tensor a statement assigns: `name(...)` or `name[...]` at a line start, then an operator.
-_LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*[\(\[][^=\n]*?[\)\]]\s*(?:\+|\*|max|min)?=!?(?!=)", re.M)
+# The tensor a statement assigns: `name`, `name(...)` or `name[...]` at a line start, then an
+# assignment operator.
+_LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[\(\[][^=\n]*?[\)\]])?\s*(?:\+|\*|max|min)?=!?(?!=)", re.M)
 
 _EINSUM_CACHE: dict[tuple, Function] = {}
 _EINSUM_LOCK = threading.Lock()

@@ -13,11 +13,13 @@ from tensorc.ir.tensor_ir import Def
 from tensorc.passes.drop_dead import drop_dead
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
+from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
     fuse_updates,  # `O = x W; O = O + b; O = relu(O)` -> one statement: epilogues stay in registers
+    hoist_invariants,  # sum(j: a*b/c(i)) -> sum(j: a*b)/c(i): plain products reach the planner
     inline_temps,  # producer-consumer fusion: single-definition temps (W4's s) are never stored
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions
@@ -26,14 +28,11 @@ PIPELINE = [
 
 def run_pipeline(def_: Def) -> Def:
     """Run every pass of PIPELINE in order (with the TensorIR verifier between passes when
-    TENSORC_CHECKS=1 and a verifier exists)."""
+    TENSORC_CHECKS=1)."""
     check = os.environ.get("TENSORC_CHECKS") == "1"
     verify = None
     if check:
-        try:
-            from tensorc.ir.verifier import verify  # type: ignore[no-redef]
-        except ImportError:
-            verify = None
+        from tensorc.ir.verifier import verify
     for p in PIPELINE:
         def_ = p(def_)
         if verify is not None:

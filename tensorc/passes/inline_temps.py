@@ -3,6 +3,8 @@
 Input: canonical TensorIR. Output: the same meaning, where every temporary `T` that is
 - written by exactly one statement, unmasked, over its whole shape, without reading itself,
 - read only through index expressions free of tensor reads (no indirect `T(idx(l))`), and
+- not a factor of an n-ary contraction (a sum of a product of >= 3 tensors): there it stays a
+  buffer so that the planner can choose the association (W6: phi(q) (phi(k)^T v)), and
 - cheap to recompute at each read: its RHS has no reduction, or every read site iterates only over
   the read's own indices plus LHS indices of the reader (which the lowering hoists: the reduction is
   computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax),
@@ -16,7 +18,7 @@ from dataclasses import replace
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Def, Expr, Reduce, Statement
+from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Reduce, Statement
 from tensorc.passes.tir_utils import (
     children,
     free_indices,
@@ -52,6 +54,22 @@ def _reads_with_loops(e: Expr, bound: frozenset = frozenset()):
         yield from _reads_with_loops(c, bound)
 
 
+def _factors(e: Expr) -> list[Expr]:
+    if isinstance(e, Call) and e.fn == "mul":
+        return _factors(e.args[0]) + _factors(e.args[1])
+    return [e]
+
+
+def _contraction_factor(e: Expr, temp: str) -> bool:
+    """Whether `temp` is read as a plain factor of a sum of a product of >= 3 tensors in `e`."""
+    for r in walk(e):
+        if isinstance(r, Reduce) and r.op == "sum" and r.mask is None:
+            tensors = [f for f in _factors(r.body) if isinstance(f, Access) and f.indices]
+            if len(tensors) >= 3 and any(a.tensor == temp for a in tensors):
+                return True
+    return False
+
+
 def why_not_inlinable(def_: Def, temp: str) -> str | None:
     """None if `temp` can be inlined, else the reason in a plain sentence."""
     writers = [k for k, s in enumerate(def_.body) if s.tensor == temp]
@@ -72,6 +90,11 @@ def why_not_inlinable(def_: Def, temp: str) -> str | None:
             if any(a.tensor == temp for a, _ in reads(reader.rhs)) and k < writers[0]:
                 return f"temp {temp} is read before it is written"
             continue
+        if _contraction_factor(reader.rhs, temp):
+            return (
+                f"temp {temp} is a factor of an n-ary contraction; kept so that the planner "
+                f"can choose the contraction order"
+            )
         for expr in (reader.rhs, reader.mask):
             if expr is None:
                 continue

@@ -53,6 +53,7 @@ class Attention:
     score_scalars: list[T.Expr]
     value_scalars: list[T.Expr]
     mask: list[T.Expr]
+    d_hi: sympy.Expr  # extent of d
 
 
 def _is_scalar(f: T.Expr) -> bool:
@@ -113,7 +114,7 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     x, y = accs if j in _names(accs[1]) else accs[::-1]
     v = vals[0]
     lhs = set(st.indices)
-    if j in _names(x) or j not in _names(y) | set() or j not in _names(v):
+    if j in _names(x) or j not in _names(y) or j not in _names(v):
         return None
     i_c = [n for n in st.indices if n in _names(x) and n not in _names(y) | _names(v)]
     e_c = [n for n in st.indices if n in _names(v) and n not in _names(x) | _names(y)]
@@ -133,7 +134,10 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     mask = conjuncts(r.mask)
     if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
         return None
-    return Attention(r, i, j, d, e, batch, x, y, v, score_scalars + inner_scalars, value_scalars, mask)
+    return Attention(
+        r, i, j, d, e, batch, x, y, v, score_scalars + inner_scalars, value_scalars, mask,
+        dot.ranges[0].hi,
+    )
 
 
 def lower_attention(pb, k: int, st: T.Statement) -> bool:
@@ -255,8 +259,7 @@ class _Builder:
         at_j = {**bvars, m.j: L.Var(j0)}
         s_op = L.Operand(S, const(0), (const(0), const(bn), const(1)), local=True)
         o_op = L.Operand(O, const(0), (const(0), e_ext, const(1)), local=True)
-        d_ext = sym_to_lexpr(m.reduce.body.args[0].args[0].args[0].ranges[0].hi, self.spec) \
-            if False else self._d_ext()
+        d_ext = sym_to_lexpr(m.d_hi, self.spec)
         blk.append(L.Gemm(
             c=s_op, a=self.operand(m.x, m.i, m.d, at_i), b=self.operand(m.y, m.d, m.j, at_j),
             batch=const(1), m=rows, n=cols, k=d_ext, alpha=_scalar_alpha(m.score_scalars, t),
@@ -273,11 +276,6 @@ class _Builder:
         body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
         body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
         return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
-
-    def _d_ext(self) -> L.LExpr:
-        a, _ = self.nest._online_softmax_parts(self.m.reduce)
-        dot = next(f for f in _mul_factors(a) if isinstance(f, T.Reduce))
-        return sym_to_lexpr(dot.ranges[0].hi, self.spec)
 
     def row_update(self, j0, cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext):
         """(row var, body): mask bounds, row max, p = exp(s - m') into S, l and O rescaled."""

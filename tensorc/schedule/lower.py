@@ -315,8 +315,20 @@ class ProgramBuilder:
             done = contraction.lower_gram(self, k, st)
             if done:
                 return
+        if self.schedule.flash_blocks and self.schedule.target == "cpu" and self.schedule.online_softmax:
+            from tensorc.schedule.attention import lower_attention
+
+            if lower_attention(self, k, st):
+                return
         notes: list[str] = []
         body, nest = lower_nest(def_, st, self.schedule, self.names(), self.spec, notes)
+        if self.schedule.target == "cpu" and self.schedule.row_block > 1:
+            from tensorc.passes.block_rows import block_rows
+
+            body, blocked = block_rows(body, self.schedule.row_block)
+            if blocked:
+                notes.append(f"{label}: {self.schedule.row_block} rows per sweep over the reduction "
+                             "(accumulators per row, one SIMD lane each; the rows share each load)")
         s = nest.stats
         if s["online_softmax"]:
             notes.append(f"{label}: softmax-weighted sum in one online pass (running max, rescaled sum)")

@@ -16,6 +16,7 @@ from tensorc.passes.tir_utils import walk
 
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
+ROW_BLOCK = 8  # default rows per j sweep on the cpu (one AVX2 vector of float32)
 FLASH_BLOCKS = (64, 64)  # cpu default (BM, BN) of blocked flash attention
 
 
@@ -33,6 +34,8 @@ class Schedule:
                   statement's output already holds the (i, j) matrix.
     split_j:      split streaming reductions over this many chunks (1 = no split; only 1 is
                   implemented, larger values are rejected by `validate`).
+    row_block:    CPU: compute this many rows of a streaming reduction per sweep over j, one per
+                  SIMD lane (tensorc.passes.block_rows); 0/1 = off.
     specialise:   (size, value) pairs baked into the code as constants.
     plan_sizes:   sizes the contraction planner and heuristics assume (not baked in).
     flash_blocks: (BM, BN) row / column block of the blocked flash-attention lowering of online
@@ -51,6 +54,7 @@ class Schedule:
     gemm: bool = True
     gram_rewrite: bool = False
     split_j: int = 1
+    row_block: int = 0
     specialise: tuple[tuple[str, int], ...] = ()
     plan_sizes: tuple[tuple[str, int], ...] = ()
     flash_blocks: tuple[int, int] | None = None
@@ -83,6 +87,8 @@ def validate(s: Schedule, def_: Def | None = None) -> Schedule:
             raise ScheduleError(f"tile of {name} must be a non-negative int, got {tile!r}")
     if s.split_j != 1:
         raise ScheduleError("split_j > 1 is not implemented yet", hint="use split_j=1")
+    if s.row_block not in (0, 1, 2, 4, 8, 16, 32, 64):
+        raise ScheduleError(f"row_block must be 0 or a power of two <= 64, got {s.row_block}")
     if s.vector_width not in (0, 1, 2, 4, 8, 16, 32, 64):
         raise ScheduleError(f"vector_width must be 0 or a power of two <= 64, got {s.vector_width}")
     if s.flash_blocks is not None:
@@ -146,7 +152,7 @@ def default_schedule(def_: Def, target: str = "cpu", sizes: dict[str, int] | Non
     flash = FLASH_BLOCKS if target == "cpu" else None
     return Schedule(
         target=target, tiles=tuple(tiles), gram_rewrite=gram, specialise=spec, plan_sizes=plan,
-        flash_blocks=flash,
+        flash_blocks=flash, row_block=ROW_BLOCK if target == "cpu" else 0,
     )
 
 

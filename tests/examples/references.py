@@ -147,7 +147,7 @@ def batched_bilinear(x, W, y):
 
 # --- W10 -----------------------------------------------------------------------------------
 def conv_strided(I, W1, sh=2, sw=2):
-    n, c, h, w = I.shape
+    n, _, h, w = I.shape
     m, _, kh, kw = W1.shape
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     out = np.zeros((n, m, ho, wo))
@@ -180,9 +180,10 @@ def fcrelu(I, W1, B1):
 def group_norm(I, gamma, beta):
     mean = I.mean(axis=(2, 3, 4), keepdims=True)
     var = I.var(axis=(2, 3, 4), keepdims=True)
-    return gamma[None, :, :, None, None] * (I - mean) / np.sqrt(var + 1e-5) + beta[
-        None, :, :, None, None
-    ]
+    return (
+        gamma[None, :, :, None, None] * (I - mean) / np.sqrt(var + 1e-5)
+        + beta[None, :, :, None, None]
+    )
 
 
 def gather(T, idx):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 tensorc = pytest.importorskip("tensorc")
-from tensorc.errors import ArgumentError, BackendError, TensorcError  # noqa: E402
+from tensorc.errors import ArgumentError, BackendError, TensorcError
 
 SRC = """
 def matmul(float(M, K) A, float(K, N) B) -> (C) {
@@ -23,9 +23,10 @@ BACKENDS = ["interp", "loops", "cpu"]
 
 @pytest.fixture(params=BACKENDS)
 def mod(request):
-    if request.param != tensorc.backends.REFERENCE and not tensorc.backends.get_backend(
-        request.param
-    ).available():
+    if (
+        request.param != tensorc.backends.REFERENCE
+        and not tensorc.backends.get_backend(request.param).available()
+    ):
         pytest.skip(f"backend {request.param!r} is not available on this machine")
     return tensorc.compile(SRC, backend=request.param)
 

@@ -22,7 +22,9 @@ EXAMPLES = ROOT / "examples"
 
 def _load_sibling(name: str):
     """Import a module of this folder by path (no package, no clash with other test folders)."""
-    spec = importlib.util.spec_from_file_location(f"tensorc_examples_tests_{name}", HERE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"tensorc_examples_tests_{name}", HERE / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
@@ -77,8 +79,6 @@ class Case:
     cap: int | None = None  # every symbol at most this (keeps dense oracles small)
     primes: dict[str, int] = field(default_factory=dict)  # overrides of the "primes" profile
     check: str = "allclose"  # "allclose" | "knn" (indices compared through their distances)
-    # backends on which this case's non-"ones" profiles take minutes: marked `slow` (run with -m slow)
-    slow_on: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -151,10 +151,10 @@ CASES: list[Case] = [
          F("K", "P")], cap=5),
     Case("w09_tensor_networks.tc", "mps_overlap",
          [F("P", "X1"), F("X1", "P", "X2"), F("X2", "P", "X3"), F("X3", "P"),
-          F("P", "Y1"), F("Y1", "P", "Y2"), F("Y2", "P", "Y3"), F("Y3", "P")], cap=3, slow_on=("loops",)),
+          F("P", "Y1"), F("Y1", "P", "Y2"), F("Y2", "P", "Y3"), F("Y3", "P")], cap=3),
     Case("w09_tensor_networks.tc", "mps_norm6",
          [F("P", "X1"), F("X1", "P", "X2"), F("X2", "P", "X3"), F("X3", "P", "X4"),
-          F("X4", "P", "X5"), F("X5", "P")], cap=2, slow_on=("loops",)),
+          F("X4", "P", "X5"), F("X5", "P")], cap=2),
     Case("w09_tensor_networks.tc", "batched_bilinear", [F("B", "I", "J"), F("J", "K"),
          F("B", "K", "L")]),
     Case("w10_tc_classics.tc", "conv_strided", [F("N", "C", "H", "W"), F("M", "C", "KH", "KW")],

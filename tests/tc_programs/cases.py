@@ -103,7 +103,7 @@ def relu(x):
 
 def conv2d(I, W, sh=1, sw=1):
     """Valid cross-correlation: I (N, C, H, W), W (M, C, KH, KW) -> (N, M, H', W')."""
-    n, c, h, w = I.shape
+    n, _, h, w = I.shape
     m, _, kh, kw = W.shape
     ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
     out = np.zeros((n, m, ho, wo))
@@ -169,11 +169,15 @@ def wavenet1(Data, FW, FB, GW, GB, RW, RB, SW, SB, Dilation):
     shifted = np.zeros_like(Data)  # Data(b, c, rf - dil), zero where rf - dil < 0
     if dil < rfs:
         shifted[:, :, dil:] = Data[:, :, : rfs - dil]
-    filt = FB[None, :, None] + np.einsum("brt,dr->bdt", Data, FW[:, :, 1]) + np.einsum(
-        "brt,dr->bdt", shifted, FW[:, :, 0]
+    filt = (
+        FB[None, :, None]
+        + np.einsum("brt,dr->bdt", Data, FW[:, :, 1])
+        + np.einsum("brt,dr->bdt", shifted, FW[:, :, 0])
     )
-    gate = GB[None, :, None] + np.einsum("brt,dr->bdt", Data, GW[:, :, 1]) + np.einsum(
-        "brt,dr->bdt", shifted, GW[:, :, 0]
+    gate = (
+        GB[None, :, None]
+        + np.einsum("brt,dr->bdt", Data, GW[:, :, 1])
+        + np.einsum("brt,dr->bdt", shifted, GW[:, :, 0])
     )
     nonlin = np.tanh(filt) / (1 + np.exp(-gate))
     res = Data + RB[None, :, None] + np.einsum("bdt,rd->brt", nonlin, RW)

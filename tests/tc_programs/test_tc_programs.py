@@ -18,7 +18,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"tensorc_tc_programs_{name}", HERE / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"tensorc_tc_programs_{name}", HERE / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here
     spec.loader.exec_module(module)
@@ -79,8 +81,9 @@ def _params():
             for backend in BACKENDS:
                 reason = known_bug(case.id, backend, profile)
                 marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                yield pytest.param(case, profile, backend, marks=marks,
-                                   id=f"{case.id}-{profile}-{backend}")
+                yield pytest.param(
+                    case, profile, backend, marks=marks, id=f"{case.id}-{profile}-{backend}"
+                )
 
 
 def check_output(got, want, what: str) -> None:
@@ -120,5 +123,5 @@ def test_corpus_is_complete():
     files = sorted(HERE.glob("*.tc"))
     assert len(files) >= 30
     for path in files:
-        for name in re.findall(r"^\s*def\s+(\w+)", path.read_text(), flags=re.M):
+        for name in re.findall(r"^\s*def\s+(\w+)", path.read_text(), flags=re.MULTILINE):
             assert (path.name, name) in covered, f"{path.name}::{name} has no case"
