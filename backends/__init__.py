@@ -40,8 +40,28 @@ REFERENCE = "interp"  # TensorIR interpreter; handled by the runtime directly (i
 CHOICES = (*REGISTRY, REFERENCE)
 
 
+class _Reference:
+    """The TensorIR interpreter: it needs no LoopIR, so the runtime calls it directly; this object
+    answers the questions every backend answers."""
+
+    name = REFERENCE
+
+    def available(self) -> bool:
+        return True
+
+    def target(self) -> str:
+        return "numpy"
+
+    def hash(self) -> str:
+        import numpy
+
+        return f"numpy-{numpy.__version__}"
+
+
 def get_backend(name: str):
     """The backend object registered as `name` (imported on first use)."""
+    if name == REFERENCE:
+        return _Reference()
     if name not in REGISTRY:
         raise BackendError(
             f"unknown backend {name!r}", hint=f"choose one of: {', '.join(CHOICES)}"

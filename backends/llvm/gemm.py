@@ -194,7 +194,7 @@ def _packed_body(w: Codec, fn, dts, compute):
                 kc = _min(w, _c(KC), w.b.sub(k, pc))
                 first = w.b.and_(w.b.icmp_signed("==", pc, _c(0)), w.b.not_(accumulate))
                 # pack B[pc:pc+kc, jc:jc+nc] into KC x NR panels (zero-padded columns)
-                def pack_b(jp):
+                def pack_b_edge(jp):
                     def row(p):
                         def col(cc):
                             j = w.b.add(w.b.add(jc, jp), cc)
@@ -209,12 +209,21 @@ def _packed_body(w: Codec, fn, dts, compute):
 
                     w.counted_loop(kc, row)
 
+                def pack_b(jp):
+                    full = w.b.icmp_signed("<=", w.b.add(jp, _c(nr)), nc)
+                    with w.b.if_else(full) as (then, otherwise):
+                        with then:
+                            _pack_full(w, bp, w.b.mul(jp, kc), kc, nr, B, dts[2], compute,
+                                       (bi, bsb), (pc, bsr), (w.b.add(jc, jp), bsc))
+                        with otherwise:
+                            pack_b_edge(jp)
+
                 w.counted_loop(nc, pack_b, step=nr)
 
                 def per_ic(ic):
                     mc = _min(w, _c(MC), w.b.sub(m, ic))
 
-                    def pack_a(ip):
+                    def pack_a_edge(ip):
                         def kcol(p):
                             def rrow(rr):
                                 i = w.b.add(w.b.add(ic, ip), rr)
@@ -230,6 +239,15 @@ def _packed_body(w: Codec, fn, dts, compute):
 
                         w.counted_loop(kc, kcol)
 
+                    def pack_a(ip):
+                        full = w.b.icmp_signed("<=", w.b.add(ip, _c(mr)), mc)
+                        with w.b.if_else(full) as (then, otherwise):
+                            with then:
+                                _pack_full(w, ap, w.b.mul(ip, kc), kc, mr, A, dts[1], compute,
+                                           (bi, asb), (pc, asc), (w.b.add(ic, ip), asr))
+                            with otherwise:
+                                pack_a_edge(ip)
+
                     w.counted_loop(mc, pack_a, step=mr)
 
                     def per_jr(jr):
@@ -238,7 +256,20 @@ def _packed_body(w: Codec, fn, dts, compute):
                                                elem(bp, w.b.mul(jr, kc)), tile])
                             rows = _min(w, _c(mr), w.b.sub(mc, ir_))
                             cols = _min(w, _c(nr), w.b.sub(nc, jr))
+                            if dts[0] == compute:  # full-width rows of unit stride: vectors
+                                full = w.b.and_(w.b.icmp_signed("==", cols, _c(nr)),
+                                                w.b.icmp_signed("==", csc, _c(1)))
+                                with w.b.if_else(full) as (then, otherwise):
+                                    with then:
+                                        _write_full(w, tile, rows, C, compute, vw, alpha, first,
+                                                    (bi, csb), (w.b.add(ic, ir_), csr),
+                                                    w.b.add(jc, jr))
+                                    with otherwise:
+                                        write_edge(ir_, rows, cols)
+                            else:
+                                write_edge(ir_, rows, cols)
 
+                        def write_edge(ir_, rows, cols):
                             def wrow(rr):
                                 def wcol(cc):
                                     t = w.b.load(elem(tile, w.b.add(w.b.mul(rr, _c(nr)), cc)),
@@ -266,6 +297,59 @@ def _packed_body(w: Codec, fn, dts, compute):
         w.counted_loop(n, per_jc, step=NC)
 
     w.counted_loop(batch, per_batch)
+
+
+def _pack_full(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str, batch, kdim,
+               wdim) -> None:
+    """dst[start + p*width + q] = src[batch, kdim0 + p, wdim0 + q] for p < kc, q < width: a full
+    panel (no padding). Loops run along whichever of the two source strides is 1."""
+    (bi, sb), (k0, sk), (w0, sw) = batch, kdim, wdim
+    ct = reg_type(compute)
+    b = w.b
+    base = _at(w, src, dt, (bi, sb), (k0, sk), (w0, sw))
+
+    def value(p, q):
+        ptr = _at(w, base, dt, (p, sk), (q, sw))
+        return w.conv(w.load_mem(ptr, dt), dt, compute)
+
+    def put(p, q, v):
+        idx = w.b.add(start, w.b.add(w.b.mul(p, _c(width)), q))
+        w.b.store(v, w.b.gep(dst, [idx], inbounds=True, source_etype=ct))
+
+    # k contiguous (a transposed panel, or A rows): p innermost; otherwise q innermost
+    with b.if_else(b.icmp_signed("==", sk, _c(1))) as (then, otherwise):
+        with then:
+            w.counted_loop(_c(width), lambda q: w.counted_loop(kc, lambda p: put(p, q, value(p, q))))
+        with otherwise:
+            w.counted_loop(kc, lambda p: w.counted_loop(_c(width), lambda q: put(p, q, value(p, q))))
+
+
+def _write_full(w: Codec, tile, rows, C, compute: str, vw: int, alpha, first, batch, row0,
+                col0) -> None:
+    """C[batch, row0 + rr, col0 : col0 + 2*vw] (+)= alpha * tile[rr] for rr < rows, in vectors
+    (C holds the compute dtype with unit column stride)."""
+    ct = reg_type(compute)
+    vt = ir.VectorType(ct, vw)
+    nr = 2 * vw
+    align = 4 if compute == "float32" else 8
+    undef = ir.Constant(vt, None)
+    splat = ir.Constant(ir.VectorType(ir.IntType(32), vw), [0] * vw)
+    b = w.b
+    av = b.shuffle_vector(b.insert_element(undef, alpha, ir.Constant(ir.IntType(32), 0)), undef,
+                          splat)
+    (bi, sb), (r0, sr) = batch, row0
+
+    def wrow(rr):
+        crow = _at(w, C, compute, (bi, sb), (w.b.add(r0, rr), sr), (col0, _c(1)))
+        for h in range(2):
+            t = w.b.load(w.b.gep(tile, [w.b.add(w.b.mul(rr, _c(nr)), _c(h * vw))], inbounds=True,
+                                 source_etype=ct), typ=vt, align=align)
+            t = w.b.fmul(t, av)
+            cp = w.b.gep(crow, [_c(h * vw)], inbounds=True, source_etype=ct)
+            old = w.b.load(cp, typ=vt, align=align)
+            w.b.store(w.b.select(first, t, w.b.fadd(old, t)), cp, align=align)
+
+    w.counted_loop(rows, wrow)
 
 
 def _micro_kernel(module: ir.Module, compute: str) -> ir.Function:

@@ -108,6 +108,8 @@ class _Machine:
                 for i, n in zip(idx, arr.shape[1:])
             ]
             return arr[(rows, *idx)]
+        if isinstance(e, Call) and e.fn == "select":
+            return self._select(e)
         if isinstance(e, Call):
             args = [self.ev(a) for a in e.args]
             if e.fn == "cast":
@@ -115,6 +117,22 @@ class _Machine:
             out = OPS[e.fn].numpy(*args)
             return np.asarray(out).astype(_np_dtype(e.dtype), copy=False)
         raise AssertionError(f"not a LoopIR expression: {e!r}")
+
+    def _select(self, e: Call):
+        """`c ? a : b` evaluates each branch only on the lanes that take it, so a guarded read
+        (`j < N ? A(i, j) : B(i, j - N)`) never touches the other branch's out-of-range index."""
+        cond = self.ev(e.args[0])
+        dtype = _np_dtype(e.dtype)
+        if np.ndim(cond) == 0:
+            return np.asarray(self.ev(e.args[1] if cond else e.args[2])).astype(dtype)
+        cond = np.broadcast_to(np.asarray(cond, dtype=bool), (self.L,))
+        saved, out = self.active, []
+        for lanes, branch in ((cond, e.args[1]), (~cond, e.args[2])):
+            self.active = saved & lanes
+            value = self.ev(branch) if self.active.any() else np.zeros((), dtype)
+            out.append(np.broadcast_to(np.asarray(value).astype(dtype), (self.L,)))
+        self.active = saved
+        return np.where(cond, out[0], out[1])
 
     def _gather(self, buf: np.ndarray, idx: list, name: str):
         if not idx:

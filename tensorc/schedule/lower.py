@@ -283,6 +283,8 @@ class ProgramBuilder:
         order = [d.name for d in (*self.def_.inputs, *self.def_.outputs, *self.def_.temps)]
         order += [b.name for b in self.extra_temps]
         used = [n for n in order if n in bufs or (n in scalars and n in vars_)]
+        # A size is a parameter if the body reads it or a used buffer's shape needs it (strides).
+        vars_ |= {str(x) for n in used for d in self.buffer(n).shape for x in d.free_symbols}
         sizes = tuple(s for s in self.def_.sizes if s in vars_ and s not in self.spec)
         name = f"{self.def_.name}_{len(self.kernels)}"
         self.kernels.append(

@@ -23,10 +23,7 @@ BACKENDS = ["interp", "loops", "cpu"]
 
 @pytest.fixture(params=BACKENDS)
 def mod(request):
-    if (
-        request.param != tensorc.backends.REFERENCE
-        and not tensorc.backends.get_backend(request.param).available()
-    ):
+    if not tensorc.backends.get_backend(request.param).available():
         pytest.skip(f"backend {request.param!r} is not available on this machine")
     return tensorc.compile(SRC, backend=request.param)
 

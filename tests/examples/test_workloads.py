@@ -42,8 +42,6 @@ _modules: dict[tuple[str, str], object] = {}
 
 def require_backend(backend: str) -> None:
     """Skip (never silently) when `backend` cannot run on this machine."""
-    if backend == tensorc.backends.REFERENCE:
-        return  # the numpy TensorIR interpreter runs anywhere; it is not in REGISTRY
     impl = tensorc.backends.get_backend(backend)
     if not impl.available():
         pytest.skip(f"backend {backend!r} is not available on this machine")

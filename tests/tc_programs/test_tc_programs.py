@@ -35,27 +35,13 @@ RTOL = 1e-4
 
 # (case id, backend or None for all, profile or None for all) -> reason: known bugs in other parts of the compiler.
 KNOWN_BUGS: dict[tuple[str, str | None, str | None], str] = {
-    # A ternary must guard its branches' reads (TC's wavenet reads Data(b, c, rf - DILATION_FACTOR)
-    # only when rf - DILATION_FACTOR >= 0); the LoopIR interpreter evaluates both branches
-    # eagerly and bounds-checks the unselected one.
-    ("wavenet::wavenet1", "loops", None): "loops: ternary-guarded read evaluated eagerly -> "
-    "IndexError: Data: index out of bounds in dim 2 (tensorc/ir/loop_interpreter.py _check)",
-    ("concat_ternary::concat", "loops", None): "loops: ternary-guarded read evaluated eagerly -> "
-    "IndexError: A: index out of bounds in dim 1 (tensorc/ir/loop_interpreter.py _check)",
-    # The LUT size E1 bounds only an indirectly indexed dimension; the LLVM renderer asks for it
-    # as a kernel parameter (size-1 runs pass because E1 = 1 is specialised away).
-    ("lut1::_1LUT", "cpu", "primes"): "cpu: UnsupportedError: size E1 is not a parameter of "
-    "kernel _1LUT_0 (backends/llvm/render.py loop -> counted_loop)",
-    ("lut2::_2LUT", "cpu", "primes"): "cpu: UnsupportedError: size E1 is not a parameter of "
-    "kernel _2LUT_0 (backends/llvm/render.py loop -> counted_loop)",
+    # (case, backend, size profile) -> the bug, as an xfail(strict=True) reason. Empty: all fixed.
 }
 
 _modules: dict[tuple[str, str], object] = {}
 
 
 def require_backend(backend: str) -> None:
-    if backend == tensorc.backends.REFERENCE:
-        return  # the numpy TensorIR interpreter runs anywhere; it is not in REGISTRY
     impl = tensorc.backends.get_backend(backend)
     if not impl.available():
         pytest.skip(f"backend {backend!r} is not available on this machine")
