@@ -16,7 +16,7 @@ from tensorc.runtime import arrays
 from tensorc.runtime.module import Function, Module, _check_backend
 
 
-def compile(source: str, backend: str | None = None, file: str = "<string>") -> Module:  # noqa: A001
+def compile(source: str, backend: str | None = None, file: str = "<string>") -> Module:
     """Compile `.tc` source into a module with one callable per def.
 
     Args:
@@ -46,7 +46,7 @@ def load(path: str | Path, backend: str | None = None) -> Module:
 
 # The tensor a statement assigns: `name`, `name(...)` or `name[...]` at a line start, then an
 # assignment operator.
-_LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[\(\[][^=\n]*?[\)\]])?\s*(?:\+|\*|max|min)?=!?(?!=)", re.M)
+_LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[\(\[][^=\n]*?[\)\]])?\s*(?:\+|\*|max|min)?=!?(?!=)", re.MULTILINE)
 
 _EINSUM_CACHE: dict[tuple, Function] = {}
 _EINSUM_LOCK = threading.Lock()

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `tensorc explain ... | head`
         return 0
-    except Exception:  # an internal bug: say so, with the frames a developer needs
+    except Exception:  # noqa: BLE001 - an internal bug: say so, with the frames a developer needs
         traceback.print_exc()
         print("tensorc: internal error (a bug in tensorc, please report it)", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ import sympy
 from tensorc.errors import ArgumentError, ShapeError, UnsupportedError
 from tensorc.ir.interp_reduce import REDUCE_RULES
 from tensorc.ir.ops import OPS, reduce_identity
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, Statement
+from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, Statement, children
 from tensorc.ir.types import DTYPES, compute_dtype, is_float, is_int, to_numpy
 
 __all__ = ["bf16_to_f32", "f32_to_bf16", "interpret"]
@@ -113,19 +113,9 @@ def _chunks(lo: int, hi: int, step: int) -> Iterator[tuple[int, int]]:
         yield a, min(a + step, hi)
 
 
-def _children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Access):
-        return e.indices
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Reduce):
-        return (e.body,) if e.mask is None else (e.body, e.mask)
-    return ()
-
-
 def _walk(e: Expr) -> Iterator[Expr]:
     yield e
-    for c in _children(e):
+    for c in children(e):
         yield from _walk(c)
 
 
@@ -319,7 +309,7 @@ class _Run:
 
     def _cost(self, e: Expr) -> int:
         """Largest product of nested reduction extents below `e` (elements per context point)."""
-        below = max((self._cost(c) for c in _children(e)), default=1)
+        below = max((self._cost(c) for c in children(e)), default=1)
         if isinstance(e, Reduce):
             ext = math.prod(max(0, self.bound(r.hi) - self.bound(r.lo)) for r in e.ranges)
             return max(1, ext) * below

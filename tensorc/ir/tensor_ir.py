@@ -18,7 +18,8 @@ domain where its mask holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 import sympy
 
@@ -102,6 +103,38 @@ class Reduce(Expr):
     dtype: str
     k: int = 0
     rank: str | None = None
+
+
+# --- traversal (the one copy every stage uses) -------------------------------------------------
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    """Direct sub-expressions: an access's indices, a call's args, a reduction's body and mask."""
+    if isinstance(e, Access):
+        return e.indices
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, Reduce):
+        return (e.body,) if e.mask is None else (e.body, e.mask)
+    return ()
+
+
+def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """`e` with `fn` applied to each direct sub-expression."""
+    if isinstance(e, Access):
+        return replace(e, indices=tuple(fn(i) for i in e.indices))
+    if isinstance(e, Call):
+        return replace(e, args=tuple(fn(a) for a in e.args))
+    if isinstance(e, Reduce):
+        return replace(e, body=fn(e.body), mask=None if e.mask is None else fn(e.mask))
+    return e
+
+
+def walk(e: Expr) -> Iterator[Expr]:
+    """Pre-order: a node, then its children (body before mask)."""
+    yield e
+    for c in children(e):
+        yield from walk(c)
 
 
 # --- statements, defs, programs ---------------------------------------------------------------

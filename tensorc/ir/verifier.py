@@ -6,44 +6,31 @@ Also the small generic traversals of TensorIR expressions (`children`, `map_expr
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import sympy
 
 from tensorc.ir.ops import ARG_REDUCTIONS, OPS, REDUCTIONS, result_dtype
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Program, Reduce
+from tensorc.ir.tensor_ir import (  # noqa: F401 - children/walk re-exported for the front end
+    Access,
+    Call,
+    Const,
+    Def,
+    Expr,
+    Index,
+    Program,
+    Reduce,
+    children,
+    map_children,
+    walk,
+)
 from tensorc.ir.types import DTYPES, INDEX, is_float, is_int
 
 
 # --- traversal ---------------------------------------------------------------------------------
-def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Access):
-        return e.indices
-    if isinstance(e, Reduce):
-        return (e.body,) if e.mask is None else (e.body, e.mask)
-    return ()
-
-
 def map_expr(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     """Rebuild `e` bottom-up, applying `fn` to every node after its children."""
-    if isinstance(e, Call):
-        e = dataclasses.replace(e, args=tuple(map_expr(a, fn) for a in e.args))
-    elif isinstance(e, Access):
-        e = dataclasses.replace(e, indices=tuple(map_expr(a, fn) for a in e.indices))
-    elif isinstance(e, Reduce):
-        mask = None if e.mask is None else map_expr(e.mask, fn)
-        e = dataclasses.replace(e, body=map_expr(e.body, fn), mask=mask)
-    return fn(e)
-
-
-def walk(e: Expr) -> Iterator[Expr]:
-    """Pre-order: a node, then its children (body before mask)."""
-    yield e
-    for c in children(e):
-        yield from walk(c)
+    return fn(map_children(e, lambda c: map_expr(c, fn)))
 
 
 def index_names(e: Expr) -> set[str]:

@@ -2,38 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, Statement
-
-
-def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Access):
-        return e.indices
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Reduce):
-        return (e.body,) if e.mask is None else (e.body, e.mask)
-    return ()
-
-
-def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
-    if isinstance(e, Access):
-        return replace(e, indices=tuple(fn(i) for i in e.indices))
-    if isinstance(e, Call):
-        return replace(e, args=tuple(fn(a) for a in e.args))
-    if isinstance(e, Reduce):
-        return replace(e, body=fn(e.body), mask=None if e.mask is None else fn(e.mask))
-    return e
-
-
-def walk(e: Expr) -> Iterator[Expr]:
-    yield e
-    for c in children(e):
-        yield from walk(c)
+from tensorc.ir.tensor_ir import (
+    Access,
+    Call,
+    Const,
+    Expr,
+    Index,
+    Range,
+    Reduce,
+    Statement,
+    children,
+    map_children,
+    walk,
+)
 
 
 def free_indices(e: Expr) -> frozenset[str]:

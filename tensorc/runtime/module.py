@@ -43,7 +43,7 @@ class Function:
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
 
     @property
-    def __name__(self) -> str:  # noqa: A003 - reads like a Python function
+    def __name__(self) -> str:
         return self.def_.name
 
     def __repr__(self) -> str:
