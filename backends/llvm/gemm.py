@@ -316,12 +316,30 @@ def _pack_full(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str,
         idx = w.b.add(start, w.b.add(w.b.mul(p, _c(width)), q))
         w.b.store(v, w.b.gep(dst, [idx], inbounds=True, source_etype=ct))
 
+    def unit_rows(p):  # a row of `width` contiguous elements: whole vectors
+        vt = ir.VectorType(ct, width)
+        align = 4 if compute == "float32" else 8
+        src_p = _at(w, base, dt, (p, sk))
+        v = w.b.load(src_p, typ=vt, align=align)
+        idx = w.b.add(start, w.b.mul(p, _c(width)))
+        ptr = w.b.bitcast(w.b.gep(dst, [idx], inbounds=True, source_etype=ct), ir.PointerType())
+        w.b.store(v, ptr, align=align)
+
     # k contiguous (a transposed panel, or A rows): p innermost; otherwise q innermost
     with b.if_else(b.icmp_signed("==", sk, _c(1))) as (then, otherwise):
         with then:
             w.counted_loop(_c(width), lambda q: w.counted_loop(kc, lambda p: put(p, q, value(p, q))))
         with otherwise:
-            w.counted_loop(kc, lambda p: w.counted_loop(_c(width), lambda q: put(p, q, value(p, q))))
+            if dt == compute:
+                with w.b.if_else(w.b.icmp_signed("==", sw, _c(1))) as (vec, gen):
+                    with vec:
+                        w.counted_loop(kc, unit_rows)
+                    with gen:
+                        w.counted_loop(kc, lambda p: w.counted_loop(
+                            _c(width), lambda q: put(p, q, value(p, q))))
+            else:
+                w.counted_loop(kc, lambda p: w.counted_loop(
+                    _c(width), lambda q: put(p, q, value(p, q))))
 
 
 def _write_full(w: Codec, tile, rows, C, compute: str, vw: int, alpha, first, batch, row0,
