@@ -322,13 +322,13 @@ def _pack_full(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str,
         src_p = _at(w, base, dt, (p, sk))
         v = w.b.load(src_p, typ=vt, align=align)
         idx = w.b.add(start, w.b.mul(p, _c(width)))
-        ptr = w.b.bitcast(w.b.gep(dst, [idx], inbounds=True, source_etype=ct), ir.PointerType())
+        ptr = w.b.bitcast(w.b.gep(dst, [idx], inbounds=True, source_etype=ct), ir.PointerType(vt))
         w.b.store(v, ptr, align=align)
 
     # k contiguous (a transposed panel, or A rows): p innermost; otherwise q innermost
     with b.if_else(b.icmp_signed("==", sk, _c(1))) as (then, otherwise):
-        with then:
-            w.counted_loop(_c(width), lambda q: w.counted_loop(kc, lambda p: put(p, q, value(p, q))))
+        with then:  # one p step fills a whole panel row: the vectoriser sees `width` streams
+            w.counted_loop(kc, lambda p: [put(p, _c(q), value(p, _c(q))) for q in range(width)])
         with otherwise:
             if dt == compute:
                 with w.b.if_else(w.b.icmp_signed("==", sw, _c(1))) as (vec, gen):

@@ -76,17 +76,23 @@ def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> 
         return [L.Assign(name, at, L.Call(fn, (_read(name, at, t), v), t))]
     if op == "logsumexp":
         m, s = acc.names["m"], acc.names["l"]
-        mn, safe, vv = fresh("mn"), fresh("safe"), fresh("v")
+        mn, safe, vv, up, e = fresh("mn"), fresh("safe"), fresh("v"), fresh("up"), fresh("e")
         M, V = _read(m, at, t), L.Var(vv, t)
+        UP, EV = L.Var(up, "bool"), L.Var(e, t)
         MN, SAFE = L.Var(mn, t), L.Var(safe, t)
         return [
             L.Let(vv, v),
             L.Let(mn, L.Call("max", (M, V), t)),
             # a row that saw only -inf keeps l = 0 instead of exp(-inf - -inf) = nan
             L.Let(safe, L.Call("select", (L.Call("eq", (MN, _c(float("-inf"), t)), "bool"), _c(0.0, t), MN), t)),
-            L.Assign(s, at, L.Call("add", (
-                L.Call("mul", (_read(s, at, t), L.Call("exp", (L.Call("sub", (M, SAFE), t),), t)), t),
-                L.Call("exp", (L.Call("sub", (V, SAFE), t),), t)), t)),
+            # one exp per element: e = exp(min - max) rescales l when v is the new max, else is
+            # v's own term (lo = v also when v is nan, which then propagates into l)
+            L.Let(up, L.Call("gt", (V, M), "bool")),
+            L.Let(e, L.Call("exp", (L.Call("sub", (L.Call("select", (UP, M, V), t), SAFE), t),), t)),
+            L.Assign(s, at, L.Call("select", (
+                UP,
+                L.Call("add", (L.Call("mul", (_read(s, at, t), EV), t), _c(1.0, t)), t),
+                L.Call("add", (_read(s, at, t), EV), t)), t)),
             L.Assign(m, at, MN),
         ]  # fmt: skip
     if op in ("argmax", "argmin"):

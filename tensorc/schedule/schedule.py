@@ -17,7 +17,7 @@ from tensorc.passes.tir_utils import walk
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
 ROW_BLOCK = 8  # default rows per j sweep on the cpu (one AVX2 vector of float32)
-FLASH_BLOCKS = (64, 64)  # cpu default (BM, BN) of blocked flash attention
+FLASH_BLOCKS = (96, 128)  # cpu default (BM, BN) of flash attention: BM = 16 * MR, BN = 8 * NR
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def space(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -
         isinstance(x, Reduce) and x.op == "logsumexp" for st in def_.body for x in walk(st.rhs)
     ):
         out.append(replace(base, flash_blocks=None if base.flash_blocks else FLASH_BLOCKS))
-        out.append(replace(base, flash_blocks=(96, 128)))
+        out.append(replace(base, flash_blocks=(64, 64)))
     if len(lhs) >= 2:
         out.append(replace(base, order=tuple(reversed(lhs))))
     seen, uniq = set(), []
