@@ -12,12 +12,12 @@ the calling thread. Kernels run in order. `threads` defaults to `$TENSORC_NUM_TH
 from __future__ import annotations
 
 import ctypes
-import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from tensorc import knobs
 from tensorc.errors import ArgumentError
 from tensorc.ir import loop_ir as L
 from tensorc.ir.types import to_numpy
@@ -29,8 +29,7 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def default_threads() -> int:
-    env = os.environ.get("TENSORC_NUM_THREADS")
-    return max(1, int(env)) if env else (os.cpu_count() or 1)
+    return knobs.num_threads()
 
 
 def _pool(n: int) -> ThreadPoolExecutor:

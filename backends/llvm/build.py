@@ -22,17 +22,14 @@ import functools
 import hashlib
 import itertools
 import os
-import struct
-import tempfile
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import llvmlite
 import llvmlite.binding as llvm
 
-_MAGIC = b"TCLLVMO1"
-_HEADER = struct.Struct("<8sQ32s")
+from tensorc.cache import store
+
 _lock = threading.Lock()
 _counter = itertools.count()
 
@@ -55,22 +52,14 @@ def target_machine() -> llvm.TargetMachine:
     _init()
     cpu, features = host()
     target = llvm.Target.from_triple(llvm.get_process_triple())
-    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic",
-                                        codemodel="default", jit=False)
+    return target.create_target_machine(
+        cpu=cpu, features=features, opt=3, reloc="pic", codemodel="default", jit=False
+    )
 
 
 def toolchain() -> str:
     """llvmlite and LLVM versions (part of every cache key)."""
     return f"llvmlite-{llvmlite.__version__}-llvm-{'.'.join(map(str, llvm.llvm_version_info))}"
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("TENSORC_CACHE_DIR")
-    if env:
-        return Path(env) / "llvm"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("tensorc")) / "llvm"
 
 
 def cache_key(text: str) -> str:
@@ -105,43 +94,14 @@ def optimized_ir(text: str) -> str:
 
 
 def compile_ir(text: str, use_cache: bool = True) -> bytes:
-    """Object code for `text`, from the disk cache when present and intact."""
-    path = cache_dir() / f"{cache_key(text)}.o" if use_cache else None
-    if path is not None:
-        obj = read_cached(path)
-        if obj is not None:
-            return obj
-    obj = bytes(target_machine().emit_object(optimize(text)))
-    if path is not None:
-        write_cached(path, obj)
-    return obj
+    """Object code for `text`, from the on-disk store when present and intact."""
 
+    def build() -> bytes:
+        return bytes(target_machine().emit_object(optimize(text)))
 
-def read_cached(path: Path) -> bytes | None:
-    """The payload of a cache file, or None if missing or corrupt."""
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if len(data) < _HEADER.size:
-        return None
-    magic, size, digest = _HEADER.unpack_from(data)
-    payload = data[_HEADER.size:]
-    if magic != _MAGIC or size != len(payload) or hashlib.sha256(payload).digest() != digest:
-        return None
-    return payload
-
-
-def write_cached(path: Path, obj: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(_HEADER.pack(_MAGIC, len(obj), hashlib.sha256(obj).digest()))
-            f.write(obj)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs a recompile
+    if not use_cache:
+        return build()
+    return store.get_or_build("llvm", cache_key(text), build, suffix=".o")
 
 
 @dataclass

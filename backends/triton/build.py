@@ -15,16 +15,15 @@ import tempfile
 from pathlib import Path
 from types import ModuleType
 
+from tensorc import knobs
+
 
 def cache_dir() -> Path:
     """The directory generated modules live in (created on demand)."""
-    root = os.environ.get("TENSORC_CACHE_DIR")
-    if root:
-        base = Path(root) / "triton"
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_cache_dir("tensorc")) / "triton"
+    # Triton's jit reads kernel source from a real file, so even with the cache "off" the
+    # generated modules need a directory: a private temporary one then.
+    root = knobs.cache_root()
+    base = (root if root is not None else Path(tempfile.gettempdir()) / "tensorc") / "triton"
     base.mkdir(parents=True, exist_ok=True)
     return base
 

@@ -19,18 +19,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from tensorc.knobs import cache_root
+
 _MAGIC = b"TCK1"
-
-
-def cache_root() -> Path | None:
-    env = os.environ.get("TENSORC_CACHE_DIR")
-    if env == "off":
-        return None
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("tensorc"))
 
 
 def cache_key(**parts: str) -> str:

@@ -6,8 +6,8 @@ its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last
 
 from __future__ import annotations
 
-import os
 
+from tensorc import knobs
 from tensorc.ir.loop_ir import LoopProgram
 from tensorc.ir.tensor_ir import Def
 from tensorc.passes.drop_dead import drop_dead
@@ -29,7 +29,7 @@ PIPELINE = [
 def run_pipeline(def_: Def) -> Def:
     """Run every pass of PIPELINE in order (with the TensorIR verifier between passes when
     TENSORC_CHECKS=1)."""
-    check = os.environ.get("TENSORC_CHECKS") == "1"
+    check = knobs.checks()
     verify = None
     if check:
         from tensorc.ir.verifier import verify

@@ -8,7 +8,6 @@ zero-filled outputs and temps -> run -> hand results back in the caller's array 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import warnings
@@ -19,6 +18,7 @@ import numpy as np
 import sympy
 
 from tensorc import backends as backend_registry
+from tensorc import knobs
 from tensorc.errors import ArgumentError, BackendError, TensorcError, UnsupportedError
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
@@ -147,7 +147,7 @@ class Function:
             return self.backend
         if device.startswith("cuda"):
             return "triton"
-        env = os.environ.get("TENSORC_BACKEND")
+        env = knobs.default_backend()
         if env:
             _check_backend(env)
             return env

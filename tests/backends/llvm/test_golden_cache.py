@@ -14,6 +14,8 @@ from tensorc.backends.llvm import build
 from tensorc.backends.llvm.backend import BACKEND
 from workloads import gauss_ksum, nn_argmin
 
+from tensorc.cache import store as kernel_store
+
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "llvm"
 HERE = Path(__file__).resolve().parent
 
@@ -54,18 +56,18 @@ def test_cache_round_trip_corruption_and_fresh_process(tmp_path, monkeypatch):
     prog = gauss_ksum(3)
     text = BACKEND.render(prog)
     obj = build.compile_ir(text)
-    path = tmp_path / "llvm" / f"{build.cache_key(text)}.o"
-    assert path.exists() and build.read_cached(path) == obj
+    key = build.cache_key(text)
+    path = kernel_store._path("llvm", key, ".o")
+    assert path.exists() and kernel_store.read("llvm", key, ".o") == obj
     # a corrupt file is detected and rebuilt
     path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
-    assert build.read_cached(path) is None
-    assert build.compile_ir(text) == obj and build.read_cached(path) == obj
+    assert kernel_store.read("llvm", key, ".o") is None
+    assert build.compile_ir(text) == obj and kernel_store.read("llvm", key, ".o") == obj
     # a fresh process loads from the cache without compiling, and the kernel runs
     script = textwrap.dedent(f"""
         import sys, time
         t0 = time.perf_counter()
         sys.path[:0] = [{str(HERE)!r}]
-        import conftest  # noqa: F401  (tensorc.backends alias for source checkouts)
         import numpy as np
         from workloads import gauss_ksum, gauss_ksum_ref
         from tensorc.backends.llvm import build
