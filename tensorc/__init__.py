@@ -11,9 +11,9 @@ Front ends: `compile` / `load` (.tc source), `einsum` (numpy.einsum semantics), 
 
 from __future__ import annotations
 
-from tensorc.api import compile, einsum, explain, jit, load  # noqa: A004
+from tensorc.api import compile, einsum, explain, jit, load
 from tensorc.backends import CHOICES as BACKENDS
 from tensorc.errors import TensorcError
 
-__all__ = ["compile", "load", "einsum", "jit", "explain", "BACKENDS", "TensorcError"]
+__all__ = ["BACKENDS", "TensorcError", "compile", "einsum", "explain", "jit", "load"]
 __version__ = "0.1.0"

@@ -63,11 +63,11 @@ class ErrorGroup(TensorcError):
 
 
 # --- source (front end) errors ------------------------------------------------------------------
-class SyntaxError_(TensorcError):  # noqa: N801 - avoid shadowing the builtin
+class SyntaxError_(TensorcError):
     """The text does not parse; the message names the tokens that were expected."""
 
 
-class NameError_(TensorcError):  # noqa: N801
+class NameError_(TensorcError):
     """Unknown tensor, function, index or size symbol (the hint offers a 'did you mean')."""
 
 
@@ -79,7 +79,7 @@ class RangeError(TensorcError):
     """An index whose range cannot be inferred, or is ambiguous; the hint asks for a `where` range."""
 
 
-class TypeError_(TensorcError):  # noqa: N801
+class TypeError_(TensorcError):
     """A dtype that does not fit: float used as an index, bad cast, bad reduction operand."""
 
 

@@ -351,7 +351,8 @@ class Nest:
         if r.op in rules.ARG_OPS:
             acc, decls = rules.init_arg(r.op, r.body.dtype, shape, r.k, self.fresh)
         else:
-            acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh)
+            wide = len(r.ranges) >= 2  # a multi-index sum has N*M terms: accumulate wide
+            acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh, wide=wide)
         place.stmts.extend(decls)
         level, outer, inner = self._open_ranges(r, place, dims)
         if outer is not None:

@@ -34,9 +34,17 @@ def _read(name, at, dtype):
     return L.LocalRead(name, at, dtype)
 
 
-def init(op: str, dtype: str, shape: tuple[L.LExpr, ...], k: int, fresh) -> tuple[Acc, list[L.Stmt]]:
-    """Declare the accumulator locals of a reduction `op` producing `dtype` (per element of `shape`)."""
+def init(
+    op: str, dtype: str, shape: tuple[L.LExpr, ...], k: int, fresh, wide: bool = False
+) -> tuple[Acc, list[L.Stmt]]:
+    """Declare the accumulator locals of a reduction `op` producing `dtype` (per element of `shape`).
+
+    `wide`: a float32 sum over very many terms (several indices, e.g. a double sum to a scalar as
+    in MMD) accumulates in float64, so rounding does not grow with N*M.
+    """
     acc_t = compute_dtype(dtype) if op not in ("argmax", "argmin", "argkmin") else None
+    if wide and op == "sum" and acc_t == "float32":
+        acc_t = "float64"
     if op in ("sum", "prod", "max", "min"):
         name = fresh("acc")
         ident = reduce_identity(op, acc_t)
