@@ -168,6 +168,7 @@ def _packed_body(w: Codec, fn, dts, compute):
     for a in (ap, bp, tile):
         a.align = 64
     ukernel = _micro_kernel(w.module, compute)
+    ukernel_c = _micro_kernel(w.module, compute, direct=True)
     b = w.b
 
     def elem(base, idx):
@@ -252,22 +253,36 @@ def _packed_body(w: Codec, fn, dts, compute):
 
                     def per_jr(jr):
                         def per_ir(ir_):
-                            w.b.call(ukernel, [kc, elem(ap, w.b.mul(ir_, kc)),
-                                               elem(bp, w.b.mul(jr, kc)), tile])
                             rows = _min(w, _c(mr), w.b.sub(mc, ir_))
                             cols = _min(w, _c(nr), w.b.sub(nc, jr))
-                            if dts[0] == compute:  # full-width rows of unit stride: vectors
-                                full = w.b.and_(w.b.icmp_signed("==", cols, _c(nr)),
-                                                w.b.icmp_signed("==", csc, _c(1)))
-                                with w.b.if_else(full) as (then, otherwise):
-                                    with then:
-                                        _write_full(w, tile, rows, C, compute, vw, alpha, first,
-                                                    (bi, csb), (w.b.add(ic, ir_), csr),
-                                                    w.b.add(jc, jr))
-                                    with otherwise:
-                                        write_edge(ir_, rows, cols)
-                            else:
+                            apan, bpan = elem(ap, w.b.mul(ir_, kc)), elem(bp, w.b.mul(jr, kc))
+                            if dts[0] != compute:
+                                w.b.call(ukernel, [kc, apan, bpan, tile])
                                 write_edge(ir_, rows, cols)
+                                return
+                            # a whole MR x NR block of unit column stride: straight into C
+                            whole = w.b.and_(w.b.icmp_signed("==", rows, _c(mr)),
+                                             w.b.and_(w.b.icmp_signed("==", cols, _c(nr)),
+                                                      w.b.icmp_signed("==", csc, _c(1))))
+                            with w.b.if_else(whole) as (then, otherwise):
+                                with then:
+                                    cp = _at(w, C, compute, (bi, csb), (w.b.add(ic, ir_), csr),
+                                             (w.b.add(jc, jr), _c(1)))
+                                    w.b.call(ukernel_c, [kc, apan, bpan, cp, csr, alpha, first])
+                                with otherwise:
+                                    w.b.call(ukernel, [kc, apan, bpan, tile])
+                                    tile_to_c(ir_, rows, cols)
+
+                        def tile_to_c(ir_, rows, cols):  # full-width rows: vectors
+                            full = w.b.and_(w.b.icmp_signed("==", cols, _c(nr)),
+                                            w.b.icmp_signed("==", csc, _c(1)))
+                            with w.b.if_else(full) as (then, otherwise):
+                                with then:
+                                    _write_full(w, tile, rows, C, compute, vw, alpha, first,
+                                                (bi, csb), (w.b.add(ic, ir_), csr),
+                                                w.b.add(jc, jr))
+                                with otherwise:
+                                    write_edge(ir_, rows, cols)
 
                         def write_edge(ir_, rows, cols):
                             def wrow(rr):
@@ -370,9 +385,13 @@ def _write_full(w: Codec, tile, rows, C, compute: str, vw: int, alpha, first, ba
     w.counted_loop(rows, wrow)
 
 
-def _micro_kernel(module: ir.Module, compute: str) -> ir.Function:
-    """tile[MR][NR] = sum_p ap[p][0:MR] outer bp[p][0:NR] with MR x 2 vector accumulators."""
-    name = f"tc.ukernel.{compute}"
+def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.Function:
+    """tile[MR][NR] = sum_p ap[p][0:MR] outer bp[p][0:NR] with MR x 2 vector accumulators.
+
+    `direct`: (kc, ap, bp, c, ldc, alpha, first) writes c[r*ldc + 0:NR] = alpha * acc[r]
+    (+ c[...] unless `first`) instead: C of the compute dtype, unit column stride.
+    """
+    name = f"tc.ukernel{'.c' if direct else ''}.{compute}"
     fn = module.globals.get(name)
     if fn is not None:
         return fn
@@ -381,10 +400,12 @@ def _micro_kernel(module: ir.Module, compute: str) -> ir.Function:
     nr = 2 * vw
     vt = ir.VectorType(ct, vw)
     ptr = ir.PointerType()
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, ptr, ptr, ptr]), name=name)
+    extra = [I64, ct, I1] if direct else []
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, ptr, ptr, ptr, *extra]),
+                     name=name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    kc, ap, bp, tile = fn.args
+    kc, ap, bp, tile = fn.args[:4]
     entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
     b = ir.IRBuilder(entry)
     vzero = ir.Constant(vt, [0.0] * vw)
@@ -417,9 +438,20 @@ def _micro_kernel(module: ir.Module, compute: str) -> ir.Function:
             accs[rr][h].add_incoming(new[rr][h], loop)
     b.cbranch(b.icmp_signed("<", pn, kc), loop, done)
     b.position_at_end(done)
+    if direct:
+        ldc, alpha, first = fn.args[4:]
+        av = b.shuffle_vector(b.insert_element(undef, alpha, ir.Constant(ir.IntType(32), 0)),
+                              undef, mask)
     for rr in range(mr):
         for h in range(2):
-            dst = b.gep(tile, [_c(rr * nr + h * vw)], inbounds=True, source_etype=ct)
-            b.store(new[rr][h], dst, align=align)
+            if not direct:
+                dst = b.gep(tile, [_c(rr * nr + h * vw)], inbounds=True, source_etype=ct)
+                b.store(new[rr][h], dst, align=align)
+                continue
+            off = b.add(b.mul(_c(rr), ldc), _c(h * vw))
+            dst = b.gep(tile, [off], inbounds=True, source_etype=ct)
+            v = b.fmul(new[rr][h], av)
+            old = b.load(dst, typ=vt, align=align)
+            b.store(b.select(first, v, b.fadd(old, v)), dst, align=align)
     b.ret_void()
     return fn

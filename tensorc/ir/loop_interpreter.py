@@ -259,7 +259,7 @@ class _Machine:
     def gemm(self, g: Gemm) -> None:
         lanes = np.nonzero(self.active)[0]
 
-        def at(x, lane):  # noqa: B023 - called at once, in the loop
+        def at(x, lane):
             v = self.ev(x)
             return int(np.asarray(v).reshape(-1)[lane] if np.ndim(v) else v)
 

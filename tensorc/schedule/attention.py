@@ -14,7 +14,7 @@ it to one kernel of two `Gemm`s per (i-block, j-block) on per-thread scratch:
       serial for j0 in [jlo(block), jhi(block)) step BN:   # fully masked j-blocks never visited
         gemm S = alpha * X[i-block, :] @ Y[j-block, :]^T
         per row r: the mask as column bounds [clo, chi) of this block; row max; p = exp(s - m')
-                   (0 outside the bounds) into S; l = l * exp(m - m') + sum p; O[r, :] *= exp(m - m')
+                   (0 outside the bounds) into S; l = l * exp(m - m') + sum p; O[r] *= exp(m - m')
         gemm O += c * S @ V[j-block, :]
       o[.., i, e] = l == 0 ? 0 : O / l                    # a fully masked row is the empty sum
 
@@ -89,7 +89,11 @@ def _affine_in(c: T.Expr, i: str) -> bool:
 def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     """The roles of `st` if it is a (masked) softmax(dot product)-weighted sum, else None."""
     r = st.rhs
-    if st.mask is not None or not isinstance(r, T.Reduce) or len(set(st.indices)) != len(st.indices):
+    if (
+        st.mask is not None
+        or not isinstance(r, T.Reduce)
+        or len(set(st.indices)) != len(st.indices)
+    ):
         return None
     if any(not _zero(rg.lo) for rg in st.domain) or DTYPES[r.dtype].kind != "f":
         return None
@@ -102,7 +106,12 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     if len(dots) != 1 or not isinstance(dots[0], T.Reduce):
         return None
     dot = dots[0]
-    if dot.op != "sum" or len(dot.ranges) != 1 or dot.mask is not None or not _zero(dot.ranges[0].lo):
+    if (
+        dot.op != "sum"
+        or len(dot.ranges) != 1
+        or dot.mask is not None
+        or not _zero(dot.ranges[0].lo)
+    ):
         return None
     if compute_dtype(dot.dtype) != compute_dtype(r.dtype):
         return None
@@ -118,9 +127,9 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
         return None
     i_c = [n for n in st.indices if n in _names(x) and n not in _names(y) | _names(v)]
     e_c = [n for n in st.indices if n in _names(v) and n not in _names(x) | _names(y)]
-    if len(i_c) != 1 or len(e_c) != 1:
+    if not i_c or not e_c:
         return None
-    i, e = i_c[0], e_c[0]
+    i, e = i_c[-1], e_c[-1]  # the innermost; others (heads that K/V share) act as batch indices
     batch = [n for n in st.indices if n not in (i, e)]
     roles = ((x, {i, d}), (y, {j, d}), (v, {j, e}))
     for acc, need in roles:
@@ -134,10 +143,8 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     mask = conjuncts(r.mask)
     if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
         return None
-    return Attention(
-        r, i, j, d, e, batch, x, y, v, score_scalars + inner_scalars, value_scalars, mask,
-        dot.ranges[0].hi,
-    )
+    scalars = score_scalars + inner_scalars
+    return Attention(r, i, j, d, e, batch, x, y, v, scalars, value_scalars, mask, dot.ranges[0].hi)
 
 
 def lower_attention(pb, k: int, st: T.Statement) -> bool:
@@ -153,8 +160,10 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     bm, bn = pb.schedule.flash_blocks
     label = f"statement {k + 1} ({st.tensor})"
     notes = [
-        f"{label}: softmax-weighted sum in one online pass, blocked as flash attention "
-        f"(BM={bm}, BN={bn}): S = Q K^T and O += P V are Gemms on per-thread tiles"
+        (
+            f"{label}: softmax-weighted sum in one online pass, blocked as flash attention "
+            f"(BM={bm}, BN={bn}): S = Q K^T and O += P V are Gemms on per-thread tiles"
+        )
     ]
     if m.mask:
         notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
@@ -226,7 +235,9 @@ class _Builder:
             self.nest.env[b] = (var, None)
         half = self.let(body, "half", L.Call("floordiv", (q, const(2)), I64))
         even = L.Call("eq", (L.Call("mod", (q, const(2)), I64), const(0)), "bool")
-        ib = self.let(body, "ib", L.Call("select", (even, half, isub(isub(n_blocks, const(1)), half)), I64))
+        ib = self.let(
+            body, "ib", L.Call("select", (even, half, isub(isub(n_blocks, const(1)), half)), I64)
+        )
         i0 = self.let(body, "i0", imul(ib, const(bm)))
         i1 = self.let(body, "i1", imin(iadd(i0, const(bm)), n_i))
         rows = self.let(body, "bm", isub(i1, i0))
@@ -323,8 +334,15 @@ class _Builder:
         ]  # fmt: skip
         e = fresh(self.m.e)
         o_re = L.LocalRead(O, (R, L.Var(e)), t)
-        out.append(L.Loop(e, const(0), e_ext, (
-            L.Assign(O, (R, L.Var(e)), L.Call("mul", (o_re, V["alpha"]), t)),), kind="vector"))
+        out.append(
+            L.Loop(
+                e,
+                const(0),
+                e_ext,
+                (L.Assign(O, (R, L.Var(e)), L.Call("mul", (o_re, V["alpha"]), t)),),
+                kind="vector",
+            )
+        )
         return r, out
 
     def write_back(self, i0, rows, O, ls, bvars, e_ext) -> L.Stmt:
@@ -341,4 +359,6 @@ class _Builder:
         at = {**bvars, m.i: iadd(i0, R), m.e: E}
         store = L.Store(self.st.tensor, tuple(at[n] for n in self.st.indices), val)
         inner = L.Loop(e, const(0), e_ext, (store,), kind="vector")
-        return L.Loop(r, const(0), rows, (L.Let(lname, L.LocalRead(ls, (R,), t)), inner), kind="vector")
+        return L.Loop(
+            r, const(0), rows, (L.Let(lname, L.LocalRead(ls, (R,), t)), inner), kind="vector"
+        )

@@ -36,16 +36,17 @@ def band(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (
     o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where abs(i - j) <= 3
 }
 def shared_kv(float(H,N,D) q, float(M,D) k, float(M,E) v) -> (o) {
-    o(h,i,e) = softmax(j: q(h,i,d) * k(j,d)) * v(j,e)
+    s(h,i,j) = q(h,i,d) * k(j,d)
+    o(h,i,e) = softmax(j: s(h,i,j)) * v(j,e)
 }
 """
 
 DEFS = {d.name: d for d in parse_program(SRC, "<test>").defs}
 SIZES = [
-    dict(B=1, H=1, N=1, M=1, D=16, E=16),
-    dict(B=1, H=2, N=7, M=7, D=16, E=16),
-    dict(B=2, H=1, N=33, M=20, D=16, E=8),
-    dict(B=1, H=1, N=100, M=130, D=64, E=32),
+    {"B": 1, "H": 1, "N": 1, "M": 1, "D": 16, "E": 16},
+    {"B": 1, "H": 2, "N": 7, "M": 7, "D": 16, "E": 16},
+    {"B": 2, "H": 1, "N": 33, "M": 20, "D": 16, "E": 8},
+    {"B": 1, "H": 1, "N": 100, "M": 130, "D": 64, "E": 32},
 ]
 
 
@@ -119,7 +120,7 @@ def test_loops_default_backend_and_empty_rows():
 
 def test_large_scores_stay_finite():
     rng = np.random.default_rng(3)
-    sz = dict(B=1, H=1, N=20, M=20, D=16, E=8)
+    sz = {"B": 1, "H": 1, "N": 20, "M": 20, "D": 16, "E": 8}
     q, k, v = _inputs(sz, rng, amp=1e3)  # scores of order +-1e4
     ref = tensorc.compile(SRC, backend="interp").causal(q, k, v, np.float32(1.0))
     got = tensorc.compile(SRC, backend="loops").causal(q, k, v, np.float32(1.0))
@@ -132,7 +133,9 @@ def test_broadcast_operands_and_no_scale():
     q = rng.standard_normal((2, 9, 16)).astype(np.float32)
     k = rng.standard_normal((11, 16)).astype(np.float32)
     v = rng.standard_normal((11, 5)).astype(np.float32)
-    assert _has_flash(to_loops(DEFS["shared_kv"], "cpu", dict(H=2, N=9, M=11, D=16, E=5)))
+    assert _has_flash(
+        to_loops(DEFS["shared_kv"], "cpu", {"H": 2, "N": 9, "M": 11, "D": 16, "E": 5})
+    )
     ref = tensorc.compile(SRC, backend="interp").shared_kv(q, k, v)
     got = tensorc.compile(SRC, backend="loops").shared_kv(q, k, v)
     np.testing.assert_allclose(got, ref, rtol=2e-5, atol=2e-6)

@@ -10,12 +10,13 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
-import tensorc  # noqa: E402
-from tensorc.backends.llvm.backend import BACKEND  # noqa: E402
-from tensorc.frontend import parse_program  # noqa: E402
-from tensorc.ir.loop_printer import format_program  # noqa: E402
-from tensorc.passes import run_pipeline, to_loops  # noqa: E402
-from tensorc.schedule import default_schedule  # noqa: E402
+from tensorc.backends.llvm.backend import BACKEND
+
+import tensorc
+from tensorc.frontend import parse_program
+from tensorc.ir.loop_printer import format_program
+from tensorc.passes import run_pipeline, to_loops
+from tensorc.schedule import default_schedule
 
 SRC = """
 def causal(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
@@ -40,12 +41,12 @@ REF = tensorc.compile(SRC, backend="interp")
 CPU = tensorc.compile(SRC, backend="cpu")
 DEFS = {d.name: d for d in parse_program(SRC, "<test>").defs}
 SIZES = [
-    dict(B=1, H=1, N=1, M=1, D=16, E=16),
-    dict(B=1, H=2, N=7, M=7, D=64, E=64),
-    dict(B=2, H=3, N=33, M=33, D=16, E=24),
-    dict(B=1, H=2, N=100, M=100, D=64, E=64),
-    dict(B=1, H=2, N=100, M=37, D=64, E=48),
-    dict(B=1, H=1, N=45, M=300, D=16, E=16),
+    {"B": 1, "H": 1, "N": 1, "M": 1, "D": 16, "E": 16},
+    {"B": 1, "H": 2, "N": 7, "M": 7, "D": 64, "E": 64},
+    {"B": 2, "H": 3, "N": 33, "M": 33, "D": 16, "E": 24},
+    {"B": 1, "H": 2, "N": 100, "M": 100, "D": 64, "E": 64},
+    {"B": 1, "H": 2, "N": 100, "M": 37, "D": 64, "E": 48},
+    {"B": 1, "H": 1, "N": 45, "M": 300, "D": 16, "E": 16},
 ]
 
 
@@ -73,7 +74,7 @@ def test_cpu_matches_interpreter(name, n):
 @pytest.mark.parametrize("blocks", [(6, 16), (7, 5), (64, 64), (200, 256)])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_blocks_and_threads(blocks, threads):
-    sz = dict(B=1, H=2, N=70, M=90, D=16, E=20)
+    sz = {"B": 1, "H": 2, "N": 70, "M": 90, "D": 16, "E": 20}
     q, k, v = _inputs(sz, 7)
     for name in ("causal", "full", "band"):
         def_ = DEFS[name]
@@ -88,7 +89,7 @@ def test_blocks_and_threads(blocks, threads):
 
 
 def test_large_scores_stay_finite():
-    sz = dict(B=1, H=2, N=50, M=50, D=64, E=16)
+    sz = {"B": 1, "H": 2, "N": 50, "M": 50, "D": 64, "E": 16}
     q, k, v = _inputs(sz, 11, amp=2e2)  # scores of order +-1e4
     for name in ("causal", "full"):
         ref = np.asarray(getattr(REF, name)(q, k, v, np.float32(1.0)))
@@ -98,7 +99,7 @@ def test_large_scores_stay_finite():
 
 
 def test_float64_and_float16_storage():
-    sz = dict(B=1, H=1, N=20, M=20, D=16, E=8)
+    sz = {"B": 1, "H": 1, "N": 20, "M": 20, "D": 16, "E": 8}
     q, k, v = _inputs(sz, 13)
     for dt, tol in ((np.float64, 1e-10), (np.float16, 2e-3)):
         src = SRC.replace("float(", "double(" if dt == np.float64 else "half(")
