@@ -16,7 +16,8 @@ from tensorc.errors import BackendError
 from tensorc.ir.loop_ir import LoopProgram
 
 from .build import import_source, source_path
-from .render import DEFAULT_CONFIG, render_program
+from .program import render_program
+from .values import DEFAULT_CONFIG
 
 
 def _interpreting() -> bool:

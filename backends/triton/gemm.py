@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _operand_ptr(w: KernelWriter, op: L.Operand, rows: str, cols: str, batch: str) -> str:
-    from .render import _ident, cast
+    from .values import _ident, cast
 
     off, sb, sr, sc = (w.scalar(cast(w.expr(x), "int64")) for x in (op.offset, *op.strides))
     off, sb, sr, sc = (w.bind("_g", x) for x in (off, sb, sr, sc))
@@ -33,7 +33,7 @@ def _operand_ptr(w: KernelWriter, op: L.Operand, rows: str, cols: str, batch: st
 
 
 def render_gemm(w: KernelWriter, g: L.Gemm, grid: bool = False) -> None:
-    from .render import _tl, cast
+    from .values import _tl, cast
 
     da, db = w.buffers[g.a.buffer].dtype, w.buffers[g.b.buffer].dtype
     dc = w.buffers[g.c.buffer].dtype

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tensorc.backends.triton.render import render_program
+from tensorc.backends.triton.program import render_program
 from test_triton_workloads import _attention_prog, _gemm, _matmul_buffers, argmin_prog, w1_prog
 from triton_loops import V
 
