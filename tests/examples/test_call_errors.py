@@ -18,7 +18,7 @@ def scaled(float(N) x, float s) -> (y) {
 }
 """
 
-BACKENDS = ["interp", "loops", "cpu"]
+from support import BACKENDS
 
 
 @pytest.fixture(params=BACKENDS)

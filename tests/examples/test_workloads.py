@@ -8,50 +8,26 @@ unavailable, with the reason in the skip message.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from support import BACKENDS, compiled, load_sibling, require_backend
 
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"tensorc_examples_tests_{name}", HERE / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-wc = _load("workload_cases")
+wc = load_sibling(__file__, "workload_cases")
 ref = wc.ref
 
 tensorc = pytest.importorskip("tensorc")
 
-BACKENDS = ["interp", "loops", "cpu"]
 RTOL = 1e-4
 
-_modules: dict[tuple[str, str], object] = {}
-
-
-def require_backend(backend: str) -> None:
-    """Skip (never silently) when `backend` cannot run on this machine."""
-    impl = tensorc.backends.get_backend(backend)
-    if not impl.available():
-        pytest.skip(f"backend {backend!r} is not available on this machine")
-
-
 def load(file: str, backend: str):
-    key = (file, backend)
-    if key not in _modules:
-        _modules[key] = tensorc.load(str(wc.EXAMPLES / file), backend=backend)
-    return _modules[key]
+    return compiled(wc.EXAMPLES / file, backend)
 
 
 def as_tuple(out, n: int) -> tuple:

@@ -7,30 +7,18 @@ test flips to a failure the day the bug is fixed and the marker must go.
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
 
 import numpy as np
 import pytest
+from support import BACKENDS, compiled, load_sibling, require_backend
 
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f"tensorc_tc_programs_{name}", HERE / f"{name}.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-cases = _load("cases")
+cases = load_sibling(__file__, "cases")
 tensorc = pytest.importorskip("tensorc")
 
-BACKENDS = ["interp", "loops", "cpu"]
 RTOL = 1e-4
 
 # (case id, backend or None for all, profile or None for all) -> reason: known bugs in other parts of the compiler.
@@ -38,20 +26,8 @@ KNOWN_BUGS: dict[tuple[str, str | None, str | None], str] = {
     # (case, backend, size profile) -> the bug, as an xfail(strict=True) reason. Empty: all fixed.
 }
 
-_modules: dict[tuple[str, str], object] = {}
-
-
-def require_backend(backend: str) -> None:
-    impl = tensorc.backends.get_backend(backend)
-    if not impl.available():
-        pytest.skip(f"backend {backend!r} is not available on this machine")
-
-
 def load(file: str, backend: str):
-    key = (file, backend)
-    if key not in _modules:
-        _modules[key] = tensorc.load(str(HERE / file), backend=backend)
-    return _modules[key]
+    return compiled(HERE / file, backend)
 
 
 def known_bug(case_id: str, backend: str, profile: str) -> str | None:
