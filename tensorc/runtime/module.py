@@ -41,6 +41,7 @@ class Function:
     _cache: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
+    _dims: list | None = field(default=None, repr=False)  # see _input_dims
 
     @property
     def __name__(self) -> str:
@@ -116,31 +117,41 @@ class Function:
     def _bind_sizes(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
         sizes: dict[str, int] = {}
         where: dict[str, str] = {}
-        for decl, info in zip(self.def_.inputs, infos):
-            for axis, (dim, actual) in enumerate(zip(decl.shape, info.shape)):
-                dim = sympy.sympify(dim)
-                if dim.is_Integer:
-                    if int(dim) != actual:
+        for decl, dims, info in zip(self.def_.inputs, self._input_dims(), infos):
+            for axis, (dim, actual) in enumerate(zip(dims, info.shape)):
+                if isinstance(dim, int):
+                    if dim != actual:
                         raise ArgumentError(
-                            f"argument {decl.name!r}: dimension {axis} must be {int(dim)}, "
+                            f"argument {decl.name!r}: dimension {axis} must be {dim}, "
                             f"got {actual} (shape {info.shape})"
                         )
                     continue
-                if dim.is_Symbol:
-                    sym = str(dim)
-                    if sym in sizes and sizes[sym] != actual:
+                if dim is not None:
+                    if dim in sizes and sizes[dim] != actual:
                         raise ArgumentError(
-                            f"size {sym} is bound twice to different values: {where[sym]} "
-                            f"gives {sym} = {sizes[sym]}, but argument {decl.name!r} dimension "
-                            f"{axis} gives {sym} = {actual}"
+                            f"size {dim} is bound twice to different values: {where[dim]} "
+                            f"gives {dim} = {sizes[dim]}, but argument {decl.name!r} dimension "
+                            f"{axis} gives {dim} = {actual}"
                         )
-                    sizes.setdefault(sym, actual)
-                    where.setdefault(sym, f"argument {decl.name!r} dimension {axis}")
+                    sizes.setdefault(dim, actual)
+                    where.setdefault(dim, f"argument {decl.name!r} dimension {axis}")
         # Integer scalar parameters may appear in bounds (e.g. a window W): they are sizes too.
         for decl, arg in zip(self.def_.inputs, args):
             if decl.shape == () and is_int(decl.dtype):
                 sizes[decl.name] = int(arg)
         return sizes
+
+    def _input_dims(self) -> list[tuple[int | str | None, ...]]:
+        """Per input, each dimension as an int (a literal), a str (a size symbol) or None (an
+        expression, checked by the kernel's bounds): parsed once, since sympy is slow per call."""
+        if self._dims is None:
+
+            def kind(dim: Any) -> int | str | None:
+                dim = sympy.sympify(dim)
+                return int(dim) if dim.is_Integer else str(dim) if dim.is_Symbol else None
+
+            self._dims = [tuple(kind(d) for d in decl.shape) for decl in self.def_.inputs]
+        return self._dims
 
     def _pick_backend(self, device: str) -> str:
         if self.backend is not None:
@@ -163,9 +174,8 @@ class Function:
         return interpret(self.def_, named)
 
     def _run_compiled(self, name: str, args: tuple, sizes: dict[str, int], device: str):
-        all_sizes = sizes
         try:
-            prog, exe = self._executable(name, all_sizes)
+            launch = self._executable(name, sizes)
         except UnsupportedError as err:
             if self.backend is not None:
                 raise
@@ -183,16 +193,16 @@ class Function:
                 buffers[decl.name] = arrays.to_torch_buffer(arg, decl.dtype, device)
             else:
                 buffers[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)
-        for buf in (*prog.outputs, *prog.temps):
-            shape = tuple(_eval_dim(d, all_sizes) for d in buf.shape)
+        # Outputs and temps are fresh per call (calls may run concurrently from several threads).
+        for buf_name, shape, dtype in launch.allocations:
             if on_torch:
-                buffers[buf.name] = arrays.empty_torch(shape, buf.dtype, device)
+                buffers[buf_name] = arrays.empty_torch(shape, dtype, device)
             else:
-                buffers[buf.name] = arrays.empty_numpy(shape, buf.dtype)
-        exe(buffers, all_sizes)
+                buffers[buf_name] = arrays.empty_numpy(shape, dtype)
+        launch.exe(buffers, sizes)
         return {d.name: buffers[d.name] for d in self.def_.outputs}
 
-    def _executable(self, name: str, sizes: dict[str, int]):
+    def _executable(self, name: str, sizes: dict[str, int]) -> Launch:
         key = (name, tuple(sorted(sizes.items())))
         with self._lock:
             if key in self._cache:
@@ -211,9 +221,10 @@ class Function:
         source = backend.render(prog, config)
         artifact = backend.build(source, prog, config)
         exe = backend.load(artifact, prog, config)
+        launch = Launch.make(prog, exe, sizes)
         with self._lock:
-            self._cache[key] = (prog, exe)
-        return prog, exe
+            self._cache[key] = launch
+        return launch
 
     def _to_user(self, out: Any, dtype: str, like: str, device: str) -> Any:
         if arrays.is_torch(out):
@@ -229,6 +240,25 @@ class Function:
         if name != backend_registry.REFERENCE:
             self._executable(name, sizes)
         return time.perf_counter() - start
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """What one call at one set of sizes needs: the program, its executable, and the buffers to
+    allocate (name, shape, dtype), evaluated once per sizes rather than once per call."""
+
+    prog: Any
+    exe: Any
+    allocations: tuple[tuple[str, tuple[int, ...], str], ...]
+
+    @staticmethod
+    def make(prog: Any, exe: Any, sizes: dict[str, int]) -> Launch:
+        bufs = (*prog.outputs, *prog.temps)
+        shapes = tuple(tuple(_eval_dim(d, sizes) for d in b.shape) for b in bufs)
+        return Launch(prog, exe, tuple((b.name, sh, b.dtype) for b, sh in zip(bufs, shapes)))
+
+    def __iter__(self):  # `prog, exe = fn._executable(...)` keeps working
+        return iter((self.prog, self.exe))
 
 
 class Module:
