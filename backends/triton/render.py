@@ -44,6 +44,7 @@ from .values import (
     _trips,
     cast,
     host_expr,
+    scalar_param,
 )
 
 # --- kernels -------------------------------------------------------------------------------------
@@ -466,10 +467,10 @@ class KernelWriter:
                 pre.append(f"    v_{_ident(name)} = tl.cast(v_{_ident(name)}, tl.int64)")
         for kind, name in params:
             if kind == "scalar":
-                pre.append(f"    v_{_ident(name)} = tl.load(p_{_ident(name)})")
+                pre.append("    " + scalar_param(name, self.buffers[name].dtype))
         for w in sorted(self.widths):
             pre.append(f"    _col{w} = tl.arange(0, {w})")
-        sig = [("v_" if k == "size" else "p_") + _ident(n) for k, n in params]
+        sig = [{"size": "v_", "scalar": "s_"}.get(k, "p_") + _ident(n) for k, n in params]
         constexprs = ["BLOCK: tl.constexpr"]
         cx = {"BLOCK": self.block}
         if self.has_gemm:

@@ -21,7 +21,6 @@ TL_DTYPES = {
     "float32": "tl.float32",
     "float64": "tl.float64",
 }
-TORCH_DTYPES = {k: "torch." + v.split(".")[1].replace("int1", "bool") for k, v in TL_DTYPES.items()}
 
 DEFAULT_CONFIG: dict = {
     "BLOCK": 128,  # lanes (parallel iterations) per program
@@ -86,6 +85,17 @@ def cast(v: Val, dtype: str) -> Val:
     if dtype == "bool":
         return Val(f"({v.code} != 0)", dtype, v.varying)
     return Val(f"tl.cast({v.code}, {_tl(dtype)})", dtype, v.varying)
+
+
+def scalar_param(name: str, dtype: str) -> str:
+    """Kernel line binding scalar parameter `s_<name>` (a plain argument) as `v_<name>`.
+
+    Triton types a Python float argument as fp32, so float64 travels as its int64 bit pattern.
+    """
+    n = _ident(name)
+    if dtype == "float64":
+        return f"v_{n} = tl.cast(s_{n}, tl.int64).to(tl.float64, bitcast=True)"
+    return f"v_{n} = tl.cast(s_{n}, {_tl(dtype)})"
 
 
 def _contains(stmts, kind) -> bool:

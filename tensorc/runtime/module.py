@@ -189,7 +189,9 @@ class Function:
         on_torch = name == "triton"
         buffers: dict[str, Any] = {}
         for decl, arg in zip(self.def_.inputs, args):
-            if on_torch:
+            if on_torch and decl.shape == () and not arrays.is_torch(arg):
+                buffers[decl.name] = arg  # a plain kernel argument: no device copy, no sync
+            elif on_torch:
                 buffers[decl.name] = arrays.to_torch_buffer(arg, decl.dtype, device)
             else:
                 buffers[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)

@@ -368,6 +368,33 @@ def test_scalar_param_as_tensor_and_number():
         np.testing.assert_allclose(out, (xv.astype(np.float64) * 1.5).astype(np.float32))
 
 
+def test_scalar_params_are_plain_arguments():
+    """float64 (full precision), int32 and bool scalars reach the kernel as numbers, and the
+    launcher neither allocates a tensor for them nor reads one back (CUDA-graph capturable)."""
+    P = Prog(
+        buf("x", "float64", ["N"], "input"),
+        buf("a", "float64", [], "scalar"),
+        buf("k", "int32", [], "scalar"),
+        buf("f", "bool", [], "scalar"),
+        buf("y", "float64", ["N"], "output"),
+    )
+    i = V("i")
+    val = add(mul(P.ld("x", i), P.var("a")), call("cast", P.var("k"), dtype="float64"))
+    val = call("select", P.var("f"), val, call("neg", val), dtype="float64")
+    prog = P.program(ploop("i", 0, V("N"), P.st("y", i, val)))
+    xv = RNG.standard_normal(7)
+    a = 1.0 + 2.0**-40
+    for f in (True, False):
+        out = run(prog, {"x": xv, "a": a, "k": -3, "f": f}, {"N": 7})["y"]
+        ref = xv * a - 3
+        np.testing.assert_array_equal(out, ref if f else -ref)
+    from tensorc.backends import get_backend
+
+    src = get_backend("triton").render(prog)
+    launch = src[src.index("def launch") :]
+    assert "torch." not in launch and ".item()" not in launch and "tl.load(s_" not in src
+
+
 def test_empty_domain_launches_nothing():
     prog = _unary_prog("float32", "float32", lambda v: call("exp", v))
     out = run(prog, {"x": np.zeros(0, np.float32)}, {"N": 0})["y"]
