@@ -7,13 +7,15 @@
     >>> g = mod.gram(np.random.rand(100, 3).astype(np.float32))
 
 Front ends: `compile` / `load` (.tc source), `einsum` (numpy.einsum semantics), `jit` (decorator).
+`tune(fn, *args)` searches schedules for one call's sizes and remembers the fastest correct one.
 """
 
 from __future__ import annotations
 
 from tensorc.api import compile, einsum, explain, jit, load
+from tensorc.autotune import tune
 from tensorc.backends import CHOICES as BACKENDS
 from tensorc.errors import TensorcError
 
-__all__ = ["BACKENDS", "TensorcError", "compile", "einsum", "explain", "jit", "load"]
+__all__ = ["BACKENDS", "TensorcError", "compile", "einsum", "explain", "jit", "load", "tune"]
 __version__ = "0.1.0"

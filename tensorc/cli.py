@@ -4,6 +4,7 @@
     tensorc ir FILE                     the canonical TensorIR
     tensorc explain FILE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
     tensorc run FILE [--def NAME] [--size N=1000 ...] [--backend B] [--repeat 5] [--check]
+    tensorc tune FILE [--def NAME] [--size N=1000 ...] [--backend B] [--budget 1.0]
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--check", action="store_true",
                    help="also run the reference interpreter and report the largest error")
     c.set_defaults(handler=_run)
+
+    c = sub.add_parser("tune", help="autotune a def on random inputs; remember the fastest schedule")
+    c.add_argument("file")
+    c.add_argument("--def", dest="def_name")
+    c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"size symbols and integer scalars (default {DEFAULT_SIZE})")
+    c.add_argument("--backend", choices=("cpu", "triton"), default=None)
+    c.add_argument("--budget", type=float, default=1.0, help="timing seconds per candidate")
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(handler=_tune)
     return p
 
 
@@ -137,6 +148,21 @@ def _run(args) -> int:
             for decl, value, want in zip(d.outputs, outs, refs):
                 err = _max_rel_err(np.asarray(value), np.asarray(want))
                 print(f"  check {decl.name} vs interpreter: max rel err {err:.2e}")
+    return 0
+
+
+def _tune(args) -> int:
+    from tensorc.autotune import tune
+    from tensorc.runtime.module import Function
+
+    program = _read(args.file)
+    rng = np.random.default_rng(args.seed)
+    for d in _defs(program, args.def_name):
+        fn = Function(d, args.backend)
+        result = tune(fn, *_random_inputs(d, _sizes(args.size), rng), budget=args.budget,
+                      progress=sys.stderr.isatty())
+        print(f"{d.name}: {len(result.trials)} candidates, best is {result.speedup:.2f}x the default")
+        print(result.table())
     return 0
 
 

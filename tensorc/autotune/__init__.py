@@ -1,0 +1,5 @@
+"""Autotuning: `tensorc.tune(fn, *args)` searches schedules and backend configs (see tuner.py)."""
+
+from tensorc.autotune.tuner import Candidate, Trial, TuneResult, candidates, lookup, tune
+
+__all__ = ["Candidate", "Trial", "TuneResult", "candidates", "lookup", "tune"]

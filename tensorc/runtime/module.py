@@ -186,6 +186,10 @@ class Function:
             )
             self.backend = None
             return self._run_interpreter(args, sizes)
+        return self._execute(name, launch, args, sizes, device)
+
+    def _execute(self, name: str, launch: Launch, args: tuple, sizes: dict[str, int], device: str):
+        """Run a built launch: convert inputs, allocate outputs and temps, call, return outputs."""
         on_torch = name == "triton"
         buffers: dict[str, Any] = {}
         for decl, arg in zip(self.def_.inputs, args):
@@ -205,28 +209,50 @@ class Function:
         return {d.name: buffers[d.name] for d in self.def_.outputs}
 
     def _executable(self, name: str, sizes: dict[str, int]) -> Launch:
+        """The launch for these sizes: from memory, else built with the schedule and config that
+        `tensorc.tune` stored for them, else with the defaults."""
         key = (name, tuple(sorted(sizes.items())))
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
+        from tensorc.autotune import lookup
+
+        tuned = lookup(self.def_, self._backend_object(name), sizes)
+        if tuned is None:
+            launch = self._compile(name, sizes)
+        else:
+            launch = self._compile(name, sizes, tuned.schedule, tuned.config)
+        with self._lock:
+            self._cache[key] = launch
+        return launch
+
+    def _compile(self, name: str, sizes: dict[str, int], schedule=None, config=None) -> Launch:
+        """Lower with `schedule` (default: the heuristic one), build with `config` (default: the
+        backend's first)."""
         from tensorc.passes import to_loops
 
+        backend = self._backend_object(name)
+        target = "gpu" if name == "triton" else "cpu"
+        prog = to_loops(self.def_, target=target, sizes=sizes, schedule=schedule)
+        config = backend.space(prog)[0] if config is None else config
+        source = backend.render(prog, config)
+        artifact = backend.build(source, prog, config)
+        return Launch.make(prog, backend.load(artifact, prog, config), sizes)
+
+    def _forget(self, name: str, sizes: dict[str, int]) -> None:
+        """Drop the in-memory launch for these sizes (tuning changed the choice)."""
+        with self._lock:
+            self._cache.pop((name, tuple(sorted(sizes.items()))), None)
+
+    @staticmethod
+    def _backend_object(name: str):
         backend = backend_registry.get_backend(name)
         if not backend.available():
             raise BackendError(
                 f"backend {name!r} is not available on this machine",
                 hint=f"choose one of: {', '.join(backend_registry.CHOICES)}",
             )
-        target = "gpu" if name == "triton" else "cpu"
-        prog = to_loops(self.def_, target=target, sizes=sizes)
-        config = backend.space(prog)[0]
-        source = backend.render(prog, config)
-        artifact = backend.build(source, prog, config)
-        exe = backend.load(artifact, prog, config)
-        launch = Launch.make(prog, exe, sizes)
-        with self._lock:
-            self._cache[key] = launch
-        return launch
+        return backend
 
     def _to_user(self, out: Any, dtype: str, like: str, device: str) -> Any:
         if arrays.is_torch(out):
