@@ -12,7 +12,7 @@ disagrees, is recorded as rejected and never chosen. The default candidate is al
 so tuning can only keep or improve the default.
 
 Results live in the kernel store (`tensorc.cache.store`, kind "tune"), keyed by the def's structural
-hash, the call sizes, the backend, its toolchain and the host target: a different machine or compiler
+hash, the call sizes, the tensorc version, the backend, its toolchain and the host target: a different machine or compiler
 version never reuses them. `TENSORC_CACHE_DIR=off` keeps them in memory for this process only.
 """
 
@@ -82,8 +82,10 @@ class TuneResult:
 
 
 def _key(def_: Def, backend, sizes: dict[str, int]) -> str:
+    from tensorc import __version__
+
     return store.cache_key(
-        def_=structural_hash(def_), sizes=json.dumps(sorted(sizes.items())),
+        def_=structural_hash(def_), sizes=json.dumps(sorted(sizes.items())), tensorc=__version__,
         backend=backend.name, toolchain=backend.hash(), target=backend.target(),
     )
 
