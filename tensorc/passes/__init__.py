@@ -15,12 +15,14 @@ from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
+from tensorc.passes.presum_factors import presum_factors
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
     fuse_updates,  # `O = x W; O = O + b; O = relu(O)` -> one statement: epilogues stay in registers
     hoist_invariants,  # sum(j: a*b/c(i)) -> sum(j: a*b)/c(i): plain products reach the planner
     inline_temps,  # producer-consumer fusion: single-definition temps (W4's s) are never stored
+    presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions
 ]
