@@ -21,6 +21,7 @@ from tensorc.passes.tir_utils import free_indices, reads, walk
 from tensorc.schedule.lexpr import isub
 from tensorc.schedule.nest import EXPENSIVE, KernelNames, Level, Nest, close
 from tensorc.schedule.schedule import Schedule, validate
+from tensorc.schedule.split import SplitJ
 from tensorc.schedule.symmetry import symmetric_pair
 
 
@@ -163,11 +164,15 @@ def _order(st: T.Statement, prefer: tuple[str, ...]) -> list[str]:
 
 def lower_nest(
     def_: T.Def, st: T.Statement, schedule: Schedule, names: KernelNames, spec, notes: list,
-    target: str | None = None,
+    target: str | None = None, split=None,
 ) -> tuple[tuple[L.Stmt, ...], Nest]:
-    """The loop nest of one statement (always succeeds). Writes `target` (default: st.tensor)."""
+    """The loop nest of one statement (always succeeds). Writes `target` (default: st.tensor).
+
+    `split`: a `split.SplitJ` that may move reductions with small outputs into partial kernels.
+    """
     nest = Nest(def_, schedule, names, spec, notes)
     sym = symmetric_pair(def_, st) if schedule.symmetry else None
+    nest.split = split if sym is None else None
     inner = choose_inner(st, sym is not None) if schedule.inner_dims else ()
     outer = [x for x in _order(st, () if sym else schedule.order) if x not in inner]
     root = Level(None)
@@ -186,8 +191,12 @@ def lower_nest(
             lo = nest.env[sym[0]][0]
         kind = "parallel" if n == 0 or n < len(outer) - 1 else "vector"
         inner_kind = "vector" if n == len(outer) - 1 else "parallel"
+        parent = cur
         cur, var = nest.open_loop(cur, x, lo, hi, (kind, inner_kind))
         nest.env[x] = (L.Var(var), cur)
+        nest.lhs_levels[cur] = rg
+        if cur.parent is not parent:
+            nest.lhs_levels[cur.parent] = None  # the tile loop
         bound.add(x)
     from tensorc.schedule.nest import Inner
 
@@ -323,14 +332,14 @@ class ProgramBuilder:
             if lower_attention(self, k, st):
                 return
         notes: list[str] = []
-        body, nest = lower_nest(def_, st, self.schedule, self.names(), self.spec, notes)
-        if self.schedule.target == "cpu" and self.schedule.row_block > 1:
-            from tensorc.passes.block_rows import block_rows
-
-            body, blocked = block_rows(body, self.schedule.row_block)
-            if blocked:
-                notes.append(f"{label}: {self.schedule.row_block} rows per sweep over the reduction "
-                             "(accumulators per row, one SIMD lane each; the rows share each load)")
+        split = SplitJ(self, label)
+        body, nest = lower_nest(def_, st, self.schedule, self.names(), self.spec, notes, split=split)
+        for part_body, part_notes in split.kernels:  # partial states first (split-j)
+            self.kernel(part_body, part_notes)
+        body, blocked = self.block_rows(body)
+        if blocked:
+            notes.append(f"{label}: {self.schedule.row_block} rows per sweep over the reduction "
+                         "(accumulators per row, one SIMD lane each; the rows share each load)")
         s = nest.stats
         if s["online_softmax"]:
             notes.append(f"{label}: softmax-weighted sum in one online pass (running max, rescaled sum)")
@@ -342,6 +351,14 @@ class ProgramBuilder:
             dims = ", ".join(nest.inner)
             notes.append(f"{label}: work shared across {dims} hoisted; accumulators are local arrays over {dims}")
         self.kernel(body, notes)
+
+    def block_rows(self, body: tuple) -> tuple[tuple, bool]:
+        """Row blocking of a streaming kernel body (cpu schedules with row_block > 1)."""
+        if self.schedule.target != "cpu" or self.schedule.row_block <= 1:
+            return body, False
+        from tensorc.passes.block_rows import block_rows
+
+        return block_rows(body, self.schedule.row_block)
 
     def _copy_back(self, tmp: str, st: T.Statement) -> None:
         names = self.names()

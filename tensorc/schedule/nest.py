@@ -147,6 +147,9 @@ class Nest:
         self.memo: dict = {}
         self.tiles = dict(schedule.tiles)
         self.stats = {"online_softmax": 0, "mask_bounds": 0, "mask_if": 0, "hoisted": 0}
+        self.split = None  # a `split.SplitJ` when the caller lets reductions split (lower.py)
+        self.lhs_levels: dict[Level, T.Range | None] = {}  # statement loops (None: tile loops)
+        self.floor: Level | None = None  # no reduction is placed above this level
 
     # --- sizes and bounds ----------------------------------------------------------------------
     def size(self, e) -> L.LExpr:
@@ -248,6 +251,8 @@ class Nest:
             lv = self.env[x][1]
             if lv is not None and lv.depth > best.depth:
                 best = lv
+        if self.floor is not None and self.floor.depth > best.depth:
+            best = self.floor
         return best
 
     def emit(self, e: T.Expr, cur: Level, idims: tuple[str, ...]) -> L.LExpr:
@@ -296,14 +301,55 @@ class Nest:
             return self.memo[key]
         place = self.level_of(free - set(dims), cur)
         online = self._online_softmax_parts(r) if self.schedule.online_softmax else None
-        if online is not None:
-            out = self._emit_online(r, place, dims, *online)
+        if online is not None and (free_indices(online[0]) | free_indices(r.mask or T.Const(True, "bool"))) & set(dims):
+            online = None  # the running max would differ per inner element: stream instead
+        chunks = self.split.chunks(self, r, place, dims) if self.split is not None else 0
+        if chunks:
+            acc = self.split.lower(self, r, place, dims, online, chunks)
         else:
-            out = self._emit_streaming(r, place, dims)
+            acc, _ = self.accumulate(r, place, dims, online)
+        rank = self.env[r.rank][0] if r.rank else None
+        out = rules.result(acc, self._at(dims), rank, r.dtype)
+        if not dims and rank is None:
+            name = self.fresh("r")
+            place.stmts.append(L.Let(name, out))
+            out = L.Var(name, out.dtype)
         self.memo[key] = out
         return out
 
-    def _open_ranges(self, r: T.Reduce, place: Level, dims: tuple[str, ...]):
+    def accumulate(self, r: T.Reduce, place: Level, dims: tuple[str, ...], online, first=None):
+        """Declare `r`'s accumulator at `place` and fold every term into it; (Acc, its Locals).
+
+        `online`: (a, rest) of an online-softmax sum (see `_online_softmax_parts`), else None.
+        `first(lo, hi) -> (lo, hi)` narrows the loop over the first range (split-j's chunk).
+        """
+        shape = self._shape(dims)
+        if online is not None:
+            acc, decls = rules.init_online(r.dtype, shape, self.fresh)
+        elif r.op in rules.ARG_OPS:
+            acc, decls = rules.init_arg(r.op, r.body.dtype, shape, r.k, self.fresh)
+        else:
+            wide = len(r.ranges) >= 2  # a multi-index sum has N*M terms: accumulate wide
+            acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh, wide=wide)
+        place.stmts.extend(decls)
+        level, outer, inner = self._open_ranges(r, place, dims, first)
+        if outer is not None:
+            cond = self.emit(outer, level, ())
+            level.guards.append((len(level.stmts), cond))
+        if online is not None:
+            self._online_update(acc, level, dims, *online)
+        else:
+            v = self.emit(r.body, level, dims)
+            j = self._flat_index(r)
+            upd = rules.update(acc, self._at(dims), v, j, self.fresh)
+            if inner is not None:
+                upd = [L.If(self.emit(inner, level, dims), tuple(upd))]
+            level.stmts.extend(self._wrap_dims(dims, upd))
+        close(level, place)
+        self._restore()
+        return acc, decls
+
+    def _open_ranges(self, r: T.Reduce, place: Level, dims: tuple[str, ...], first=None):
         """Open the loops over `r`'s ranges at `place`; returns (innermost level, outer-mask, inner-mask)."""
         parts = conjuncts(r.mask)
         allowed = {x for x, (_, lv) in self.env.items() if lv is not None and lv.is_ancestor_of(place)}
@@ -319,6 +365,8 @@ class Nest:
                 hi = imin(hi, b)
             if los or his:
                 self.stats["mask_bounds"] += 1
+            if first is not None and rg is r.ranges[0]:
+                lo, hi = first(lo, hi)
             level, var = self.open_loop(level, rg.index, lo, hi, ("reduce", "reduce"))
             self.env[rg.index] = (L.Var(var), level)
             allowed.add(rg.index)
@@ -345,34 +393,6 @@ class Nest:
             ext = self.size(rg.hi - rg.lo)
             flat = off if flat is None else iadd(L.Call("mul", (flat, ext), I64), off)
         return flat
-
-    def _emit_streaming(self, r: T.Reduce, place: Level, dims: tuple[str, ...]) -> L.LExpr:
-        shape = self._shape(dims)
-        if r.op in rules.ARG_OPS:
-            acc, decls = rules.init_arg(r.op, r.body.dtype, shape, r.k, self.fresh)
-        else:
-            wide = len(r.ranges) >= 2  # a multi-index sum has N*M terms: accumulate wide
-            acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh, wide=wide)
-        place.stmts.extend(decls)
-        level, outer, inner = self._open_ranges(r, place, dims)
-        if outer is not None:
-            cond = self.emit(outer, level, ())
-            level.guards.append((len(level.stmts), cond))
-        v = self.emit(r.body, level, dims)
-        j = self._flat_index(r)
-        upd = rules.update(acc, self._at(dims), v, j, self.fresh)
-        if inner is not None:
-            upd = [L.If(self.emit(inner, level, dims), tuple(upd))]
-        level.stmts.extend(self._wrap_dims(dims, upd))
-        close(level, place)
-        self._restore()
-        rank = self.env[r.rank][0] if r.rank else None
-        out = rules.result(acc, self._at(dims), rank, r.dtype)
-        if not dims and rank is None:
-            name = self.fresh("r")
-            place.stmts.append(L.Let(name, out))
-            return L.Var(name, out.dtype)
-        return out
 
     # --- online softmax ------------------------------------------------------------------------
     def _online_softmax_parts(self, r: T.Reduce):
@@ -407,51 +427,26 @@ class Nest:
             return a, out
         return None
 
-    def _emit_online(self, r, place: Level, dims, a: T.Expr, rest: T.Expr) -> L.LExpr:
-        if free_indices(a) & set(dims) or free_indices(r.mask or T.Const(True, "bool")) & set(dims):
-            return self._emit_streaming(r, place, dims)
-        from tensorc.ir.types import compute_dtype
-
-        t = compute_dtype(r.dtype)
-        m, s, acc = self.fresh("m"), self.fresh("l"), self.fresh("acc")
-        shape = self._shape(dims)
-        place.stmts += [
-            L.Local(m, t, (), L.Const(float("-inf"), t)),
-            L.Local(s, t, (), L.Const(0.0, t)),
-            L.Local(acc, t, shape, L.Const(0.0, t)),
-        ]
-        level, outer, inner = self._open_ranges(r, place, dims)
-        if outer is not None:
-            cond = self.emit(outer, level, ())
-            level.guards.append((len(level.stmts), cond))
+    def _online_update(self, acc: rules.Acc, level: Level, dims, a: T.Expr, rest: T.Expr) -> None:
+        """Fold the term exp(a_j - max) * rest_j into the online state (m, l, acc[dims])."""
+        t = acc.dtype
+        m, s, acc_ = acc.names["m"], acc.names["l"], acc.names["acc"]
         av = _cast(self.emit(a, level, ()), t)
         names = {k: self.fresh(k) for k in ("a", "mn", "safe", "alpha", "p")}
         V = {k: L.Var(n, t) for k, n in names.items()}
         M, S = L.LocalRead(m, (), t), L.LocalRead(s, (), t)
-        ninf = L.Const(float("-inf"), t)
         level.stmts += [
             L.Let(names["a"], av),
             L.Let(names["mn"], L.Call("max", (M, V["a"]), t)),
-            L.Let(names["safe"], L.Call("select", (L.Call("eq", (V["mn"], ninf), "bool"), L.Const(0.0, t), V["mn"]), t)),
+            L.Let(names["safe"], rules.safe_max(V["mn"], t)),
             L.Let(names["alpha"], L.Call("exp", (L.Call("sub", (M, V["safe"]), t),), t)),
             L.Let(names["p"], L.Call("exp", (L.Call("sub", (V["a"], V["safe"]), t),), t)),
             L.Assign(s, (), L.Call("add", (L.Call("mul", (S, V["alpha"]), t), V["p"]), t)),
         ]  # fmt: skip
         rv = _cast(self.emit(rest, level, dims), t)
         at = self._at(dims)
-        A = L.LocalRead(acc, at, t)
-        upd = [L.Assign(acc, at, L.Call("add", (L.Call("mul", (A, V["alpha"]), t), L.Call("mul", (V["p"], rv), t)), t))]
+        A = L.LocalRead(acc_, at, t)
+        upd = [L.Assign(acc_, at, L.Call("add", (L.Call("mul", (A, V["alpha"]), t), L.Call("mul", (V["p"], rv), t)), t))]
         level.stmts += self._wrap_dims(dims, upd)
         level.stmts.append(L.Assign(m, (), V["mn"]))
-        close(level, place)
-        self._restore()
         self.stats["online_softmax"] += 1
-        # a fully masked row has l = 0 and acc = 0: its value is 0 (the empty sum), not 0/0
-        zero = L.Call("eq", (S, L.Const(0.0, t)), "bool")
-        out = L.Call("select", (zero, L.Const(0.0, t), L.Call("div", (A, S), t)), t)
-        out = _cast(out, r.dtype)
-        if not dims:
-            name = self.fresh("r")
-            place.stmts.append(L.Let(name, out))
-            return L.Var(name, out.dtype)
-        return out

@@ -1,7 +1,10 @@
-"""How each reduction op accumulates into locals: one rule per op (init, update, result).
+"""How each reduction op accumulates into locals: one rule per op (init, update, combine, result).
 
 Every rule is order-independent (ties compare (value, index) lexicographically), so a backend may
-split or reassociate a "reduce" loop. Updates are branch-free (`select`), which vectorises.
+split or reassociate a "reduce" loop, and split-j (`tensorc.schedule.split`) may fold partial
+states of disjoint chunks with `combine`. Updates are branch-free (`select`), which vectorises.
+"online" is the (running max, rescaled sum, accumulator) state of an online-softmax weighted sum
+(its per-term update lives in nest.py, which needs the score and the weight separately).
 """
 
 from __future__ import annotations
@@ -59,6 +62,17 @@ def init(
     raise AssertionError(op)
 
 
+def init_online(dtype: str, shape: tuple[L.LExpr, ...], fresh) -> tuple[Acc, list[L.Stmt]]:
+    """Online softmax: running max m and sum l (scalars), accumulator `acc` over `shape`."""
+    t = compute_dtype(dtype)
+    m, s, acc = fresh("m"), fresh("l"), fresh("acc")
+    return Acc("online", t, {"m": m, "l": s, "acc": acc}), [
+        L.Local(m, t, (), _c(float("-inf"), t)),
+        L.Local(s, t, (), _c(0.0, t)),
+        L.Local(acc, t, shape, _c(0.0, t)),
+    ]
+
+
 def init_arg(op: str, val_dtype: str, shape, k: int, fresh) -> tuple[Acc, list[L.Stmt]]:
     """argmax/argmin/kmin/argkmin: a best value and its index (K-long arrays for kmin)."""
     vt = compute_dtype(val_dtype)
@@ -92,7 +106,7 @@ def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> 
             L.Let(vv, v),
             L.Let(mn, L.Call("max", (M, V), t)),
             # a row that saw only -inf keeps l = 0 instead of exp(-inf - -inf) = nan
-            L.Let(safe, L.Call("select", (L.Call("eq", (MN, _c(float("-inf"), t)), "bool"), _c(0.0, t), MN), t)),
+            L.Let(safe, safe_max(MN, t)),
             # one exp per element: e = exp(min - max) rescales l when v is the new max, else is
             # v's own term (lo = v also when v is nan, which then propagates into l)
             L.Let(up, L.Call("gt", (V, M), "bool")),
@@ -157,6 +171,76 @@ def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> 
     raise AssertionError(op)
 
 
+def combine(acc: Acc, at: tuple[L.LExpr, ...], part, fresh, wrap) -> list[L.Stmt]:
+    """Statements folding one partial state into the accumulator (split-j's combine step).
+
+    `part(role, index)` reads element `index` of the partial state's local `acc.names[role]`;
+    `wrap(stmts)` puts statements inside the loops over the accumulator's element `at`. A partial
+    state of an empty chunk is the identity (arg ops: index -1, skipped).
+    """
+    t, op = acc.dtype, acc.op
+    if op in ("sum", "prod", "max", "min"):
+        fn = {"sum": "add", "prod": "mul", "max": "max", "min": "min"}[op]
+        name = acc.names["acc"]
+        return wrap([L.Assign(name, at, L.Call(fn, (_read(name, at, t), part("acc", at)), t))])
+    if op == "logsumexp":
+        m, s = acc.names["m"], acc.names["l"]
+        n = {k: fresh(k) for k in ("m2", "l2", "mn", "safe", "up", "e")}
+        V = {k: L.Var(v, "bool" if k == "up" else t) for k, v in n.items()}
+        M, S = _read(m, at, t), _read(s, at, t)
+        return wrap([
+            L.Let(n["m2"], part("m", at)),
+            L.Let(n["l2"], part("l", at)),
+            L.Let(n["mn"], L.Call("max", (M, V["m2"]), t)),
+            L.Let(n["safe"], safe_max(V["mn"], t)),
+            # as in `update`: one exp rescales the side with the smaller max
+            L.Let(n["up"], L.Call("gt", (V["m2"], M), "bool")),
+            L.Let(n["e"], L.Call("exp", (L.Call("sub", (L.Call("select", (V["up"], M, V["m2"]), t), V["safe"]), t),), t)),
+            L.Assign(s, at, L.Call("select", (
+                V["up"],
+                L.Call("add", (L.Call("mul", (S, V["e"]), t), V["l2"]), t),
+                L.Call("add", (S, L.Call("mul", (V["l2"], V["e"]), t)), t)), t)),
+            L.Assign(m, at, V["mn"]),
+        ])  # fmt: skip
+    if op in ("argmax", "argmin", "kmin", "argkmin"):
+        slot = fresh("t") if op in ("kmin", "argkmin") else None
+        el = (*at, L.Var(slot)) if slot else at
+        v, j = fresh("pv"), fresh("pj")
+        J = L.Var(j, I64)
+        body = [
+            L.Let(v, part("best", el)),
+            L.Let(j, part("idx", el)),
+            L.If(L.Call("ne", (J, _c(-1, I64)), "bool"), tuple(update(acc, at, L.Var(v, t), J, fresh))),
+        ]
+        if slot:  # insert the partial's K slots one by one (ties: smaller index first)
+            body = [L.Loop(slot, _c(0, I64), _c(acc.k, I64), tuple(body), kind="serial")]
+        return wrap(body)
+    if op == "online":
+        m, s, a = acc.names["m"], acc.names["l"], acc.names["acc"]
+        n = {k: fresh(k) for k in ("m2", "mn", "safe", "alpha", "beta")}
+        V = {k: L.Var(v, t) for k, v in n.items()}
+        M, S = _read(m, (), t), _read(s, (), t)
+        scaled = L.Call("add", (L.Call("mul", (_read(a, at, t), V["alpha"]), t),
+                                L.Call("mul", (part("acc", at), V["beta"]), t)), t)  # fmt: skip
+        return [
+            L.Let(n["m2"], part("m", ())),
+            L.Let(n["mn"], L.Call("max", (M, V["m2"]), t)),
+            L.Let(n["safe"], safe_max(V["mn"], t)),
+            L.Let(n["alpha"], L.Call("exp", (L.Call("sub", (M, V["safe"]), t),), t)),
+            L.Let(n["beta"], L.Call("exp", (L.Call("sub", (V["m2"], V["safe"]), t),), t)),
+            L.Assign(s, (), L.Call("add", (L.Call("mul", (S, V["alpha"]), t),
+                                           L.Call("mul", (part("l", ()), V["beta"]), t)), t)),
+            *wrap([L.Assign(a, at, scaled)]),
+            L.Assign(m, (), V["mn"]),
+        ]  # fmt: skip
+    raise AssertionError(op)
+
+
+def safe_max(mn: L.LExpr, t: str) -> L.LExpr:
+    """`mn`, or 0 where it is -inf (no term seen), so exp(x - safe) never computes -inf - -inf."""
+    return L.Call("select", (L.Call("eq", (mn, _c(float("-inf"), t)), "bool"), _c(0.0, t), mn), t)
+
+
 def result(acc: Acc, at: tuple[L.LExpr, ...], rank: L.LExpr | None, dtype: str) -> L.LExpr:
     """The reduction's value at accumulator element `at` (and at `rank` for kmin/argkmin)."""
     t = acc.dtype
@@ -172,6 +256,11 @@ def result(acc: Acc, at: tuple[L.LExpr, ...], rank: L.LExpr | None, dtype: str) 
         out = _read(acc.names["best"], (*at, rank), t)
     elif op == "argkmin":
         return _read(acc.names["idx"], (*at, rank), I64)
+    elif op == "online":
+        # a fully masked row has l = 0 and acc = 0: its value is 0 (the empty sum), not 0/0
+        s = _read(acc.names["l"], (), t)
+        zero = L.Call("eq", (s, _c(0.0, t)), "bool")
+        out = L.Call("select", (zero, _c(0.0, t), L.Call("div", (_read(acc.names["acc"], at, t), s), t)), t)
     else:
         raise AssertionError(op)
     return out if out.dtype == dtype else L.Call("cast", (out,), dtype)

@@ -18,6 +18,12 @@ TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
 ROW_BLOCK = 8  # default rows per j sweep on the cpu (one AVX2 vector of float32)
 FLASH_BLOCKS = (96, 128)  # cpu default (BM, BN) of flash attention: BM = 16 * MR, BN = 8 * NR
+# split-j (tensorc.schedule.split), automatic when a reduction would run on fewer than
+# SPLIT_UNITS parallel units (threads' work items / Triton programs) and has SPLIT_MIN_WORK terms.
+# The chunk count is fixed per target, never the thread count: results do not depend on it.
+SPLIT_CHUNKS = {"cpu": 64, "gpu": 256}
+SPLIT_UNITS = {"cpu": 32, "gpu": 512}
+SPLIT_MIN_WORK = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +38,9 @@ class Schedule:
     online_softmax, mask_bounds, symmetry, gemm: enable the fast paths of the same names.
     gram_rewrite: rewrite sum_d (x_id - y_jd)^2 as |x|^2 + |y|^2 - 2 x.y with a Gemm when the
                   statement's output already holds the (i, j) matrix.
-    split_j:      split streaming reductions over this many chunks (1 = no split; only 1 is
-                  implemented, larger values are rejected by `validate`).
+    split_j:      split-j: chunks of the reduction range computed in parallel, then combined
+                  (tensorc.schedule.split). 0 = automatic from plan_sizes (small outputs, long
+                  reductions), 1 = never, k >= 2 = every splittable reduction in k chunks.
     row_block:    CPU: compute this many rows of a streaming reduction per sweep over j, one per
                   SIMD lane (tensorc.passes.block_rows); 0/1 = off.
     specialise:   (size, value) pairs baked into the code as constants.
@@ -53,7 +60,7 @@ class Schedule:
     symmetry: bool = True
     gemm: bool = True
     gram_rewrite: bool = False
-    split_j: int = 1
+    split_j: int = 0
     row_block: int = 0
     specialise: tuple[tuple[str, int], ...] = ()
     plan_sizes: tuple[tuple[str, int], ...] = ()
@@ -85,8 +92,9 @@ def validate(s: Schedule, def_: Def | None = None) -> Schedule:
     for name, tile in s.tiles:
         if not isinstance(tile, int) or tile < 0:
             raise ScheduleError(f"tile of {name} must be a non-negative int, got {tile!r}")
-    if s.split_j != 1:
-        raise ScheduleError("split_j > 1 is not implemented yet", hint="use split_j=1")
+    if not isinstance(s.split_j, int) or not 0 <= s.split_j <= 4096:
+        raise ScheduleError(f"split_j must be an int in [0, 4096], got {s.split_j!r}",
+                            hint="0 = automatic, 1 = never split, k = k chunks")
     if s.row_block not in (0, 1, 2, 4, 8, 16, 32, 64):
         raise ScheduleError(f"row_block must be 0 or a power of two <= 64, got {s.row_block}")
     if s.vector_width not in (0, 1, 2, 4, 8, 16, 32, 64):

@@ -29,7 +29,7 @@ def test_json_round_trip_and_hash():
     [
         Schedule(target="tpu"),
         Schedule(tiles=(("i", -1),)),
-        Schedule(split_j=4),
+        Schedule(split_j=-1),
         Schedule(vector_width=3),
         Schedule(order=("i", "i")),
     ],

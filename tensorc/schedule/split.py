@@ -1,0 +1,196 @@
+"""Split-j: a reduction whose output is small, computed in parallel over chunks of its range.
+
+A streaming reduction parallelises over its output rows only; with a scalar or few rows (W8 MMD,
+`s = sum(i, j: ...)`, a kernel sum with N = 8 and M = 10^6) the threads / Triton programs sit idle.
+Split-j moves such a reduction `r` of a statement into a partial kernel that runs first:
+
+    kernel <def>_k:   parallel for c in [0, C) {              # split across threads / programs
+                        <the statement's loops around r> {
+                          state = identity
+                          reduce for j in chunk c of [lo, hi) { state = update(state, term_j) }
+                          part_<state>[c, rows...] = state } }
+    kernel <def>_k+1: ... state = identity
+                      serial for c in [0, C) { state = combine(state, part_<state>[c, rows...]) }
+                      ... r's value from state, the statement as before
+
+Chunk c covers [lo + E*c//C, lo + E*(c+1)//C) of the first range (E = hi - lo after mask bounds);
+an empty chunk leaves the identity. `C` comes from the schedule and the sizes, never from the
+thread count, and the combine runs in chunk order: results are bitwise the same for any
+TENSORC_NUM_THREADS. The state and its combine are the reduction's own rule
+(`reduction_rules.combine`): sums (float64 for multi-index fp32 sums), prod, max/min,
+argmax/argmin and kmin/argkmin (ties: smallest index), logsumexp, online softmax.
+
+Which reductions split: those placed under the statement's own loops only (not inside another
+reduction), of non-symmetric statements. `Schedule.split_j = k` forces k chunks, 1 never splits,
+0 (default) decides from the sizes the schedule plans for (see `SplitJ.chunks`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy
+
+from tensorc.ir import loop_ir as L
+from tensorc.ir import tensor_ir as T
+from tensorc.ir.tensor_ir import size_symbol
+from tensorc.schedule import reduction_rules as rules
+from tensorc.schedule.lexpr import I64, const, iadd, imax, imul, isub
+from tensorc.schedule.nest import Level, close
+from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_UNITS
+
+
+def chunk_bounds(lo: L.LExpr, hi: L.LExpr, c: L.LExpr, chunks: int) -> tuple[L.LExpr, L.LExpr]:
+    """[lo, hi) of chunk `c` of `chunks` equal parts of [lo, hi) (empty chunks when hi <= lo)."""
+    ext = imax(isub(hi, lo), const(0))
+
+    def at(k: L.LExpr) -> L.LExpr:
+        return iadd(lo, L.Call("floordiv", (imul(ext, k), const(chunks)), I64))
+
+    return at(c), at(iadd(c, const(1)))
+
+
+def _sym(e: L.LExpr) -> sympy.Expr:
+    """An integer LoopIR expression over sizes (a local's shape) as sympy."""
+    if isinstance(e, L.Const):
+        return sympy.Integer(int(e.value))
+    if isinstance(e, L.Var):
+        return size_symbol(e.name)
+    a = [_sym(x) for x in e.args]
+    ops = {"add": lambda: a[0] + a[1], "sub": lambda: a[0] - a[1], "mul": lambda: a[0] * a[1],
+           "max": lambda: sympy.Max(*a), "min": lambda: sympy.Min(*a)}  # fmt: skip
+    if isinstance(e, L.Call) and e.fn in ops:
+        return ops[e.fn]()
+    raise AssertionError(f"local shape {e} is not a size expression")
+
+
+def _chain(place: Level) -> list[Level]:
+    """The loop levels enclosing `place` (itself included), outermost first."""
+    out = []
+    while place.parent is not None:
+        out.append(place)
+        place = place.parent
+    return out[::-1]
+
+
+def _extent(rg: T.Range, sizes: dict[str, int]) -> int | None:
+    e = sympy.sympify(rg.hi - rg.lo).subs({size_symbol(k): v for k, v in sizes.items()})
+    return max(int(e), 0) if e.is_Integer else None
+
+
+class SplitJ:
+    """Split-j for the reductions of one statement (`lower.ProgramBuilder.statement`).
+
+    `kernels`: the partial kernels (body, notes) to run before the statement's kernel; each note
+    says what was split and why (`explain` lists them under "split-j:").
+    """
+
+    def __init__(self, pb, label: str):
+        self.pb, self.label = pb, label
+        self.kernels: list[tuple[tuple[L.Stmt, ...], list[str]]] = []
+        self.reason = ""
+
+    # --- the decision ----------------------------------------------------------------------------
+    def chunks(self, nest, r: T.Reduce, place: Level, dims: tuple[str, ...]) -> int:
+        """How many chunks `r` (placed at `place`) splits into; 0 = it does not split."""
+        sched = nest.schedule
+        chain = _chain(place)
+        if sched.split_j == 1 or any(lv not in nest.lhs_levels for lv in chain):
+            return 0
+        if sched.split_j > 1:
+            self.reason = f"forced by Schedule(split_j={sched.split_j})"
+            return sched.split_j
+        sizes = dict(sched.plan_sizes) | dict(sched.specialise)
+        extents = [_extent(rg, sizes) for rg in r.ranges]
+        units, rows = 1, 1
+        ranges = [rg for rg in (nest.lhs_levels[lv] for lv in chain) if rg is not None]
+        for k, rg in enumerate(ranges):
+            n = _extent(rg, sizes)
+            if n is None:
+                return 0
+            rows *= n
+            if k == 0:  # the loop the threads / programs share: one unit per tile or row block
+                step = max(dict(sched.tiles).get(rg.index, 0), 1)
+                if sched.target == "cpu":
+                    step = max(step, sched.row_block)
+                units = -(-n // step)
+        if None in extents or extents[0] < 2:
+            return 0
+        work = rows * int(sympy.prod(extents))
+        limit = SPLIT_UNITS[sched.target]
+        if units >= limit or work < SPLIT_MIN_WORK:
+            return 0
+        self.reason = f"{units} parallel unit(s) < {limit}, {work} terms"
+        return min(SPLIT_CHUNKS[sched.target], extents[0])
+
+    # --- the lowering ----------------------------------------------------------------------------
+    def lower(self, nest, r: T.Reduce, place: Level, dims, online, chunks: int) -> rules.Acc:
+        """Emit `r`'s partial kernel and, at `place`, its combine; returns the combined state."""
+        fresh = nest.fresh
+        root = Level(None)
+        c = fresh("chunk")
+        top = Level(root, (c, const(0), const(chunks), "parallel", 1))
+        copies: dict[Level, Level] = {}
+        at = top
+        for lv in _chain(place):  # the statement's loops around r, same variables and bounds
+            at = copies[lv] = Level(at, lv.loop)
+        saved = dict(nest.env), nest.memo, nest.floor
+        nest.env.update({x: (v, copies[lv]) for x, (v, lv) in nest.env.items() if lv in copies})
+        nest.memo, nest.floor = {}, top  # main-kernel values do not exist in the partial kernel
+        acc, decls = nest.accumulate(
+            r, at, dims, online, first=lambda lo, hi: chunk_bounds(lo, hi, L.Var(c), chunks)
+        )
+        nest.env, nest.memo, nest.floor = saved
+
+        rows = [(nest.env[rg.index][0], rg) for rg in map(nest.lhs_levels.get, copies) if rg]
+        scratch = {}
+        for d in decls:  # one scratch buffer per state local: [chunk, rows..., local's shape]
+            shape = (chunks, *(rg.hi - rg.lo for _, rg in rows), *map(_sym, d.shape))
+            scratch[d.name] = self.pb.add_temp(fresh(f"part_{d.name}"), d.dtype, shape)
+
+        def index(var: L.LExpr, el: tuple[L.LExpr, ...]) -> tuple[L.LExpr, ...]:
+            return (var, *(isub(v, nest.size(rg.lo)) for v, rg in rows), *el)
+
+        for d in decls:
+            at.stmts.append(_store_all(d, scratch[d.name], lambda el: index(L.Var(c), el), fresh))
+        close(at, root)
+        self.kernels.append((self._partial_body(root.finish(), nest), [self._note(r, chunks, acc)]))
+
+        c2 = fresh("chunk")
+
+        def part(role: str, el: tuple[L.LExpr, ...]) -> L.LExpr:
+            name = acc.names[role]
+            dtype = next(d.dtype for d in decls if d.name == name)
+            return L.Load(scratch[name], index(L.Var(c2), el), dtype)
+
+        place.stmts.extend(decls)
+        body = rules.combine(acc, nest._at(dims), part, fresh, lambda s: nest._wrap_dims(dims, s))
+        place.stmts.append(L.Loop(c2, const(0), const(chunks), tuple(body), kind="serial"))
+        return acc
+
+    def _partial_body(self, body: tuple[L.Stmt, ...], nest) -> tuple[L.Stmt, ...]:
+        from tensorc.schedule.lower import cse_block
+
+        (loop,) = cse_block(body, nest.fresh)
+        inner, _ = self.pb.block_rows(loop.body)  # rows of a chunk share its loads, as unsplit
+        return (replace(loop, body=inner),)
+
+    def _note(self, r: T.Reduce, chunks: int, acc: rules.Acc) -> str:
+        over = ", ".join(rg.index for rg in r.ranges)
+        how = {"online": "rescaled by the larger running max", "logsumexp": "rescaled by the "
+               "larger running max", "argmax": "best value, smallest index on ties", "argmin":
+               "best value, smallest index on ties", "kmin": "merged K smallest", "argkmin":
+               "merged K smallest"}.get(acc.op, f"{acc.op} of {acc.dtype} partials")  # fmt: skip
+        op = "softmax-weighted sum" if acc.op == "online" else r.op
+        return (f"split-j: {self.label}: {op} over ({over}) in {chunks} chunks of {r.ranges[0].index} "
+                f"run in parallel, combine in chunk order ({how}); {self.reason}")
+
+
+def _store_all(d: L.Local, buffer: str, index, fresh) -> L.Stmt:
+    """Store every element of local `d` into `buffer` at `index(element)`."""
+    vars_ = [fresh("s") for _ in d.shape]
+    el = tuple(L.Var(v) for v in vars_)
+    stmt: L.Stmt = L.Store(buffer, index(el), L.LocalRead(d.name, el, d.dtype))
+    for v, n in reversed(list(zip(vars_, d.shape))):
+        stmt = L.Loop(v, const(0), n, (stmt,), kind="serial")
+    return stmt
