@@ -53,7 +53,9 @@ def _extent(loop: L.Loop, bound: dict) -> sympy.Expr:
         free = [s for s in ext.free_symbols if str(s) in bound]
         if not free:
             break
-        ext = ext.subs({s: bound[str(s)] for s in free})
+        # E*(c+1)//C - E*c//C (a split-j chunk) reads E/C: an estimate needs no floors
+        ext = ext.subs({s: bound[str(s)] for s in free}).replace(
+            lambda x: isinstance(x, sympy.floor), lambda x: x.args[0])
     ext = ext.replace(lambda x: isinstance(x, (sympy.Min, sympy.Max)), lambda x: x)
     if loop.step > 1:
         ext = sympy.ceiling(ext)
@@ -217,7 +219,7 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
         lines.append(f"  {len(def_.body) - len(gone) - len(after.body)} pointwise update statement(s) fused into the statement before")
     notes = [n for n in prog.notes if "not" not in n]
     for n in dict.fromkeys(notes):
-        if "path planned" in n:
+        if "path planned" in n or n.startswith("split-j:"):
             continue
         lines.append("  " + n)
     if len(lines) and lines[-1] == "fusion:":
@@ -247,6 +249,11 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
     fl_n, by_n = _numeric(total_flops, sizes), _numeric(sympy.sympify(byts), sizes)
     lines.append(f"  flops ~ {total_flops}" + (f" = {_fmt_num(fl_n)}" if fl_n is not None else "") + " (masked loops counted at full range)")
     lines.append(f"  bytes ~ {byts}" + (f" = {_fmt_num(by_n)}" if by_n is not None else "") + " (each buffer touched once)")
+
+    split = [n.removeprefix("split-j: ") for n in prog.notes if n.startswith("split-j:")]
+    if split:
+        lines.append("split-j:")
+        lines += ["  " + n for n in dict.fromkeys(split)]
 
     paths = [n for n in prog.notes if "path planned" in n]
     if paths:
