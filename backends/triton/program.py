@@ -84,7 +84,7 @@ def _launcher(prog: L.LoopProgram, kernels: list[RenderedKernel], cfg: dict) -> 
             else:
                 args.append(_ident(n))
         cx = [f"{a}={b}" for a, b in k.constexprs.items()]
-        cx += [f"num_warps={k.num_warps}", f"num_stages={int(cfg['num_stages'])}"]
+        cx += [f"num_warps={k.num_warps}", f"num_stages={k.num_stages or int(cfg['num_stages'])}"]
         lines.append("    if _n > 0:")
         lines.append(f"        {k.name}[_grid]({', '.join(args + cx)})")
     return "\n".join(lines) + "\n"

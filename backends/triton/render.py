@@ -58,7 +58,9 @@ class RenderedKernel:
     grid: list[str]  # host launcher lines computing `_grid`
     block: int
     num_warps: int
-    constexprs: dict[str, int] = field(default_factory=dict)
+    constexprs: dict[str, int | str] = field(default_factory=dict)  # str: host code
+    path: str = ""  # which code path rendered it (also the source's first line)
+    num_stages: int | None = None  # None: the config's
 
 
 class KernelWriter:
@@ -455,7 +457,19 @@ class KernelWriter:
         self.stmts(inner)
         body = self.lines[head_at:]
         self.lines = self.lines[:head_at]
-        # preamble: sizes to int64, scalar parameters loaded, column aranges for local arrays
+        cx = {"BLOCK": self.block}
+        if self.has_gemm:
+            cx.update({k: int(self.config[k]) for k in ("BM", "BN", "BK")})
+        warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
+        path = "generic: one lane per iteration of the parallel nest" + (
+            ", Gemm through tl.dot" if self.has_gemm else ""
+        )
+        return self.finish(body, grid, cx, warps, path)
+
+    def finish(
+        self, body: list[str], grid: list[str], cx: dict, warps: int, path: str
+    ) -> RenderedKernel:
+        """Signature and preamble (sizes to int64, scalar parameters, column aranges) + `body`."""
         params: list[tuple[str, str]] = []
         for b in self.kernel.buffers:
             params.append(("scalar" if b.role == "scalar" else "buffer", b.name))
@@ -471,17 +485,10 @@ class KernelWriter:
         for w in sorted(self.widths):
             pre.append(f"    _col{w} = tl.arange(0, {w})")
         sig = [{"size": "v_", "scalar": "s_"}.get(k, "p_") + _ident(n) for k, n in params]
-        constexprs = ["BLOCK: tl.constexpr"]
-        cx = {"BLOCK": self.block}
-        if self.has_gemm:
-            constexprs += ["BM: tl.constexpr", "BN: tl.constexpr", "BK: tl.constexpr"]
-            cx.update(
-                BM=int(self.config["BM"]), BN=int(self.config["BN"]), BK=int(self.config["BK"])
-            )
-        head = ["@triton.jit", f"def {self.name}({', '.join(sig + constexprs)}):"]
+        sig += [f"{k}: tl.constexpr" for k in cx]
+        head = [f"# path: {path}", "@triton.jit", f"def {self.name}({', '.join(sig)}):"]
         src = "\n".join(head + pre + body) + "\n"
-        warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
-        return RenderedKernel(self.name, src, params, grid, self.block, warps, cx)
+        return RenderedKernel(self.name, src, params, grid, cx.get("BLOCK", 1), warps, cx, path)
 
     def setup_scalars(self) -> None:
         for b in self.kernel.buffers:
@@ -490,6 +497,29 @@ class KernelWriter:
 
 
 def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
-    w = KernelWriter(prog, kernel, index, config)
-    w.setup_scalars()
-    return w.render()
+    """The tile / flash template where the kernel matches it (tile.py), else the generic path."""
+    from .tile import TileWriter, row_nest
+
+    kinds = [KernelWriter]
+    sizes = set(prog.sizes) | {n for n, _ in prog.static_sizes} | set(kernel.sizes)
+    fast = config.get("fast_paths", True) and not _contains(kernel.body, L.Gemm)
+    if fast and row_nest(prog, kernel, sizes) is not None:
+        # first where j streams (the fast path); else only where the generic path cannot
+        streams = any(isinstance(s, L.Loop) and s.kind == "reduce" for s in _walk(kernel.body))
+        kinds.insert(0 if streams else 1, TileWriter)
+    errors = {}
+    for kind in kinds:
+        w = kind(prog, kernel, index, config)
+        w.setup_scalars()
+        try:
+            return w.render()
+        except UnsupportedError as err:
+            errors[kind] = err
+    raise errors[KernelWriter]  # the generic path's reason is the one users can act on
+
+
+def _walk(body):
+    for s in body:
+        yield s
+        for kids in (getattr(s, "body", ()), getattr(s, "then", ()), getattr(s, "orelse", ())):
+            yield from _walk(kids)

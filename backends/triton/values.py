@@ -30,6 +30,17 @@ DEFAULT_CONFIG: dict = {
     "BN": 32,
     "BK": 32,
     "allow_tf32": False,  # fp32 Gemm inputs through TF32 tensor cores
+    "fast_paths": True,  # tile / flash templates where the LoopIR matches (tile.py)
+    "TILE_BLOCK_I": 64,  # streaming reductions: rows per program
+    "TILE_BLOCK_J": 64,  # ... and columns per step
+    "TILE_WARPS": 4,
+    "TILE_STAGES": 2,
+    "FLASH_BLOCK_I": 128,  # flash attention: query rows per program
+    "FLASH_BLOCK_J": 64,  # ... and keys per step
+    "FLASH_WARPS": 8,
+    "FLASH_STAGES": 3,
+    "BLOCK_D": 32,  # d chunk of a tl.dot inner product / squared distance
+    "DOT_MIN_D": 16,  # a constant d below this stays a plain loop (no tensor cores)
 }
 
 _BOOL_OPS = ("and", "or", "not")

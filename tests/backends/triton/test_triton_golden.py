@@ -16,17 +16,19 @@ from triton_loops import V
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "triton"
 
 PROGRAMS = {
-    "gauss_ksum": w1_prog,
+    "gauss_ksum": w1_prog,  # 2-D tile path
+    "gauss_ksum_generic": (w1_prog, {"fast_paths": False}),
     "nn_argmin": argmin_prog,
-    "attention_causal": lambda: _attention_prog(4),
+    "attention_causal": lambda: _attention_prog(4),  # flash template
     "gemm": lambda: _matmul_buffers().program(_gemm(V("M"), V("N"), V("K"))),
 }
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_golden_source(name):
-    src = render_program(PROGRAMS[name]())
-    assert src == render_program(PROGRAMS[name]()), "render is not deterministic"
+    make, config = PROGRAMS[name] if isinstance(PROGRAMS[name], tuple) else (PROGRAMS[name], None)
+    src = render_program(make(), config)
+    assert src == render_program(make(), config), "render is not deterministic"
     path = GOLDEN / f"{name}.py.txt"
     if os.environ.get("TENSORC_ACCEPT_GOLDEN") == "1" or not path.exists():
         if os.environ.get("TENSORC_ACCEPT_GOLDEN") != "1":

@@ -125,7 +125,7 @@ def run(prog: L.LoopProgram, inputs: dict, sizes: dict[str, int], config=None) -
         if b.role == "scalar":
             tensors[b.name] = inputs[b.name]
             continue
-        shape = tuple(int(s.subs(env)) for s in b.shape)
+        shape = tuple(int(s.subs({x: env[str(x)] for x in s.free_symbols})) for s in b.shape)
         if b.name in inputs:
             arr = np.ascontiguousarray(np.asarray(inputs[b.name], dtype=to_numpy(b.dtype)))
             assert arr.shape == shape, (b.name, arr.shape, shape)

@@ -1,0 +1,186 @@
+"""The tile and flash-attention fast paths (backends/triton/tile.py) under TRITON_INTERPRET=1.
+
+Workloads go through the real front end and `to_loops(target="gpu")`, are rendered with small
+blocks (so 7, 13, 33, 37 are non-multiples and several tiles run), and are compared with the
+reference interpreter; each test also checks which path rendered the streaming kernel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from tensorc.backends.triton.program import render_program
+from triton_loops import run
+
+import tensorc
+from tensorc.passes import run_pipeline
+from tensorc.schedule import default_schedule, lower
+
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+
+SMALL = {"TILE_BLOCK_I": 16, "TILE_BLOCK_J": 16, "FLASH_BLOCK_I": 16, "FLASH_BLOCK_J": 16}
+TILE, FLASH, GENERIC = "# path: 2-D tile", "# path: flash attention", "# path: generic"
+RNG = np.random.default_rng(5)
+
+KSUM = """
+def gauss_ksum(float(N,D) x, float(M,D) y, float(M,E) b, float sigma) -> (out) {
+    out(i,e) = exp(-sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))) / (2 * sigma * sigma)) * b(j,e)
+}
+def nn(float(N,D) x, float(M,D) y) -> (idx) {
+    idx(i) = argmin(j: sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+}
+def far(float(N,D) x, float(M,D) y) -> (idx) {
+    idx(i) = argmax(j: sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+}
+def softmin(float(N,D) x, float(M,D) y, float(M) g, float eps) -> (f) {
+    f(i) = -eps * logsumexp(j: (g(j) - sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))) / eps)
+}
+def hausdorff(float(N,D) x, float(M,D) y) -> (h) {
+    h(i) = max(j: -sum(d: x(i,d) * y(j,d)))
+}
+def knn(float(N,D) x, float(M,D) y) -> (idx) {
+    idx(i, r) = argkmin(j: sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))), 3)
+}
+"""
+
+ATTN = """
+def causal(float16(B,H,N,D) q, float16(B,H,N,D) k, float16(B,H,N,E) v, float scale) -> (o) {
+    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
+    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j <= i
+}
+def full(float16(B,H,N,D) q, float16(B,H,N,D) k, float16(B,H,N,E) v, float scale) -> (o) {
+    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
+    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)
+}
+def window(float16(B,H,N,D) q, float16(B,H,N,D) k, float16(B,H,N,E) v, float scale, int32 W)
+    -> (o) {
+    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
+    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where abs(i - j) <= W
+}
+def causal_window(float16(B,H,N,D) q, float16(B,H,N,D) k, float16(B,H,N,E) v, float scale,
+                  int32 W) -> (o) {
+    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
+    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j <= i, i - j <= W
+}
+"""
+
+
+def _loops(fn, sizes, split=1):
+    """gpu LoopIR of `fn` at `sizes`; split-j off unless asked (the interpreter runs each of its
+    256 chunks as a Python loop of programs)."""
+    def_ = run_pipeline(fn.def_)
+    return lower(def_, replace(default_schedule(def_, "gpu", sizes), split_j=split))
+
+
+def _check(src, name, args, path, tol, config=SMALL, split=1):
+    """Run `name` on the triton backend (front end -> gpu LoopIR -> render) and the interpreter."""
+    mod = tensorc.compile(src, backend="interp")
+    fn = getattr(mod, name)
+    sizes = fn._bind_sizes(fn._check_args(tuple(args)), tuple(args))
+    prog = _loops(fn, sizes, split)
+    text = render_program(prog, config)
+    assert path in text, text[:2000]
+    inputs = {d.name: a for d, a in zip(fn.def_.inputs, args)}
+    dyn = {n: v for n, v in sizes.items() if n in prog.sizes}
+    out = run(prog, inputs, dyn, config)[fn.def_.outputs[0].name]
+    ref = np.asarray(fn(*args))
+    if ref.dtype.kind in "iu":
+        np.testing.assert_array_equal(out, ref)
+    else:
+        np.testing.assert_allclose(
+            out.astype(np.float64), ref.astype(np.float64), rtol=tol, atol=tol
+        )
+    return text
+
+
+def _pts(n, d, dtype=np.float32, ties=False):
+    if ties:  # integer coordinates: many equal distances, so tie-breaking is exercised
+        return RNG.integers(0, 3, (n, d)).astype(dtype)
+    return RNG.standard_normal((n, d)).astype(dtype)
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (7, 13), (33, 37), (5, 0)])
+@pytest.mark.parametrize("d, e", [(3, 1), (20, 2)])
+def test_gauss_kernel_sum(n, m, d, e):
+    x, y = _pts(n, d), _pts(m, d)
+    b = _pts(m, e)
+    text = _check(KSUM, "gauss_ksum", [x, y, b, 1.5], TILE, 1e-4)
+    assert ("tl.dot(" in text) == (d >= 16)  # |x|^2 + |y|^2 - 2 x.y on tensor cores
+
+
+@pytest.mark.parametrize("name", ["nn", "far"])
+@pytest.mark.parametrize("n, m", [(1, 1), (7, 13), (33, 37)])
+def test_argmin_argmax_smallest_index_on_ties(name, n, m):
+    x, y = _pts(n, 2, ties=True), _pts(m, 2, ties=True)
+    _check(KSUM, name, [x, y], TILE, 0)
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (7, 13), (33, 37)])
+def test_logsumexp_softmin(n, m):
+    x, y, g = _pts(n, 3), _pts(m, 3), _pts(m, 1)[:, 0]
+    _check(KSUM, "softmin", [x, y, g, 0.5], TILE, 1e-4)
+
+
+def test_max_fold_with_dot_product_inner_loop():
+    x, y = _pts(19, 24), _pts(41, 24)
+    text = _check(KSUM, "hausdorff", [x, y], TILE, 1e-4)
+    assert "tl.dot(" in text
+
+
+def test_kmin_falls_back_to_the_generic_path():
+    x, y = _pts(9, 3), _pts(11, 3)
+    _check(KSUM, "knn", [x, y], GENERIC, 0)
+
+
+def _qkv(n, d, e, dtype):
+    q, k = (RNG.standard_normal((1, 2, n, d)).astype(dtype) for _ in range(2))
+    return [q, k, RNG.standard_normal((1, 2, n, e)).astype(dtype)]
+
+
+@pytest.mark.parametrize("name", ["causal", "full"])
+@pytest.mark.parametrize("n", [1, 7, 37])
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_flash_attention(name, n, dtype):
+    src = ATTN if dtype == "float16" else ATTN.replace("float16(", "float(")
+    text = _check(src, name, [*_qkv(n, 16, 20, dtype), 0.25], FLASH, 3e-3)
+    assert "tl.dot(" in text
+
+
+@pytest.mark.parametrize("name", ["window", "causal_window"])
+@pytest.mark.parametrize("n, w", [(7, 0), (37, 3), (40, 20)])
+def test_flash_sliding_window(name, n, w):
+    src = ATTN.replace("float16(", "float(")
+    _check(src, name, [*_qkv(n, 4, 3, "float32"), 0.5, w], FLASH, 1e-5)
+
+
+def test_window_loop_visits_only_the_window_tiles():
+    """The j loop starts at the block's first window column, not at 0 (skipped tiles)."""
+    src = ATTN.replace("float16(", "float(")
+    fn = tensorc.compile(src, backend="interp").window
+    prog = _loops(fn, {"B": 1, "H": 2, "N": 4096, "D": 64, "E": 64, "W": 128})
+    text = render_program(prog, SMALL)
+    assert "tl.min(tl.where(" in text and "for _j0" in text
+
+
+def test_default_blocks_and_fast_paths_off():
+    x, y, b = _pts(70, 3), _pts(130, 3), _pts(130, 1)
+    _check(KSUM, "gauss_ksum", [x, y, b, 1.0], TILE, 1e-4, config={})
+    x, y, b = x[:5], y[:6], b[:6]
+    _check(KSUM, "gauss_ksum", [x, y, b, 1.0], GENERIC, 1e-4, config={"fast_paths": False})
+
+
+@pytest.mark.parametrize("name", ["gauss_ksum", "nn", "softmin"])
+def test_split_j_partials_and_combine(name):
+    """split-j (schedule) gives a partial kernel per chunk (tile path) and a combine kernel."""
+    x, y = _pts(5, 3), _pts(23, 3)
+    extra = {"gauss_ksum": [_pts(23, 2), 1.0], "nn": [], "softmin": [_pts(23, 1)[:, 0], 0.5]}
+    text = _check(KSUM, name, [x, y, *extra[name]], TILE, 1e-4, split=4)
+    assert text.count("@triton.jit\ndef k") == 2
+
+
+def test_split_attention_combine_uses_row_tiles():
+    src = ATTN.replace("float16(", "float(")
+    text = _check(src, "full", [*_qkv(7, 4, 20, "float32"), 0.5], FLASH, 1e-5, split=3)
+    assert "# path: row tiles" in text
