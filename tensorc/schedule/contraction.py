@@ -7,9 +7,7 @@
   (batch, m, n, k) that are not contiguous in some operand are split: the mergeable innermost run
   is the Gemm dimension, the rest become loops around it. Any pointwise epilogue runs in its own
   loop nest over the result.
-- `lower_gram`: `sum_d (x(i,d) - y(j,d))^2` inside an (i, j) output becomes row norms + a Gemm for
-  x.y (written straight into the output) + an epilogue `|x_i|^2 + |y_j|^2 - 2 x.y` fused with the rest
-  of the statement.
+- Gram statements (`sum_d (x(i,d) - y(j,d))^2`, symmetric `x(i,d) * x(j,d)`): tensorc/schedule/gram.py.
 """
 
 from __future__ import annotations
@@ -209,6 +207,8 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     def_ = pb.def_
     if st.mask is not None or len(set(st.indices)) != len(st.indices):
         return False
+    if lower_gram(pb, k, st):  # a symmetric Gram product: half the tiles (gram.py)
+        return True
     if any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
         return False
     lhs = set(st.indices)
@@ -348,100 +348,14 @@ def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumula
     return list(body_l)
 
 
-# --- Gram rewrite -------------------------------------------------------------------------------
-@dataclass
-class SqDist:
-    reduce: T.Reduce
-    x: T.Access
-    y: T.Access
-    d: str
-    extent: sympy.Expr
+# --- Gram statements (tensorc/schedule/gram.py) ----------------------------------------------
+def find_sqdist(def_: T.Def, st: T.Statement):
+    from tensorc.schedule.gram import find_sqdist
 
-
-def _sq_operands(body: T.Expr):
-    if isinstance(body, T.Call) and body.fn == "mul" and body.args[0] == body.args[1] or isinstance(body, T.Call) and body.fn == "pow" and body.args[1] == T.Const(2, body.args[1].dtype):
-        u = body.args[0]
-    else:
-        return None
-    if isinstance(u, T.Call) and u.fn == "sub" and all(isinstance(a, T.Access) for a in u.args):
-        return u.args
-    return None
-
-
-def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
-    for x in walk(st.rhs):
-        if not (isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None):
-            continue
-        got = _sq_operands(x.body)
-        if got is None:
-            continue
-        a, b = got
-        d = x.ranges[0].index
-        if not (_plain(a) and _plain(b)) or len(a.indices) != 2 or len(b.indices) != 2:
-            continue
-        if T.Index(d) not in a.indices or T.Index(d) not in b.indices:
-            continue
-        return SqDist(x, a, b, d, sympy.sympify(x.ranges[0].hi - x.ranges[0].lo))
-    return None
+    return find_sqdist(def_, st)
 
 
 def lower_gram(pb, k: int, st: T.Statement) -> bool:
-    """|x_i - y_j|^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j for an (i, j) output; False if not applicable."""
-    from tensorc.schedule.lower import lower_nest
+    from tensorc.schedule.gram import lower_gram
 
-    def_ = pb.def_
-    hit = find_sqdist(def_, st)
-    if hit is None or st.mask is not None or len(st.indices) != 2:
-        return False
-    if sympy.simplify(hit.reduce.ranges[0].lo) != 0:
-        return False
-    (xi,) = [i.name for i in hit.x.indices if i.name != hit.d]
-    (yj,) = [i.name for i in hit.y.indices if i.name != hit.d]
-    if xi == yj or {xi, yj} != set(st.indices) or any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
-        return False
-    if any(isinstance(x, T.Access) and x.tensor == st.tensor for x in walk(st.rhs)):
-        return False
-    decl = def_.tensor(st.tensor)
-    dt = hit.reduce.dtype
-    if not all(_eq(rg.hi, d) for rg, d in zip(st.domain, decl.shape)) or decl.dtype != dt:
-        return False
-    if list(st.indices) != [xi, yj]:
-        return False
-    label = f"statement {k + 1} ({st.tensor})"
-    ext = {rg.index: sympy.sympify(rg.hi) for rg in st.domain} | {hit.d: hit.extent}
-
-    def norm(acc: T.Access, idx: str) -> str:
-        name = pb.add_temp(f"{acc.tensor}_sqnorm", dt, [ext[idx]])
-        body = T.Call("mul", (acc, acc), dt)
-        rhs = T.Reduce("sum", (T.Range(hit.d, sympy.Integer(0), hit.extent),), body, None, dt)
-        s = T.Statement(name, (idx,), (T.Range(idx, sympy.Integer(0), ext[idx]),), rhs)
-        b, _ = lower_nest(_with_temps(def_, pb), s, pb.schedule, pb.names(), pb.spec, [])
-        pb.kernel(b, [f"{label}: row norms |{acc.tensor}|^2 for the Gram rewrite"])
-        return name
-
-    nx = norm(hit.x, xi)
-    same = hit.y.tensor == hit.x.tensor and [i.name for i in hit.y.indices].index(hit.d) == [
-        i.name for i in hit.x.indices
-    ].index(hit.d)
-    ny_acc = None
-    if same:
-        ny_acc = T.Access(nx, (T.Index(yj),), dt)
-    else:
-        ny = norm(hit.y, yj)
-        ny_acc = T.Access(ny, (T.Index(yj),), dt)
-    xv = View(hit.x.tensor, [i.name for i in hit.x.indices], list(def_.tensor(hit.x.tensor).shape))
-    yv = View(hit.y.tensor, [i.name for i in hit.y.indices], list(def_.tensor(hit.y.tensor).shape))
-    out = View(st.tensor, list(st.indices), list(decl.shape))
-    names = pb.names()
-    g = emit_pair(pb, xv, yv, out, ext, L.Const(-2.0, compute_dtype(dt)), False, compute_dtype(dt), names)
-    if g is None:
-        return False
-    pb.kernel(tuple(g), [f"{label}: cross term -2 x.y as a Gemm written into {st.tensor}"])
-    own = T.Access(st.tensor, (T.Index(xi), T.Index(yj)), dt)
-    d2 = T.Call("add", (T.Call("add", (T.Access(nx, (T.Index(xi),), dt), ny_acc), dt), own), dt)
-    d2 = T.Call("max", (d2, T.Const(0.0, dt)), dt)  # rounding can make it slightly negative
-    ep = replace(st, rhs=_replace_node(st.rhs, hit.reduce, d2))
-    enotes = [f"{label}: |x|^2 + |y|^2 - 2 x.y rewrite (D large): epilogue fused into one pass over {st.tensor}"]
-    b, _ = lower_nest(_with_temps(def_, pb), ep, replace(pb.schedule, symmetry=False), pb.names(), pb.spec, enotes)
-    pb.kernel(b, enotes)
-    return True
+    return lower_gram(pb, k, st)
