@@ -303,9 +303,9 @@ class Nest:
         online = self._online_softmax_parts(r) if self.schedule.online_softmax else None
         if online is not None and (free_indices(online[0]) | free_indices(r.mask or T.Const(True, "bool"))) & set(dims):
             online = None  # the running max would differ per inner element: stream instead
-        chunks = self.split.chunks(self, r, place, dims) if self.split is not None else 0
-        if chunks:
-            acc = self.split.lower(self, r, place, dims, online, chunks)
+        plan = self.split.plan(self, r, place, dims) if self.split is not None else None
+        if plan is not None:
+            acc = self.split.lower(self, r, place, dims, online, plan)
         else:
             acc, _ = self.accumulate(r, place, dims, online)
         rank = self.env[r.rank][0] if r.rank else None
@@ -317,11 +317,14 @@ class Nest:
         self.memo[key] = out
         return out
 
-    def accumulate(self, r: T.Reduce, place: Level, dims: tuple[str, ...], online, first=None):
+    def accumulate(self, r: T.Reduce, place: Level, dims: tuple[str, ...], online, first=None,
+                   wide: bool | None = None):
         """Declare `r`'s accumulator at `place` and fold every term into it; (Acc, its Locals).
 
         `online`: (a, rest) of an online-softmax sum (see `_online_softmax_parts`), else None.
         `first(lo, hi) -> (lo, hi)` narrows the loop over the first range (split-j's chunk).
+        `wide`: accumulate a float32 sum in float64 (default: when it has several ranges, i.e.
+        N*M terms).
         """
         shape = self._shape(dims)
         if online is not None:
@@ -329,7 +332,7 @@ class Nest:
         elif r.op in rules.ARG_OPS:
             acc, decls = rules.init_arg(r.op, r.body.dtype, shape, r.k, self.fresh)
         else:
-            wide = len(r.ranges) >= 2  # a multi-index sum has N*M terms: accumulate wide
+            wide = len(r.ranges) >= 2 if wide is None else wide
             acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh, wide=wide)
         place.stmts.extend(decls)
         level, outer, inner = self._open_ranges(r, place, dims, first)

@@ -27,7 +27,7 @@ reduction), of non-symmetric statements. `Schedule.split_j = k` forces k chunks,
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import sympy
 
@@ -35,9 +35,13 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import size_symbol
 from tensorc.schedule import reduction_rules as rules
-from tensorc.schedule.lexpr import I64, const, iadd, imax, imul, isub
+from tensorc.passes.tir_utils import conjoin, conjuncts
+from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.nest import Level, close
 from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_UNITS
+
+ROW_OPS = ("sum", "prod", "max", "min", "logsumexp")  # no flat index: one partial per row works
+ROWS_MAX = 1 << 20  # at most this many row partials (scratch); longer first ranges use chunks
 
 
 def chunk_bounds(lo: L.LExpr, hi: L.LExpr, c: L.LExpr, chunks: int) -> tuple[L.LExpr, L.LExpr]:
@@ -78,6 +82,16 @@ def _extent(rg: T.Range, sizes: dict[str, int]) -> int | None:
     return max(int(e), 0) if e.is_Integer else None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """How one reduction splits: `chunks` equal chunks of its first range, or (chunks == 0) one
+    partial per index of its first range ("rows": the partial kernel is a streaming reduction
+    over the other ranges, which row blocking vectorises)."""
+
+    chunks: int
+    reason: str
+
+
 class SplitJ:
     """Split-j for the reductions of one statement (`lower.ProgramBuilder.statement`).
 
@@ -88,18 +102,16 @@ class SplitJ:
     def __init__(self, pb, label: str):
         self.pb, self.label = pb, label
         self.kernels: list[tuple[tuple[L.Stmt, ...], list[str]]] = []
-        self.reason = ""
 
     # --- the decision ----------------------------------------------------------------------------
-    def chunks(self, nest, r: T.Reduce, place: Level, dims: tuple[str, ...]) -> int:
-        """How many chunks `r` (placed at `place`) splits into; 0 = it does not split."""
+    def plan(self, nest, r: T.Reduce, place: Level, dims: tuple[str, ...]) -> Plan | None:
+        """Whether and how `r` (placed at `place`) splits; None = it does not."""
         sched = nest.schedule
         chain = _chain(place)
         if sched.split_j == 1 or any(lv not in nest.lhs_levels for lv in chain):
-            return 0
+            return None
         if sched.split_j > 1:
-            self.reason = f"forced by Schedule(split_j={sched.split_j})"
-            return sched.split_j
+            return Plan(sched.split_j, f"forced by Schedule(split_j={sched.split_j})")
         sizes = dict(sched.plan_sizes) | dict(sched.specialise)
         extents = [_extent(rg, sizes) for rg in r.ranges]
         units, rows = 1, 1
@@ -107,7 +119,7 @@ class SplitJ:
         for k, rg in enumerate(ranges):
             n = _extent(rg, sizes)
             if n is None:
-                return 0
+                return None
             rows *= n
             if k == 0:  # the loop the threads / programs share: one unit per tile or row block
                 step = max(dict(sched.tiles).get(rg.index, 0), 1)
@@ -115,75 +127,100 @@ class SplitJ:
                     step = max(step, sched.row_block)
                 units = -(-n // step)
         if None in extents or extents[0] < 2:
-            return 0
+            return None
         work = rows * int(sympy.prod(extents))
         limit = SPLIT_UNITS[sched.target]
         if units >= limit or work < SPLIT_MIN_WORK:
-            return 0
-        self.reason = f"{units} parallel unit(s) < {limit}, {work} terms"
-        return min(SPLIT_CHUNKS[sched.target], extents[0])
+            return None
+        reason = f"{units} parallel unit(s) < {limit}, {work} terms"
+        chunks = SPLIT_CHUNKS[sched.target]
+        if not chain and len(r.ranges) > 1 and r.op in ROW_OPS and chunks <= extents[0] <= ROWS_MAX:
+            return Plan(0, reason)
+        return Plan(min(chunks, extents[0]), reason)
 
     # --- the lowering ----------------------------------------------------------------------------
-    def lower(self, nest, r: T.Reduce, place: Level, dims, online, chunks: int) -> rules.Acc:
+    def lower(self, nest, r: T.Reduce, place: Level, dims, online, plan: Plan) -> rules.Acc:
         """Emit `r`'s partial kernel and, at `place`, its combine; returns the combined state."""
-        fresh = nest.fresh
+        fresh, first = nest.fresh, r.ranges[0]
+        red, restrict = r, None
+        if plan.chunks:
+            start, stop, extent = const(0), const(plan.chunks), plan.chunks
+            c = fresh("chunk")
+            restrict = lambda lo, hi: chunk_bounds(lo, hi, L.Var(c), plan.chunks)  # noqa: E731
+            slot = lambda v: v  # noqa: E731
+        else:  # rows: the first range is the parallel loop; its size-only mask parts its bounds
+            los, his, rest = nest.linear_bounds(first.index, conjuncts(r.mask), set())
+            start, stop = nest.size(first.lo), nest.size(first.hi)
+            for b in los:
+                start = imax(start, b)
+            for b in his:
+                stop = imin(stop, b)
+            extent = first.hi - first.lo
+            c = fresh(first.index)
+            slot = lambda v: isub(v, nest.size(first.lo))  # noqa: E731
+            red = replace(r, ranges=r.ranges[1:], mask=conjoin(rest))
         root = Level(None)
-        c = fresh("chunk")
-        top = Level(root, (c, const(0), const(chunks), "parallel", 1))
+        top = Level(root, (c, start, stop, "parallel", 1))
         copies: dict[Level, Level] = {}
         at = top
         for lv in _chain(place):  # the statement's loops around r, same variables and bounds
             at = copies[lv] = Level(at, lv.loop)
         saved = dict(nest.env), nest.memo, nest.floor
         nest.env.update({x: (v, copies[lv]) for x, (v, lv) in nest.env.items() if lv in copies})
+        if not plan.chunks:
+            nest.env[first.index] = (L.Var(c), top)
         nest.memo, nest.floor = {}, top  # main-kernel values do not exist in the partial kernel
-        acc, decls = nest.accumulate(
-            r, at, dims, online, first=lambda lo, hi: chunk_bounds(lo, hi, L.Var(c), chunks)
-        )
+        acc, decls = nest.accumulate(red, at, dims, online, restrict, wide=len(r.ranges) > 1)
         nest.env, nest.memo, nest.floor = saved
 
         rows = [(nest.env[rg.index][0], rg) for rg in map(nest.lhs_levels.get, copies) if rg]
         scratch = {}
         for d in decls:  # one scratch buffer per state local: [chunk, rows..., local's shape]
-            shape = (chunks, *(rg.hi - rg.lo for _, rg in rows), *map(_sym, d.shape))
+            shape = (extent, *(rg.hi - rg.lo for _, rg in rows), *map(_sym, d.shape))
             scratch[d.name] = self.pb.add_temp(fresh(f"part_{d.name}"), d.dtype, shape)
 
-        def index(var: L.LExpr, el: tuple[L.LExpr, ...]) -> tuple[L.LExpr, ...]:
-            return (var, *(isub(v, nest.size(rg.lo)) for v, rg in rows), *el)
+        def index(var: str, el: tuple[L.LExpr, ...]) -> tuple[L.LExpr, ...]:
+            return (slot(L.Var(var)), *(isub(v, nest.size(rg.lo)) for v, rg in rows), *el)
 
         for d in decls:
-            at.stmts.append(_store_all(d, scratch[d.name], lambda el: index(L.Var(c), el), fresh))
+            at.stmts.append(_store_all(d, scratch[d.name], lambda el: index(c, el), fresh))
         close(at, root)
-        self.kernels.append((self._partial_body(root.finish(), nest), [self._note(r, chunks, acc)]))
+        note = self._note(r, plan, acc, scratch.values())
+        self.kernels.append((self._partial_body(root.finish(), nest, plan), [note]))
 
         c2 = fresh("chunk")
 
         def part(role: str, el: tuple[L.LExpr, ...]) -> L.LExpr:
             name = acc.names[role]
             dtype = next(d.dtype for d in decls if d.name == name)
-            return L.Load(scratch[name], index(L.Var(c2), el), dtype)
+            return L.Load(scratch[name], index(c2, el), dtype)
 
         place.stmts.extend(decls)
         body = rules.combine(acc, nest._at(dims), part, fresh, lambda s: nest._wrap_dims(dims, s))
-        place.stmts.append(L.Loop(c2, const(0), const(chunks), tuple(body), kind="serial"))
+        place.stmts.append(L.Loop(c2, start, stop, tuple(body), kind="serial"))
         return acc
 
-    def _partial_body(self, body: tuple[L.Stmt, ...], nest) -> tuple[L.Stmt, ...]:
+    def _partial_body(self, body: tuple[L.Stmt, ...], nest, plan: Plan) -> tuple[L.Stmt, ...]:
         from tensorc.schedule.lower import cse_block
 
         (loop,) = cse_block(body, nest.fresh)
-        inner, _ = self.pb.block_rows(loop.body)  # rows of a chunk share its loads, as unsplit
-        return (replace(loop, body=inner),)
+        if plan.chunks:  # the rows of a chunk share its loads, as unsplit
+            inner, _ = self.pb.block_rows(loop.body)
+            return (replace(loop, body=inner),)
+        blocked, _ = self.pb.block_rows((loop,))  # rows: the partial kernel is one streaming sweep
+        return blocked
 
-    def _note(self, r: T.Reduce, chunks: int, acc: rules.Acc) -> str:
-        over = ", ".join(rg.index for rg in r.ranges)
+    def _note(self, r: T.Reduce, plan: Plan, acc: rules.Acc, scratch) -> str:
         how = {"online": "rescaled by the larger running max", "logsumexp": "rescaled by the "
                "larger running max", "argmax": "best value, smallest index on ties", "argmin":
                "best value, smallest index on ties", "kmin": "merged K smallest", "argkmin":
                "merged K smallest"}.get(acc.op, f"{acc.op} of {acc.dtype} partials")  # fmt: skip
         op = "softmax-weighted sum" if acc.op == "online" else r.op
-        return (f"split-j: {self.label}: {op} over ({over}) in {chunks} chunks of {r.ranges[0].index} "
-                f"run in parallel, combine in chunk order ({how}); {self.reason}")
+        first = r.ranges[0].index
+        split = f"{plan.chunks} chunks of {first}" if plan.chunks else f"one partial per {first}"
+        return (f"split-j: {self.label}: {op} over ({', '.join(rg.index for rg in r.ranges)}) in "
+                f"{split} computed in parallel, combined in order ({how}) from "
+                f"{', '.join(scratch)}; {plan.reason}")
 
 
 def _store_all(d: L.Local, buffer: str, index, fresh) -> L.Stmt:

@@ -41,9 +41,13 @@ def vmask(float(N,M) a) -> (o) { o(i) = max(j: a(i,j)) where a(i,j) < 0.5 }
 def sm(float(N,M) a, float(M,E) v) -> (o) { o(i,e) = softmax(j: a(i,j)) * v(j,e) }
 def smtri(float(N,M) a, float(M,E) v) -> (o) { o(i,e) = softmax(j: a(i,j)) * v(j,e) where j <= i }
 def ks(float(N,M) a, float(M,E) v) -> (o) { o(i,e) = exp(-a(i,j)) * v(j,e) }
+def tmax(float(N,M) a) -> (s) { s = max(i, j: a(i,j)) }
+def tri2(float(N,M) a) -> (s) { s = sum(i, j: a(i,j)) where j <= i }
+def low(float(N,M) a) -> (s) { s = sum(i, j: a(i,j)) where i >= 2 }
 """
 PROGRAM = parse_program(SRC, "<split_j>")
 NAMES = [d.name for d in PROGRAM.defs]
+ROWS = ["total", "lse2", "tmax", "tri2", "low"]  # multi-index reductions to a scalar
 WITH_V = {"sm", "smtri", "ks"}
 # (N, M): one term, primes, fewer terms than chunks, empty reduction, no rows, several chunks
 SIZES = [(1, 1), (3, 13), (5, 3), (2, 0), (0, 4), (17, 131)]
@@ -52,12 +56,14 @@ _compiled: dict = {}
 
 
 def _compile(name: str, backend: str, split: int, threads: int = 2):
-    """The def lowered with Schedule.split_j = `split` (symbolic sizes), built for `backend`."""
+    """The def lowered with Schedule.split_j = `split` (symbolic sizes), built for `backend`;
+    split 0 (automatic) decides as for N = M = 1000."""
     key = (name, backend, split, threads)
     if key not in _compiled:
         def_ = run_pipeline(PROGRAM.get(name))
         target = "gpu" if backend == "triton" else "cpu"
-        prog = lower(def_, replace(default_schedule(def_, target), split_j=split))
+        plan = (("N", 1000), ("M", 1000)) if split == 0 else ()
+        prog = lower(def_, replace(default_schedule(def_, target), split_j=split, plan_sizes=plan))
         be = tensorc.backends.get_backend(backend)
         cfg = {"threads": threads} if backend == "cpu" else be.space(prog)[0]
         _compiled[key] = prog, be.load(be.build(be.render(prog, cfg), prog, cfg), prog, cfg)
@@ -116,6 +122,16 @@ def test_split_on_triton_interpreter(name):
     _check(name, "triton", 5, [(3, 13), (2, 0)])
 
 
+@pytest.mark.parametrize("backend", ["loops", "cpu", "triton"])
+@pytest.mark.parametrize("name", ROWS)
+def test_one_partial_per_row(name, backend):
+    """Automatic split of a multi-index reduction to a scalar: one partial per first index."""
+    require_backend(backend)
+    prog, _ = _compile(name, backend, 0)
+    assert any("one partial per i" in n for n in prog.notes)
+    _check(name, backend, 0, SIZES if backend != "triton" else [(3, 13), (2, 0), (0, 4)])
+
+
 def test_ties_and_infinities():
     """argmin/argkmin ties go to the smallest index across chunks; all -inf stays -inf."""
     a = np.zeros((3, 40), np.float32)
@@ -130,18 +146,22 @@ def test_ties_and_infinities():
     )
 
 
-@pytest.mark.parametrize("name", ["total", "lse2", "amin2", "ks", "sm"])
-def test_same_bits_for_any_thread_count(name):
+@pytest.mark.parametrize(
+    "name,split", [("total", 64), ("lse2", 64), ("amin2", 64), ("ks", 64), ("sm", 64), ("total", 0),
+                   ("lse2", 0)],
+)  # fmt: skip
+def test_same_bits_for_any_thread_count(name, split):
     require_backend("cpu")
-    args, sizes = _case(name, 9, 5000, seed=1)
-    outs = [_run(*_compile(name, "cpu", 64, t), "cpu", args, sizes) for t in (1, 2, 3)]
+    args, sizes = _case(name, 9 if split else 300, 5000, seed=1)
+    outs = [_run(*_compile(name, "cpu", split, t), "cpu", args, sizes) for t in (1, 2, 3)]
     for o in outs[1:]:
         assert o.tobytes() == outs[0].tobytes()
 
 
-def test_wide_partials_keep_float64():
+@pytest.mark.parametrize("split", [64, 0])
+def test_wide_partials_keep_float64(split):
     """A float32 double sum accumulates in float64, partial states included."""
-    prog, exe = _compile("total", "cpu", 64)
+    prog, exe = _compile("total", "cpu", split)
     assert {b.dtype for b in prog.temps} == {"float64"}
     rng = np.random.default_rng(5)
     a = rng.random((700, 900), dtype=np.float32)
@@ -164,7 +184,7 @@ def test_automatic_decision():
     assert _split_notes("ks", big, "gpu")
     mmd = open_example("w08_mmd.tc")
     notes = _split_notes("mmd2", {"N": 10_000, "M": 10_000, "D": 3}, src=mmd)
-    assert len(notes) == 3 and all("64 chunks" in n for n in notes)
+    assert len(notes) == 3 and all("one partial per i" in n for n in notes)
 
 
 def test_schedule_knob_and_explain():
