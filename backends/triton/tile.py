@@ -25,7 +25,18 @@ from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
 
 from .render import KernelWriter, RenderedKernel
-from .values import Val, _ident, _loaded_buffers, _Local, _next_pow2, _tl, _trips, cast, host_expr
+from .values import (
+    Val,
+    _free_vars,
+    _ident,
+    _loaded_buffers,
+    _Local,
+    _next_pow2,
+    _tl,
+    _trips,
+    cast,
+    host_expr,
+)
 
 FLOAT_TYPES = ("float16", "bfloat16", "float32")
 _FOLDS = {
@@ -104,6 +115,7 @@ class TileWriter(KernelWriter):
         self.flash = False
         self.streamed = False  # a j loop was rendered as tiles
         self.cx: dict = {}
+        self.resident: dict = {}  # id(d loop) -> (i-side tile, width, constexpr flag or None)
 
     # -- small helpers
     def lanes(self, code: str) -> str:
@@ -148,13 +160,8 @@ class TileWriter(KernelWriter):
         if host is None:
             raise _no(f"extent {extent} is not computable on the host")
         self.expr(extent)  # the kernel receives the size
-        name = f"BLOCK_E{len(self.cx)}"
         code = f"max(16, triton.next_power_of_2(max(1, {host})))"
-        for k, v in self.cx.items():
-            if v == code:
-                return k, False
-        self.cx[name] = code
-        return name, False
+        return self.constexpr("BLOCK_E", code), False
 
     # -- expressions
     def expr(self, e: L.LExpr) -> Val:
@@ -299,6 +306,8 @@ class TileWriter(KernelWriter):
             self.bind("_jlo", f"tl.min(tl.where({rm}, {lo}, {_BIG}))") if self.axes(s.start) else lo
         )
         bhi = self.bind("_jhi", f"tl.max(tl.where({rm}, {hi}, 0))") if self.axes(s.stop) else hi
+        self.deps[s.var] = frozenset("j")
+        self.plan_resident(s.body)
         j0 = self.fresh("_j0")
         self.emit(f"for {j0} in range({blo}, {bhi}, BLOCK_J):")
         self.depth += 1
@@ -512,91 +521,159 @@ class TileWriter(KernelWriter):
         return True
 
     # -- d: an inner dot product or squared distance through tl.dot
-    def dot_loop(self, s: L.Loop) -> bool:
+    def dot_match(self, s: L.Loop):
+        """(acc, [i-side load, j-side load], their dtypes, squared?) of a d loop, or None."""
         body = s.body
         sq = len(body) == 2 and isinstance(body[0], L.Let)
-        a = body[-1]
+        a = body[-1] if body else None
         if s.step != 1 or s.start != L.Const(0, "int64") or len(body) not in (1, 2):
-            return False
-        if not (isinstance(a, L.Assign) and a.name in self.zero and not a.index):
-            return False
+            return None
+        if not (isinstance(a, L.Assign) and not a.index):
+            return None
         f = a.value
         if not (isinstance(f, L.Call) and f.fn == "add" and _read_of(f.args[0], a.name)):
-            return False
+            return None
         prod = f.args[1]
         if not (isinstance(prod, L.Call) and prod.fn == "mul"):
-            return False
+            return None
+        pair = prod.args
         if sq:
             c = L.Var(body[0].name, body[0].value.dtype)
-            if prod.args != (c, c) or not (
-                isinstance(body[0].value, L.Call) and body[0].value.fn == "sub"
-            ):
-                return False
-            pair = body[0].value.args
-        else:
-            pair = prod.args
+            diff = body[0].value
+            if pair != (c, c) or not (isinstance(diff, L.Call) and diff.fn == "sub"):
+                return None
+            pair = diff.args
         loads = [_strip_cast(x) for x in pair]
         if not all(isinstance(x, L.Load) for x in loads):
-            return False
+            return None
         sides = [self.axes(x) for x in loads]
         if sides[0] <= {"j"} and sides[1] <= {"i"}:
             loads = loads[::-1]
         elif not (sides[0] <= {"i"} and sides[1] <= {"j"}):
-            return False
+            return None
         dts = [self.buffers[x.buffer].dtype for x in loads]
         if not all(d in FLOAT_TYPES for d in dts):
+            return None
+        d = self.static_extent(s.stop)
+        if d is not None and d < int(self.config["DOT_MIN_D"]):
+            return None
+        return a.name, loads, dts, sq
+
+    def dot_loop(self, s: L.Loop) -> bool:
+        m = self.dot_match(s)
+        if m is None or m[0] not in self.zero or m[0] not in self.locals:
             return False
-        d_static, _ = self.static_extent(s.stop)
-        if d_static is not None and d_static < int(self.config["DOT_MIN_D"]):
-            return False
-        self.render_dot(s, loads, dts, sq, self.locals[a.name].py, d_static)
-        self.zero.discard(a.name)
+        name, loads, dts, sq = m
+        self.render_dot(s, loads, dts, sq, self.locals[name].py, self.resident.get(id(s)))
+        self.zero.discard(name)
         return True
 
-    def static_extent(self, e: L.LExpr) -> tuple[int | None, None]:
+    def static_extent(self, e: L.LExpr) -> int | None:
         if isinstance(e, L.Const):
-            return int(e.value), None
+            return int(e.value)
         if isinstance(e, L.Var) and e.name in self.static:
-            return int(self.static[e.name]), None
-        return None, None
+            return int(self.static[e.name])
+        return None
 
-    def render_dot(self, s, loads, dts, sq, acc, d_static) -> None:
-        bd = int(self.config["BLOCK_D"])
-        if d_static is not None:
-            bd = min(bd, max(16, _next_pow2(d_static)))
+    def plan_resident(self, body) -> None:
+        """Load the i side of each j-body dot loop once, before the j loop (the Q tile of flash
+        attention), when d fits in RESIDENT_MAX_D; for a symbolic d a constexpr flag decides."""
+        self.resident = {}
+        cap = int(self.config["RESIDENT_MAX_D"])
+        for s in body:
+            m = self.dot_match(s) if isinstance(s, L.Loop) else None
+            if m is None:
+                continue
+            free = set().union(*(_free_vars(x, set()) for x in m[1][0].index))
+            if not free <= set(self.env) | {s.var} | self.all_sizes:
+                continue
+            d, host = self.static_extent(s.stop), host_expr(s.stop, self.all_sizes)
+            flag = None
+            if d is not None:
+                w = str(max(16, _next_pow2(d)))
+                if int(w) > cap:
+                    continue
+            elif host is None:
+                continue
+            else:
+                code = f"max(16, triton.next_power_of_2(max(1, {host})))"
+                w = self.constexpr("BLOCK_DR", code)
+                flag = self.constexpr("RESIDENT", f"{code} <= {cap}")
+                self.emit(f"if {flag}:")
+                self.depth += 1
+            hi = cast(self.expr(s.stop), "int64").code
+            rd = self.bind("_rd", f"tl.arange(0, {w})")
+            x = self.side_load(s, m[1][0], f"{rd}[None, :]", "i", hi)
+            if flag:
+                self.depth -= 1
+            self.resident[id(s)] = (x, w, flag)
+
+    def constexpr(self, prefix: str, code: str) -> str:
+        """A kernel constexpr computed on the host by `code` (one per distinct code)."""
+        for k, v in self.cx.items():
+            if v == code:
+                return k
+        name = f"{prefix}{len(self.cx)}"
+        self.cx[name] = code
+        return name
+
+    def side_load(self, s: L.Loop, ld: L.Load, shape: str, side: str, hi: str) -> str:
+        """Tile of `ld` with the d loop variable set to `shape` (an arange row or column)."""
+        saved = dict(self.env)
+        self.env[s.var] = Val(shape, "int64", True)
+        ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
+        self.env = saved
+        m = f"{self.masks[side]} & ({shape} < {hi})"
+        return self.bind("_x" if side == "i" else "_y", f"tl.load({ptr}, mask={m}, other=0)")
+
+    def render_dot(self, s, loads, dts, sq, acc, res) -> None:
         hi = cast(self.expr(s.stop), "int64").code
+        if res is not None:
+            x, w, flag = res
+            if flag:
+                self.emit(f"if {flag}:")
+                self.depth += 1
+            rd = self.bind("_rd", f"tl.arange(0, {w})")
+            self.dot_chunk(s, loads, dts, sq, acc, rd, hi, x)
+            if flag:
+                self.depth -= 1
+                self.emit("else:")
+                self.depth += 1
+                self.dot_chunks(s, loads, dts, sq, acc, hi)
+                self.depth -= 1
+        else:
+            self.dot_chunks(s, loads, dts, sq, acc, hi)
+        if sq:  # rounding can make |x|^2 + |y|^2 - 2x.y slightly negative
+            self.emit(f"{acc} = tl.maximum({acc}, 0.0)")
+
+    def dot_chunks(self, s, loads, dts, sq, acc, hi) -> None:
+        bd = int(self.config["BLOCK_D"])
+        d = self.static_extent(s.stop)
+        if d is not None:
+            bd = min(bd, max(16, _next_pow2(d)))
         d0 = self.fresh("_d0")
         self.emit(f"for {d0} in range(0, {hi}, {bd}):")
         self.depth += 1
         rd = self.bind("_rd", f"{d0} + tl.arange(0, {bd})")
-        tiles = []
-        for ld, shape, side in (
-            (loads[0], f"{rd}[None, :]", "i"),
-            (loads[1], f"{rd}[:, None]", "j"),
-        ):
-            saved = dict(self.env)
-            self.env[s.var] = Val(shape, "int64", True)
-            ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
-            self.env = saved
-            m = f"{self.masks[side]} & ({shape} < {hi})"
-            tiles.append(
-                self.bind("_x" if side == "i" else "_y", f"tl.load({ptr}, mask={m}, other=0)")
-            )
-        (xa, ya), (da, db) = tiles, dts
+        self.dot_chunk(s, loads, dts, sq, acc, rd, hi, None)
+        self.depth -= 1
+
+    def dot_chunk(self, s, loads, dts, sq, acc, rd, hi, x) -> None:
+        """acc += x . y (or |x|^2 + |y|^2 - 2 x.y) over the d chunk `rd`."""
+        xa = x or self.side_load(s, loads[0], f"{rd}[None, :]", "i", hi)
+        ya = self.side_load(s, loads[1], f"{rd}[:, None]", "j", hi)
+        da, db = dts
         if da == db and da != "float32":
             dot = f"tl.dot({xa}, {ya})"
         else:
-            f32 = "tl.float32"
-            dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={self.precision()!r})"
-        if sq:
-            xf, yf = (self.bind("_t", f"tl.cast({t}, tl.float32)") for t in tiles)
-            norms = f"tl.sum({xf} * {xf}, axis=1, keep_dims=True) + tl.sum({yf} * {yf}, axis=0, keep_dims=True)"
-            self.emit(f"{acc} = {acc} + {norms} - 2.0 * {dot}")
-        else:
-            self.emit(f"{acc} = {acc} + {dot}")
-        self.depth -= 1
-        if sq:  # rounding can make |x|^2 + |y|^2 - 2x.y slightly negative
-            self.emit(f"{acc} = tl.maximum({acc}, 0.0)")
+            f32, prec = "tl.float32", self.precision()
+            dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={prec!r})"
+        if not sq:
+            return self.emit(f"{acc} = {acc} + {dot}")
+        xf, yf = (self.bind("_t", f"tl.cast({t}, tl.float32)") for t in (xa, ya))
+        nx = f"tl.sum({xf} * {xf}, axis=1, keep_dims=True)"
+        ny = f"tl.sum({yf} * {yf}, axis=0, keep_dims=True)"
+        self.emit(f"{acc} = {acc} + {nx} + {ny} - 2.0 * {dot}")
 
     # -- whole kernel
     def render(self) -> RenderedKernel:

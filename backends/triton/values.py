@@ -41,6 +41,7 @@ DEFAULT_CONFIG: dict = {
     "FLASH_STAGES": 3,
     "BLOCK_D": 32,  # d chunk of a tl.dot inner product / squared distance
     "DOT_MIN_D": 16,  # a constant d below this stays a plain loop (no tensor cores)
+    "RESIDENT_MAX_D": 256,  # the i side of a dot (Q) stays in registers up to this d
 }
 
 _BOOL_OPS = ("and", "or", "not")

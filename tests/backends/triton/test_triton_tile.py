@@ -148,6 +148,14 @@ def test_flash_attention(name, n, dtype):
     assert "tl.dot(" in text
 
 
+@pytest.mark.parametrize("d", [20, 300])
+def test_flash_symbolic_d_resident_or_chunked(d):
+    """d = 20: the Q tile is loaded once before the j loop; d = 300 > RESIDENT_MAX_D: chunks."""
+    src = ATTN.replace("float16(", "float(")
+    text = _check(src, "causal", [*_qkv(9, d, 3, "float32"), 0.1], FLASH, 1e-4)
+    assert "if RESIDENT" in text
+
+
 @pytest.mark.parametrize("name", ["window", "causal_window"])
 @pytest.mark.parametrize("n, w", [(7, 0), (37, 3), (40, 20)])
 def test_flash_sliding_window(name, n, w):
