@@ -64,23 +64,28 @@ class CpuExecutable:
             argtypes = [ctypes.c_void_p] * len(k.buffers) + [ctypes.c_int64] * (len(k.sizes) + 3)
             proto = ctypes.CFUNCTYPE(None, *argtypes)
             fn = proto(library.addresses[kernel_symbol(prog, i)])
-            self.kernels.append((k, fn, split_target(k) is not None))
+            bufs = tuple((b.name, b.dtype) for b in k.buffers)
+            self.kernels.append((k.name, fn, bufs, tuple(k.sizes), split_target(k) is not None))
         self.static = dict(prog.static_sizes)
 
     def __call__(self, buffers: dict[str, Any], sizes: dict[str, int]) -> None:
+        addrs: dict[str, int] = {}  # each buffer's address, taken once per call
         keep = []
-        for k, fn, splittable in self.kernels:
+        for name, fn, bufs, size_names, splittable in self.kernels:
             args = []
-            for buf in k.buffers:
-                if buf.name not in buffers:
-                    raise ArgumentError(f"kernel {k.name}: missing buffer {buf.name!r}")
-                addr, obj = _pointer(buf.name, buffers[buf.name], buf.dtype)
+            for buf, dtype in bufs:
+                addr = addrs.get(buf)
+                if addr is None:
+                    if buf not in buffers:
+                        raise ArgumentError(f"kernel {name}: missing buffer {buf!r}")
+                    addr, obj = _pointer(buf, buffers[buf], dtype)
+                    addrs[buf] = addr
+                    keep.append(obj)
                 args.append(addr)
-                keep.append(obj)
-            for s in k.sizes:
+            for s in size_names:
                 v = sizes[s] if s in sizes else self.static.get(s)
                 if v is None:
-                    raise ArgumentError(f"kernel {k.name}: missing size {s!r}")
+                    raise ArgumentError(f"kernel {name}: missing size {s!r}")
                 args.append(int(v))
             n = self.threads if splittable else 1
             if n == 1:

@@ -42,7 +42,20 @@ class ArgInfo:
     raw_dtype: str  # the user's dtype spelling, for error messages
 
 
+_NUMPY_NAMES: dict[np.dtype, str] = {}  # dtype.name is slow (µs per call); names per dtype
+
+
+def _numpy_name(dtype: np.dtype) -> str:
+    name = _NUMPY_NAMES.get(dtype)
+    if name is None:
+        name = _NUMPY_NAMES[dtype] = dtype.name
+    return name
+
+
 def describe(x: Any) -> ArgInfo:
+    if type(x) is np.ndarray:  # the common case first
+        name = _numpy_name(x.dtype)
+        return ArgInfo("numpy", name if name in DTYPES else None, x.shape, "cpu", name)
     if is_torch(x):
         name = str(x.dtype).removeprefix("torch.")
         dtype = name if name in _TORCH_NAMES else None
@@ -66,6 +79,8 @@ def describe(x: Any) -> ArgInfo:
 
 def to_numpy_buffer(x: Any, dtype: str) -> np.ndarray:
     """A C-contiguous numpy view (or copy) of `x` holding `dtype` (bf16 as uint16 bits)."""
+    if type(x) is np.ndarray and x.flags.c_contiguous and _numpy_name(x.dtype) == dtype:
+        return x  # already what the backend reads (bf16 arrives as uint16: converted below)
     if is_torch(x):
         t = x.detach()
         if t.device.type != "cpu":

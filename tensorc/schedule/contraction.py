@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,7 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.types import compute_dtype
 from tensorc.passes.tir_utils import free_indices, map_children, walk
-from tensorc.schedule.lexpr import const, iadd, imul, sym_to_lexpr
+from tensorc.schedule.lexpr import call, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 
 
 def _mul_factors(e: T.Expr) -> list[T.Expr]:
@@ -252,19 +253,16 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     label = f"statement {k + 1} ({st.tensor})"
     views = [View(o.tensor, [i.name for i in o.indices], list(def_.tensor(o.tensor).shape)) for o in gl.operands]
     out_view = View(target, list(st.indices), out_shape)
-    body: list[L.Stmt] = []
     if len(views) == 2:
         got = emit_pair(pb, views[0], views[1], out_view, ext, alpha, accumulate, dtype, names)
         if got is None:
             return False
-        body += got
+        groups = [got]
         notes.append(f"{label}: contraction lowered to a Gemm")
     else:
-        got = _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, label, gl.scalars)
-        if got is None:
-            return False
-        body += got
-    pb.kernel(tuple(body), notes)
+        groups = _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, label, gl.scalars)
+    for n, group in enumerate(groups):
+        pb.kernel(tuple(group), notes if n == 0 else [])
     if epilogue:
         from tensorc.schedule.lower import lower_nest
 
@@ -299,16 +297,18 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
     p = plan(inputs, output, sizes)
     notes.append(f"{label}: {len(views)}-operand contraction, path planned:\n" + p.describe())
     ops = list(views)
-    body: list[L.Stmt] = []
+    size = {i: sizes[c] for i, c in letters.items()}
+    groups: list[list[L.Stmt]] = [[]]  # kernels: small steps share one, big ones run alone
     for n, step in enumerate(p.steps):
         x, y = ops[step.lhs], ops[step.rhs]
         for pos in sorted((step.lhs, step.rhs), reverse=True):
             del ops[pos]
         last = n == len(p.steps) - 1
+        zs = [back[c] for c in step.out_indices]
+        x, y = _oriented(x, y, zs, out_view if last else None, size)
         if last:
             out = out_view
         else:
-            zs = [back[c] for c in step.out_indices]
             b_ = [i for i in zs if i in x.indices and i in y.indices]
             m_ = [i for i in x.indices if i in zs and i not in b_]
             n_ = [i for i in y.indices if i in zs and i not in b_]
@@ -322,9 +322,65 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
         if got is None:
             got = _generic_step(pb, x, y, out, ext, dtype, scalars if last else [], accumulate and last)
             notes.append(f"{label}: path step {n + 1} has no Gemm shape; lowered as a loop nest")
-        body += got
+        if step.flops >= OWN_KERNEL_FLOPS:  # its own kernel, so that the threads share it
+            rows = volume([i for i in zs if i in x.indices and i not in y.indices], size)
+            cols = volume([i for i in zs if i in y.indices and i not in x.indices], size)
+            if len(got) == 1 and isinstance(got[0], L.Gemm) and rows < FEW_ROWS <= cols:
+                got = [_columns_in_parallel(got[0], names)]
+                notes.append(f"{label}: path step {n + 1} runs its columns in parallel blocks")
+            groups += [got, []]
+        else:
+            groups[-1] += got
         ops.append(out)
-    return body
+    return [g for g in groups if g]
+
+
+OWN_KERNEL_FLOPS = 1 << 22  # a path step this big runs as its own (multithreaded) kernel
+FEW_ROWS = 64  # a Gemm with fewer rows (and more columns) is split across threads by columns
+COLUMN_BLOCKS = 8  # parallel column blocks (multiples of the micro-kernel's 16 columns)
+
+
+def volume(indices, size: dict) -> int:
+    return math.prod(size[i] for i in indices)
+
+
+def _columns_in_parallel(g: L.Gemm, names) -> L.Loop:
+    """`g` as a parallel loop over COLUMN_BLOCKS blocks of its columns. The runtime splits a lone
+    Gemm by rows, in blocks of 6: a Gemm with few rows (Tucker's first step, U1^T (16 x 64) times
+    T (64 x 4096)) would run on one or two threads, each packing all of B."""
+    blk = names("colblk")
+    per = COLUMN_BLOCKS * 16
+    width = imul(call("floordiv", iadd(g.n, const(per - 1)), const(per), dtype="int64"), const(16))
+    start = imul(L.Var(blk), width)
+    cols = imax(const(0), imin(width, isub(g.n, start)))
+
+    def shifted(op: L.Operand) -> L.Operand:
+        return replace(op, offset=iadd(op.offset, imul(start, op.strides[2])))
+
+    body = replace(g, c=shifted(g.c), b=shifted(g.b), n=cols)
+    return L.Loop(blk, const(0), const(COLUMN_BLOCKS), (body,), kind="parallel")
+
+
+def _oriented(x: View, y: View, zs: list[str], out: View | None, size: dict) -> tuple[View, View]:
+    """(A, B) of a step's Gemm: x and y, swapped when that reads and writes memory better.
+
+    The Gemm packs A (the M side) in panels of a few rows read along k, and B (the N side) in
+    panels of a few columns read along n; C is written straight from registers when its innermost
+    index is an n. An operand whose innermost index runs the wrong way is read in short strided
+    pieces (a 64^3 tensor as A along m measured 2x slower than as B), so the cost of a choice is
+    the size of every operand (and fixed output `out`) whose innermost index runs the wrong way.
+    Intermediates are laid out by the caller to suit whichever choice is made.
+    """
+
+    def cost(a: View, b: View) -> int:
+        n_side = set(zs) - set(a.indices)
+        c = volume(a.indices, size) if a.indices and a.indices[-1] in zs else 0
+        c += volume(b.indices, size) if b.indices and b.indices[-1] not in n_side else 0
+        if out is not None and out.indices and out.indices[-1] not in n_side:
+            c += volume(out.indices, size)
+        return c
+
+    return (y, x) if cost(y, x) < cost(x, y) else (x, y)
 
 
 def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumulate):

@@ -1,0 +1,98 @@
+"""n-ary contractions as Gemm kernels: operand orientation, big steps in their own kernels, column
+blocks in parallel — checked against numpy at sizes that are not multiples of any block."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import require_backend
+
+import tensorc
+from tensorc.ir import loop_ir as L
+from tensorc.passes import to_loops
+from tensorc.schedule import contraction
+
+TUCKER = """
+def tucker_core(float(I,J,K) T, float(I,R) U1, float(J,S) U2, float(K,P) U3) -> (G) {
+    G(a,b,c) = T(i,j,k) * U1(i,a) * U2(j,b) * U3(k,c)
+}
+"""
+# rows = R < FEW_ROWS, columns = J*K = 4087 (no multiple of 16), first step > OWN_KERNEL_FLOPS
+BIG = {"I": 131, "J": 67, "K": 61, "R": 5, "S": 7, "P": 11}
+EDGE = [
+    {"I": 1, "J": 1, "K": 1, "R": 1, "S": 1, "P": 1},
+    {"I": 5, "J": 3, "K": 7, "R": 2, "S": 11, "P": 13},
+]
+
+
+def _tucker_args(s, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(s["I"], s["J"], s["K"]), (s["I"], s["R"]), (s["J"], s["S"]), (s["K"], s["P"])]
+    return [rng.standard_normal(sh).astype(np.float32) for sh in shapes]
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+@pytest.mark.parametrize("sizes", [BIG, *EDGE], ids=["big", "ones", "primes"])
+def test_tucker_matches_numpy(backend, sizes):
+    require_backend(backend)
+    args = _tucker_args(sizes)
+    want = np.einsum("ijk,ia,jb,kc->abc", *[a.astype(np.float64) for a in args])
+    got = tensorc.compile(TUCKER, backend=backend).tucker_core(*args)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def _def():
+    return tensorc.compile(TUCKER, backend="interp").tucker_core.def_
+
+
+def test_big_step_runs_alone_with_parallel_column_blocks():
+    prog = to_loops(_def(), "cpu", BIG)
+    first = prog.kernels[0]
+    assert len(prog.kernels) == 2  # the big first step alone, the two small ones together
+    (loop,) = first.body
+    assert isinstance(loop, L.Loop) and loop.kind == "parallel"
+    assert loop.stop == L.Const(contraction.COLUMN_BLOCKS, "int64")
+    (gemm,) = loop.body
+    # U1^T is the Gemm's A (7 rows read along i), T its B (columns j*k contiguous): T is read
+    # in whole rows, never in 6-element pieces at a stride of J*K
+    assert isinstance(gemm, L.Gemm) and (gemm.a.buffer, gemm.b.buffer) == ("U1", "T")
+    assert any("columns in parallel blocks" in n for n in first.notes)
+
+
+def test_small_networks_stay_one_kernel():
+    prog = to_loops(_def(), "cpu", EDGE[1])
+    assert len(prog.kernels) == 1
+    assert all(isinstance(s, (L.Gemm, L.Loop)) for s in prog.kernels[0].body)
+
+
+def test_column_blocks_cover_every_column_once():
+    g = to_loops(_def(), "cpu", BIG).kernels[0].body[0].body[0]
+    n = BIG["J"] * BIG["K"]
+    env = dict(BIG)
+    seen = np.zeros(n, int)
+    for blk in range(contraction.COLUMN_BLOCKS):
+        env[next(iter(_loop_vars(g)))] = blk
+        start, cols = _eval(g.b.offset, env), _eval(g.n, env)
+        seen[start : start + cols] += 1
+    assert (seen == 1).all()
+
+
+def _loop_vars(e):
+    return {v for v in _names(e.b.offset) if v not in BIG}
+
+
+def _names(e):
+    if isinstance(e, L.Var):
+        return {e.name}
+    return set().union(*(_names(a) for a in e.args)) if isinstance(e, L.Call) else set()
+
+
+def _eval(e, env):
+    if isinstance(e, L.Var):
+        return env[e.name]
+    if isinstance(e, L.Const):
+        return int(e.value)
+    a = [_eval(x, env) for x in e.args]
+    ops = {"add": lambda: a[0] + a[1], "sub": lambda: a[0] - a[1], "mul": lambda: a[0] * a[1],
+           "floordiv": lambda: a[0] // a[1], "min": lambda: min(a), "max": lambda: max(a)}  # fmt: skip
+    return ops[e.fn]()
