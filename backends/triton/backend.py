@@ -19,6 +19,35 @@ from .build import import_source, source_path
 from .program import render_program
 from .values import DEFAULT_CONFIG
 
+# (BLOCK_I, BLOCK_J, num_warps, num_stages) tried per fast path; the first is the default's.
+FLASH_TILES = ((128, 64, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (128, 128, 8, 2), (128, 32, 4, 4))
+STREAM_TILES = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 32, 4, 3), (256, 32, 8, 2), (32, 128, 4, 2))
+GENERIC_BLOCKS = ((256, 4), (512, 8), (64, 2))  # (BLOCK, num_warps)
+GEMM_TILES = ((64, 64, 32, 4, 3), (128, 64, 32, 4, 3), (128, 128, 32, 8, 3))  # BM BN BK warps st.
+
+
+def candidates(prog: LoopProgram, base: dict) -> list[dict]:
+    """Configs worth timing for `prog`, `base` first: only the knobs of the paths its kernels
+    take (flash, tile with or without tl.dot in d, generic lanes, Gemm tiles)."""
+    from .render import _render_kernel
+
+    paths = [_render_kernel(prog, k, n, base) for n, k in enumerate(prog.kernels)]
+    text = "\n".join(k.source for k in paths)
+    out = [base]
+    if "# path: flash" in text:
+        out += [dict(zip(("FLASH_BLOCK_I", "FLASH_BLOCK_J", "FLASH_WARPS", "FLASH_STAGES"), t))
+                for t in FLASH_TILES[1:]]  # fmt: skip
+    if "# path: 2-D tile" in text:
+        out += [dict(zip(("TILE_BLOCK_I", "TILE_BLOCK_J", "TILE_WARPS", "TILE_STAGES"), t))
+                for t in STREAM_TILES[1:]]  # fmt: skip
+        if "tl.dot(" in text:
+            out.append({"BLOCK_D": 64})
+    if "# path: generic" in text:
+        out += [{"BLOCK": b, "num_warps": w} for b, w in GENERIC_BLOCKS]
+        if "Gemm through tl.dot" in text:
+            out += [dict(zip(("BM", "BN", "BK", "num_warps", "num_stages"), t)) for t in GEMM_TILES]
+    return [out[0]] + [{**base, **c} for c in out[1:]]
+
 
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
@@ -67,7 +96,8 @@ class TritonBackend:
         return f"triton-{triton.__version__}"
 
     def space(self, prog: LoopProgram) -> list[dict]:
-        """Tuning configs, the default first. TF32 follows torch's matmul flag at call time."""
+        """Tuning configs, the default first (only it under TRITON_INTERPRET=1, where timing
+        means nothing). TF32 follows torch's matmul flag at call time. See `candidates`."""
         tf32 = False
         try:
             import torch
@@ -76,20 +106,7 @@ class TritonBackend:
         except ImportError:  # pragma: no cover - torch is required to run anyway
             pass
         base = {**DEFAULT_CONFIG, "allow_tf32": tf32}
-        if _interpreting():
-            return [base]
-        out = [base]
-        for block, warps in ((256, 4), (512, 8), (64, 2)):
-            out.append({**base, "BLOCK": block, "num_warps": warps})
-        for bm, bn, bk, warps, stages in (
-            (64, 64, 32, 4, 3),
-            (128, 64, 32, 4, 3),
-            (128, 128, 32, 8, 3),
-        ):
-            out.append(
-                {**base, "BM": bm, "BN": bn, "BK": bk, "num_warps": warps, "num_stages": stages}
-            )
-        return out
+        return [base] if _interpreting() else candidates(prog, base)
 
     def render(self, prog: LoopProgram, config: dict | None = None) -> str:
         return render_program(prog, config)

@@ -55,6 +55,10 @@ def _read_of(e: L.LExpr, name: str) -> bool:
     return isinstance(e, L.LocalRead) and e.name == name
 
 
+def _norm(t: str, axis: int) -> str:
+    return f"tl.sum({t} * {t}, axis={axis}, keep_dims=True)"
+
+
 def _strip_cast(e: L.LExpr) -> L.LExpr:
     return e.args[0] if isinstance(e, L.Call) and e.fn == "cast" else e
 
@@ -537,7 +541,9 @@ class TileWriter(KernelWriter):
         if not (isinstance(prod, L.Call) and prod.fn == "mul"):
             return None
         pair = prod.args
-        if sq:
+        if not sq and pair[0] == pair[1] and isinstance(pair[0], L.Call) and pair[0].fn == "sub":
+            sq, pair = True, pair[0].args  # (a - b) * (a - b) written out
+        elif sq:
             c = L.Var(body[0].name, body[0].value.dtype)
             diff = body[0].value
             if pair != (c, c) or not (isinstance(diff, L.Call) and diff.fn == "sub"):
@@ -604,9 +610,12 @@ class TileWriter(KernelWriter):
             hi = cast(self.expr(s.stop), "int64").code
             rd = self.bind("_rd", f"tl.arange(0, {w})")
             x = self.side_load(s, m[1][0], f"{rd}[None, :]", "i", hi)
+            xn = None
+            if m[3]:  # |x|^2 of the resident tile, once
+                xn = self.bind("_xn", _norm(self.bind("_t", f"tl.cast({x}, tl.float32)"), 1))
             if flag:
                 self.depth -= 1
-            self.resident[id(s)] = (x, w, flag)
+            self.resident[id(s)] = (x, w, flag, xn)
 
     def constexpr(self, prefix: str, code: str) -> str:
         """A kernel constexpr computed on the host by `code` (one per distinct code)."""
@@ -629,12 +638,12 @@ class TileWriter(KernelWriter):
     def render_dot(self, s, loads, dts, sq, acc, res) -> None:
         hi = cast(self.expr(s.stop), "int64").code
         if res is not None:
-            x, w, flag = res
+            x, w, flag, xn = res
             if flag:
                 self.emit(f"if {flag}:")
                 self.depth += 1
             rd = self.bind("_rd", f"tl.arange(0, {w})")
-            self.dot_chunk(s, loads, dts, sq, acc, rd, hi, x)
+            self.dot_chunk(s, loads, dts, sq, acc, rd, hi, x, xn)
             if flag:
                 self.depth -= 1
                 self.emit("else:")
@@ -658,7 +667,7 @@ class TileWriter(KernelWriter):
         self.dot_chunk(s, loads, dts, sq, acc, rd, hi, None)
         self.depth -= 1
 
-    def dot_chunk(self, s, loads, dts, sq, acc, rd, hi, x) -> None:
+    def dot_chunk(self, s, loads, dts, sq, acc, rd, hi, x, xn=None) -> None:
         """acc += x . y (or |x|^2 + |y|^2 - 2 x.y) over the d chunk `rd`."""
         xa = x or self.side_load(s, loads[0], f"{rd}[None, :]", "i", hi)
         ya = self.side_load(s, loads[1], f"{rd}[:, None]", "j", hi)
@@ -670,9 +679,8 @@ class TileWriter(KernelWriter):
             dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={prec!r})"
         if not sq:
             return self.emit(f"{acc} = {acc} + {dot}")
-        xf, yf = (self.bind("_t", f"tl.cast({t}, tl.float32)") for t in (xa, ya))
-        nx = f"tl.sum({xf} * {xf}, axis=1, keep_dims=True)"
-        ny = f"tl.sum({yf} * {yf}, axis=0, keep_dims=True)"
+        nx = xn or _norm(self.bind("_t", f"tl.cast({xa}, tl.float32)"), 1)
+        ny = _norm(self.bind("_t", f"tl.cast({ya}, tl.float32)"), 0)
         self.emit(f"{acc} = {acc} + {nx} + {ny} - 2.0 * {dot}")
 
     # -- whole kernel

@@ -192,3 +192,23 @@ def test_split_attention_combine_uses_row_tiles():
     src = ATTN.replace("float16(", "float(")
     text = _check(src, "full", [*_qkv(7, 4, 20, "float32"), 0.5], FLASH, 1e-5, split=3)
     assert "# path: row tiles" in text
+
+
+def test_space_lists_the_knobs_of_the_paths_taken_and_each_runs():
+    """backend.candidates (what space() gives on a GPU): flash / tile knobs, each config correct."""
+    from tensorc.backends.triton.backend import candidates
+    from tensorc.backends.triton.values import DEFAULT_CONFIG
+
+    fn = tensorc.compile(KSUM, backend="interp").gauss_ksum
+    x, y, b = _pts(9, 20), _pts(11, 20), _pts(11, 1)
+    sizes = {"N": 9, "M": 11, "D": 20, "E": 1}
+    configs = candidates(_loops(fn, sizes), DEFAULT_CONFIG)
+    assert configs[0] == DEFAULT_CONFIG and len(configs) > 3
+    assert {"TILE_BLOCK_I", "TILE_BLOCK_J", "TILE_WARPS", "TILE_STAGES", "BLOCK_D"} <= {
+        k for c in configs[1:] for k, v in c.items() if v != DEFAULT_CONFIG[k]
+    }
+    for cfg in configs[1:3]:
+        _check(KSUM, "gauss_ksum", [x, y, b, 2.0], TILE, 1e-4, config=cfg)
+    attn = tensorc.compile(ATTN, backend="interp").full
+    prog = _loops(attn, {"B": 1, "H": 2, "N": 64, "D": 32, "E": 32})
+    assert any(c["FLASH_BLOCK_J"] != 64 for c in candidates(prog, DEFAULT_CONFIG))
