@@ -7,8 +7,7 @@ Backends see dense row-major buffers: numpy arrays for "cpu"/"loops"/"interp", t
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -31,8 +30,7 @@ def is_torch(x: Any) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
 
-@dataclass(frozen=True, slots=True)
-class ArgInfo:
+class ArgInfo(NamedTuple):  # a NamedTuple: built for every argument of every call, and cheap
     """What the runtime needs to know of one argument before choosing a kernel."""
 
     kind: str  # "numpy" | "torch" | "scalar"
@@ -102,8 +100,14 @@ def to_torch_buffer(x: Any, dtype: str, device: str):
     return torch.as_tensor(np.asarray(x), device=device).to(tdtype).contiguous()
 
 
+_NUMPY_DTYPES: dict[str, np.dtype] = {}
+
+
 def empty_numpy(shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    return np.zeros(shape, dtype=to_numpy(dtype))
+    np_dtype = _NUMPY_DTYPES.get(dtype)
+    if np_dtype is None:
+        np_dtype = _NUMPY_DTYPES[dtype] = to_numpy(dtype)
+    return np.zeros(shape, dtype=np_dtype)
 
 
 def empty_torch(shape: tuple[int, ...], dtype: str, device: str):

@@ -42,6 +42,7 @@ class Function:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
     _dims: list | None = field(default=None, repr=False)  # see _input_dims
+    _bound: dict = field(default_factory=dict, repr=False)  # see _bind_sizes
 
     @property
     def __name__(self) -> str:
@@ -115,6 +116,21 @@ class Function:
         return infos
 
     def _bind_sizes(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
+        # The binding is a function of the shapes (and integer scalars): remembered per shapes.
+        key = (tuple(i.shape for i in infos), self._int_scalars(args))
+        bound = self._bound.get(key)
+        if bound is None:
+            bound = self._bind_new(infos, args)
+            if len(self._bound) >= 64:
+                self._bound.clear()
+            self._bound[key] = bound
+        return dict(bound)
+
+    def _int_scalars(self, args: tuple) -> tuple[int, ...]:
+        decls = self.def_.inputs
+        return tuple(int(a) for d, a in zip(decls, args) if d.shape == () and is_int(d.dtype))
+
+    def _bind_new(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
         sizes: dict[str, int] = {}
         where: dict[str, str] = {}
         for decl, dims, info in zip(self.def_.inputs, self._input_dims(), infos):

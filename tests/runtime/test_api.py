@@ -125,3 +125,18 @@ def test_einsum_matches_numpy(backend):
     np.testing.assert_allclose(tensorc.einsum("ii", m, backend=backend), np.trace(m), rtol=1e-5)
     np.testing.assert_allclose(tensorc.einsum("...ij->...ji", a, backend=backend),
                                np.swapaxes(a, -1, -2))
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_repeated_calls_rebind_and_recheck(backend):
+    """Sizes and launch plans are remembered per shapes: other shapes still bind afresh, and
+    every call is checked again (a bad call after good ones with the same shapes still fails)."""
+    mod = tensorc.compile(MATMUL, backend=backend)
+    for m, k, n in [(5, 7, 3), (1, 1, 1), (5, 7, 3), (13, 2, 17), (1, 1, 1)]:
+        a, b = f32(m, k), f32(k, n)
+        np.testing.assert_allclose(mod.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
+        with pytest.raises(ArgumentError, match=r"size K"):
+            mod.matmul(a, f32(k + 1, n))
+        with pytest.raises(ArgumentError, match=r"expected dtype float32"):
+            mod.matmul(a.astype(np.float64), b)
+    assert mod.matmul(f32(0, 4), f32(4, 2)).shape == (0, 2)
