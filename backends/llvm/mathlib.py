@@ -26,6 +26,7 @@ F64 = ir.DoubleType()
 I1 = ir.IntType(1)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
+LOG2E = 1.44269504088896341
 
 
 def type_suffix(ty: ir.Type) -> str:
@@ -91,6 +92,17 @@ class _Fn:
             acc = self.fma(acc, x, self.c(k))
         return acc
 
+    def horner2(self, x, coeffs: list[float]):
+        """The same polynomial as `horner`, as a Horner scheme in x*x over linear pieces
+        (c0 + c1 x): one more multiply, half the dependent fma chain."""
+        coeffs = [0.0] * (len(coeffs) % 2) + coeffs
+        lin = [self.fma(self.c(hi), x, self.c(lo)) for hi, lo in zip(coeffs[-2::-2], coeffs[::-1][::2])]
+        x2 = self.b.fmul(x, x)
+        acc = lin[-1]
+        for q in lin[-2::-1]:
+            acc = self.fma(acc, x2, q)
+        return acc
+
     def call(self, base: str, *args):
         return self.b.call(intrinsic(self.m, base, self.ty, len(args)), list(args))
 
@@ -106,22 +118,26 @@ class _Fn:
     def isnan(self, x):
         return self.b.fcmp_unordered("uno", x, x)
 
-    def ldexp(self, y, n):
-        """y * 2**n for integer n in [-2*bias, 2*bias], in two steps so denormals/inf come out."""
-        b = self.b
-        mant, bias = (23, 127) if self.ty == F32 else (52, 1023)
-        n1 = b.ashr(n, self.ci(1))
-        n2 = b.sub(n, n1)
+    def bits(self, x):
+        return self.b.bitcast(x, self.ity)
 
-        def pow2(k):
-            return b.bitcast(b.shl(b.add(k, self.ci(bias)), self.ci(mant)), self.ty)
+    def pow2_scale(self, p, z):
+        """p * 2**n for the shifter sum z = n + SHIFT + 254 (float32, n in [-152, 129]): the low nine
+        bits of z hold e = n + 254, split into two exponent fields e >> 1 and e - (e >> 1), so that
+        p * 2**n1 * 2**n2 rounds once into denormals and overflows to inf. NaN in z gives 0 * NaN."""
+        b, zb = self.b, self.bits(z)
+        s1 = b.and_(b.shl(zb, self.ci(22)), self.ci(-(1 << 23)))  # (e >> 1) << 23
+        s2 = b.sub(b.shl(zb, self.ci(23)), s1)  # (e << 23) - s1, the other half
+        return b.fmul(b.fmul(p, b.bitcast(s1, self.ty)), b.bitcast(s2, self.ty))
 
-        return b.fmul(b.fmul(y, pow2(n1)), pow2(n2))
 
-
-# --- float32 polynomials (Cephes) --------------------------------------------------------------
-_EXPF_P = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
-           1.6666665459e-1, 5.0000001201e-1]
+# --- float32 polynomials -----------------------------------------------------------------------
+# relative minimax on [-1/2, 1/2] of 2**f and on [-ln2/2, ln2/2] of e**r, degree 5 with p(0) = 1
+# exactly: 9.2e-8 (tests/backends/llvm/test_mathlib.py sweeps the whole range); highest degree first
+_EXP2_P = [1.326472731e-03, 9.671512991e-03, 5.550733581e-02, 2.402224243e-01, 6.931470037e-01, 1.0]
+_EXP_P = [8.290315047e-03, 4.189793020e-02, 1.666763574e-01, 4.999915063e-01, 9.999997020e-01, 1.0]
+# adding 1.5 * 2**23 rounds |t| < 2**22 to an integer n held in the low mantissa bits of the sum
+_SHIFT = 12582912.0
 _LOGF_P = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
            1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
            3.3333331174e-1]
@@ -137,29 +153,25 @@ _ERF_TAYLOR = [
 
 
 def _expf_body(f: _Fn, x):
-    """e**x for float32: n = rint(x log2 e), r = x - n ln2 (two-part ln2), degree-5 poly."""
+    """e**x for float32: n = rint(x log2 e) by the shifter, r = x - n ln2 (two-part ln2, exact),
+    degree-5 polynomial, then * 2**n in two steps. NaN flows through every step."""
     b = f.b
-    xc = f.sel(f.gt(x, f.c(89.0)), f.c(89.0), x)
+    xc = f.sel(f.gt(x, f.c(89.0)), f.c(89.0), x)  # e**89 = inf, e**-104 rounds to 0
     xc = f.sel(f.lt(xc, f.c(-104.0)), f.c(-104.0), xc)
-    n = f.call("rint", b.fmul(xc, f.c(1.44269504088896341)))
+    z = f.fma(xc, f.c(LOG2E), f.c(_SHIFT + 254))
+    n = b.fsub(z, f.c(_SHIFT + 254))
     r = f.fma(n, f.c(-0.693359375), xc)
     r = f.fma(n, f.c(2.12194440e-4), r)
-    p = f.horner(r, _EXPF_P)
-    y = f.fma(b.fmul(p, r), r, b.fadd(r, f.c(1.0)))
-    out = f.ldexp(y, b.fptosi(n, f.ity))
-    return f.sel(f.isnan(x), x, out)
+    return f.pow2_scale(f.horner2(r, _EXP_P), z)
 
 
 def _exp2f_body(f: _Fn, x):
+    """2**x for float32: the same steps as exp with the exact fraction t - rint(t)."""
     b = f.b
-    xc = f.sel(f.gt(x, f.c(129.0)), f.c(129.0), x)
-    xc = f.sel(f.lt(xc, f.c(-152.0)), f.c(-152.0), xc)
-    n = f.call("rint", xc)
-    r = b.fmul(b.fsub(xc, n), f.c(math.log(2.0)))  # exact subtraction, |r| <= 0.35
-    p = f.horner(r, _EXPF_P)
-    y = f.fma(b.fmul(p, r), r, b.fadd(r, f.c(1.0)))
-    out = f.ldexp(y, b.fptosi(n, f.ity))
-    return f.sel(f.isnan(x), x, out)
+    t = f.sel(f.gt(x, f.c(129.0)), f.c(129.0), x)
+    t = f.sel(f.lt(t, f.c(-152.0)), f.c(-152.0), t)
+    frac = b.fsub(t, f.call("rint", t))
+    return f.pow2_scale(f.horner2(frac, _EXP2_P), b.fadd(t, f.c(_SHIFT + 254)))
 
 
 def _logf_body(f: _Fn, x):

@@ -16,7 +16,7 @@ from llvmlite import ir
 from tensorc.ir.ops import OPS
 from tensorc.ir.types import DTYPES, promote
 
-from .mathlib import declare, type_suffix
+from .mathlib import F32, LOG2E, declare, type_suffix
 
 
 def operand_dtypes(fn: str, arg_dtypes: tuple[str, ...], out: str) -> tuple[str, ...]:
@@ -272,6 +272,25 @@ def _mathlib(name: str) -> Callable:
     return rule
 
 
+def _exp(r, a, dts, out):
+    """exp; in a fast-math loop exp(u * v) and exp(u / v) become exp2(u * (v log2 e)) and
+    exp2(u * (log2 e / v)): the constant joins the (usually loop-invariant) factor and exp2 needs no
+    Cody-Waite reduction. The argument was a rounded product already, so the extra rounding at most
+    doubles its relative error (exp's condition number |x| applies to both)."""
+    x = a[0]
+    op = getattr(x, "opname", None)
+    if not (r.flags and x.type == F32 and op in ("fmul", "fdiv")):
+        return r.b.call(r.lib.get("exp", x.type), a)
+    u, v = x.operands
+    sign = 1.0
+    if getattr(u, "opname", None) == "fneg":  # exp(-r / c): the sign joins the constant too
+        u, sign = u.operands[0], -1.0
+    log2e = ir.Constant(F32, sign * LOG2E)
+    # no reassoc here: it would re-split u * k into (u * v') * log2e inside the loop
+    k = r.b.fmul(v, log2e) if op == "fmul" else r.b.fdiv(log2e, v)
+    return r.b.call(r.lib.get("exp2", F32), [r.b.fmul(u, k)])
+
+
 def _rsqrt(r, a, dts, out):
     s = r.b.call(r.intr("sqrt", a[0].type), a)
     return r.b.fdiv(ir.Constant(a[0].type, 1.0), s)  # arcp would allow a rsqrt estimate
@@ -324,7 +343,8 @@ OP_RULES: dict[str, Callable] = {
     "abs": _abs,
     "sign": _sign,
     "relu": _relu,
-    **{n: _mathlib(n) for n in ("exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "cbrt",
+    "exp": _exp,
+    **{n: _mathlib(n) for n in ("exp2", "expm1", "log", "log2", "log10", "log1p", "cbrt",
                                 "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf",
                                 "sigmoid", "softplus")},
 }

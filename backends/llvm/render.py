@@ -35,6 +35,8 @@ from .mathlib import F32, F64, I1, I64, MathLib, declare, intrinsic, type_suffix
 from .op_rules import OP_RULES, operand_dtypes
 
 PART_ARGS = ("part_start", "part_stop", "parts")
+# j steps per iteration of a row-blocked sweep: two independent exp chains hide each other's latency
+SWEEP_UNROLL = 2
 FAST = ("reassoc", "contract", "arcp")
 I8, I16, I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
 
@@ -431,7 +433,23 @@ class KernelRenderer(Codec):
             self.env = saved
             self.fast -= fast
 
-        self.counted_loop(stop, body, start=start, step=s.step)
+        if _is_sweep(s):
+            self.unrolled_loop(start, stop, body, SWEEP_UNROLL)
+        else:
+            self.counted_loop(stop, body, start=start, step=s.step)
+
+    def unrolled_loop(self, start: ir.Value, stop: ir.Value, body, n: int) -> None:
+        """for (i = start; i < stop; i++) body(i) with `n` (a power of two) bodies per step."""
+        b, one = self.b, ir.Constant(I64, 1)
+
+        def step(i):
+            for k in range(n):
+                body(i if k == 0 else b.add(i, ir.Constant(I64, k), flags=["nsw"]))
+
+        self.counted_loop(b.sub(stop, ir.Constant(I64, n - 1)), step, start=start, step=n)
+        trip = b.sub(stop, start)
+        trip = b.select(b.icmp_signed("<", trip, one), ir.Constant(I64, 0), trip)
+        self.counted_loop(stop, body, start=b.add(start, b.and_(trip, ir.Constant(I64, -n))))
 
     def split_range(self, start: ir.Value, stop: ir.Value, step: int):
         """This thread's [start, stop) of a loop: iterations trip*ps/parts .. trip*pe/parts."""
@@ -461,6 +479,12 @@ class KernelRenderer(Codec):
             self.block(s.orelse)
             self.b.branch(end_bb)
         self.b.position_at_end(end_bb)
+
+
+def _is_sweep(s: L.Loop) -> bool:
+    """A row-blocked sweep (tensorc.passes.block_rows): a reduce loop whose body is one lane loop."""
+    return (s.kind == "reduce" and s.step == 1 and len(s.body) == 1
+            and isinstance(s.body[0], L.Loop) and s.body[0].kind == "vector")
 
 
 def _is_one(v: ir.Value) -> bool:

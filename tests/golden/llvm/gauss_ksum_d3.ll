@@ -47,12 +47,12 @@ loop.body.1:
   store i64 0, i64* %".40"
   br label %"loop.head.2"
 loop.exit.1:
-  %".88" = add nsw i64 %".29", 0
-  %".89" = getelementptr inbounds float, ptr %"buf.out", i64 %".88"
-  %".90" = load float, float* %"loc.acc"
-  store float %".90", ptr %".89", align 4
-  %".92" = add nsw i64 %".29", 1
-  store i64 %".92", i64* %".26"
+  %".90" = add nsw i64 %".29", 0
+  %".91" = getelementptr inbounds float, ptr %"buf.out", i64 %".90"
+  %".92" = load float, float* %"loc.acc"
+  store float %".92", ptr %".91", align 4
+  %".94" = add nsw i64 %".29", 1
+  store i64 %".94", i64* %".26"
   br label %"loop.head"
 loop.head.2:
   %".43" = load i64, i64* %".40"
@@ -91,51 +91,46 @@ loop.exit.2:
   %".75" = fmul reassoc contract arcp float 0x4000000000000000, %".74"
   %".76" = fmul reassoc contract arcp float %".75", %".74"
   %".77" = fdiv reassoc contract arcp float %".73", %".76"
-  %".78" = call float @"tc.exp.f32"(float %".77")
-  %".79" = add nsw i64 %".36", 0
-  %".80" = getelementptr inbounds float, ptr %"buf.b", i64 %".79"
-  %".81" = load float, ptr %".80", align 4
-  %".82" = fmul reassoc contract arcp float %".78", %".81"
-  %".83" = fadd reassoc contract arcp float %".71", %".82"
-  store float %".83", float* %"loc.acc"
-  %".85" = add nsw i64 %".36", 1
-  store i64 %".85", i64* %".33"
+  %".78" = fdiv float 0xbff7154760000000, %".76"
+  %".79" = fmul float %".72", %".78"
+  %".80" = call float @"tc.exp2.f32"(float %".79")
+  %".81" = add nsw i64 %".36", 0
+  %".82" = getelementptr inbounds float, ptr %"buf.b", i64 %".81"
+  %".83" = load float, ptr %".82", align 4
+  %".84" = fmul reassoc contract arcp float %".80", %".83"
+  %".85" = fadd reassoc contract arcp float %".71", %".84"
+  store float %".85", float* %"loc.acc"
+  %".87" = add nsw i64 %".36", 1
+  store i64 %".87", i64* %".33"
   br label %"loop.head.1"
 }
 
-define internal float @"tc.exp.f32"(float %".1") alwaysinline nounwind
+define internal float @"tc.exp2.f32"(float %".1") alwaysinline nounwind
 {
 entry:
-  %".3" = fcmp ogt float %".1", 0x4056400000000000
-  %".4" = select  i1 %".3", float 0x4056400000000000, float %".1"
-  %".5" = fcmp olt float %".4", 0xc05a000000000000
-  %".6" = select  i1 %".5", float 0xc05a000000000000, float %".4"
-  %".7" = fmul float %".6", 0x3ff7154760000000
-  %".8" = call float @"llvm.rint.f32"(float %".7")
-  %".9" = call float @"llvm.fma.f32"(float %".8", float 0xbfe6300000000000, float %".6")
-  %".10" = call float @"llvm.fma.f32"(float %".8", float 0x3f2bd01060000000, float %".9")
-  %".11" = call float @"llvm.fma.f32"(float 0x3f2a0d2ce0000000, float %".10", float 0x3f56e879c0000000)
-  %".12" = call float @"llvm.fma.f32"(float %".11", float %".10", float 0x3f81112100000000)
-  %".13" = call float @"llvm.fma.f32"(float %".12", float %".10", float 0x3fa5553820000000)
-  %".14" = call float @"llvm.fma.f32"(float %".13", float %".10", float 0x3fc5555540000000)
-  %".15" = call float @"llvm.fma.f32"(float %".14", float %".10", float 0x3fe0000000000000)
-  %".16" = fmul float %".15", %".10"
-  %".17" = fadd float %".10", 0x3ff0000000000000
-  %".18" = call float @"llvm.fma.f32"(float %".16", float %".10", float %".17")
-  %".19" = fptosi float %".8" to i32
-  %".20" = ashr i32 %".19", 1
-  %".21" = sub i32 %".19", %".20"
-  %".22" = add i32 %".20", 127
-  %".23" = shl i32 %".22", 23
-  %".24" = bitcast i32 %".23" to float
-  %".25" = fmul float %".18", %".24"
-  %".26" = add i32 %".21", 127
-  %".27" = shl i32 %".26", 23
-  %".28" = bitcast i32 %".27" to float
-  %".29" = fmul float %".25", %".28"
-  %".30" = fcmp uno float %".1", %".1"
-  %".31" = select  i1 %".30", float %".1", float %".29"
-  ret float %".31"
+  %".3" = fcmp ogt float %".1", 0x4060200000000000
+  %".4" = select  i1 %".3", float 0x4060200000000000, float %".1"
+  %".5" = fcmp olt float %".4", 0xc063000000000000
+  %".6" = select  i1 %".5", float 0xc063000000000000, float %".4"
+  %".7" = call float @"llvm.rint.f32"(float %".6")
+  %".8" = fsub float %".6", %".7"
+  %".9" = call float @"llvm.fma.f32"(float 0x3fe62e42a0000000, float %".8", float 0x3ff0000000000000)
+  %".10" = call float @"llvm.fma.f32"(float 0x3fac6b7520000000, float %".8", float 0x3fcebf9bc0000000)
+  %".11" = call float @"llvm.fma.f32"(float 0x3f55bba140000000, float %".8", float 0x3f83cea880000000)
+  %".12" = fmul float %".8", %".8"
+  %".13" = call float @"llvm.fma.f32"(float %".11", float %".12", float %".10")
+  %".14" = call float @"llvm.fma.f32"(float %".13", float %".12", float %".9")
+  %".15" = fadd float %".6", 0x4168001fc0000000
+  %".16" = bitcast float %".15" to i32
+  %".17" = shl i32 %".16", 22
+  %".18" = and i32 %".17", -8388608
+  %".19" = shl i32 %".16", 23
+  %".20" = sub i32 %".19", %".18"
+  %".21" = bitcast i32 %".18" to float
+  %".22" = fmul float %".14", %".21"
+  %".23" = bitcast i32 %".20" to float
+  %".24" = fmul float %".22", %".23"
+  ret float %".24"
 }
 
 declare float @"llvm.rint.f32"(float %".1")
