@@ -11,6 +11,10 @@ non-accumulating Gemm. Results do not depend on how rows are split across thread
     void @tc.gemm.<c>.<a>.<b>.<compute>(ptr C, i64 csb, i64 csr, i64 csc, ptr A, i64 x3,
                                          ptr B, i64 x3, i64 batch, i64 m, i64 n, i64 k,
                                          <compute> alpha, i1 accumulate)
+
+A kernel module only declares the routine it calls; `routine_ir(name)` is the module defining it,
+compiled once per machine (object cache) and linked once per process by build.py, so its ~2000
+lines of IR are not re-optimised for every kernel that multiplies.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
     b = r.b
     compute = s.dtype if s.dtype not in ("float16", "bfloat16") else "float32"
     bases, dts = zip(*(_base(r, op) for op in (s.c, s.a, s.b)))
-    fn = _gemm_function(r.module, list(dts), compute)
+    fn = _declare(r.module, routine_name(list(dts), compute), compute)
 
     def i64(e):
         return r.conv(r.expr(e), e.dtype, "int64")
@@ -79,19 +83,35 @@ def _base(r, op: L.Operand):
     return ptr, dt
 
 
-def _gemm_function(module: ir.Module, dts: list[str], compute: str) -> ir.Function:
-    name = f"tc.gemm.{'.'.join(dts)}.{compute}"
+def routine_name(dts: list[str], compute: str) -> str:
+    """The symbol of the Gemm routine for operand dtypes (c, a, b) and a compute dtype."""
+    return f"{ROUTINE_PREFIX}{'.'.join(dts)}.{compute}"
+
+
+ROUTINE_PREFIX = "tc.gemm."
+
+
+def _declare(module: ir.Module, name: str, compute: str) -> ir.Function:
+    """The routine `name` in `module` (declared once; defined only by `routine_ir`)."""
     fn = module.globals.get(name)
     if fn is not None:
         return fn
-    ct = reg_type(compute)
     ptr = ir.PointerType()
-    args = [ptr, I64, I64, I64] * 3 + [I64] * 4 + [ct, I1]
+    args = [ptr, I64, I64, I64] * 3 + [I64] * 4 + [reg_type(compute), I1]
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), args), name=name)
-    fn.linkage = "internal"
     fn.attributes.add("nounwind")
     for i in (0, 4, 8):
         fn.args[i].add_attribute("noalias")
+    return fn
+
+
+def routine_ir(name: str) -> str:
+    """LLVM IR text of a module defining the Gemm routine `name` (see `routine_name`)."""
+    assert name.startswith(ROUTINE_PREFIX), name
+    *dts, compute = name[len(ROUTINE_PREFIX):].split(".")
+    assert len(dts) == 3, name
+    module = ir.Module(name=name)
+    fn = _declare(module, name, compute)
     entry = fn.append_basic_block("entry")
     entry_b = ir.IRBuilder(entry)
     b = ir.IRBuilder(fn.append_basic_block("body"))
@@ -102,7 +122,7 @@ def _gemm_function(module: ir.Module, dts: list[str], compute: str) -> ir.Functi
         _naive_body(w, fn, dts, compute)
     w.b.ret_void()
     entry_b.branch(fn.blocks[1])
-    return fn
+    return str(module)
 
 
 def _operand(fn, i):

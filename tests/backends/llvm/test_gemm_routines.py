@@ -1,0 +1,91 @@
+"""Gemm routines are shared: kernel modules only declare them, each is compiled once per machine
+(object store) and linked once per process, built on a second thread while kernels compile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tensorc.backends.llvm import build
+from tensorc.backends.llvm.backend import BACKEND
+from tensorc.backends.llvm.gemm import routine_ir, routine_name
+from workloads import gemm_program
+
+HERE = Path(__file__).resolve().parent
+F32 = routine_name(["float32"] * 3, "float32")
+
+
+def _run(prog, m, n, k, seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((1, m, k)).astype(np.float32)
+    b = rng.standard_normal((1, k, n)).astype(np.float32)
+    c = np.full((1, m, n), np.nan, np.float32)
+    BACKEND.compile(prog)({"A": a, "B": b, "C": c}, {})
+    np.testing.assert_allclose(c, a @ b, rtol=1e-4, atol=1e-4)
+
+
+def test_kernel_module_declares_the_routine_only():
+    text = BACKEND.render(gemm_program(7, 5, 3))
+    assert f'declare void @"{F32}"' in text
+    assert "ukernel" not in text and f'define void @"{F32}"' not in text
+    routine = routine_ir(F32)
+    assert f'define void @"{F32}"' in routine and "tc.ukernel" in routine
+
+
+def test_routine_built_once_for_several_programs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TENSORC_CACHE_DIR", str(tmp_path))
+    name = routine_name(["float64"] * 3, "float64")  # a routine no other test links first
+    monkeypatch.delitem(build._OBJECTS, name, raising=False)
+    monkeypatch.delitem(build._ROUTINES, name, raising=False)
+    built = []
+    real = build._build_routine
+    monkeypatch.setattr(build, "_build_routine", lambda n: built.append(n) or real(n))
+    for m, n, k in ((7, 5, 3), (33, 17, 300), (1, 1, 1)):
+        prog = gemm_program(m, n, k, dtype="float64")
+        rng = np.random.default_rng(m)
+        a, b = rng.standard_normal((1, m, k)), rng.standard_normal((1, k, n))
+        c = np.zeros((1, m, n))
+        BACKEND.compile(prog)({"A": a, "B": b, "C": c}, {})
+        np.testing.assert_allclose(c, a @ b, rtol=1e-12, atol=1e-12)
+    assert built == [name]
+    assert any(p.suffix == ".o" for p in tmp_path.rglob("*"))  # stored for the next process
+
+
+def test_odd_sizes_through_the_shared_routine():
+    for m, n, k in ((1, 1, 1), (13, 37, 257), (97, 16, 6)):
+        _run(gemm_program(m, n, k), m, n, k, seed=m)
+
+
+def test_fresh_process_loads_kernel_and_routine_without_compiling(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path[:0] = [{str(HERE)!r}]
+        import numpy as np
+        from workloads import gemm_program
+        from tensorc.backends.llvm import build
+        from tensorc.backends.llvm.backend import BACKEND
+        if sys.argv[1] == "load":
+            def no_compile(*args, **kwargs):
+                raise AssertionError("compiled instead of loading from the cache")
+            build.optimize = no_compile
+        a = np.ones((1, 20, 30), np.float32); b = np.ones((1, 30, 10), np.float32)
+        c = np.zeros((1, 20, 10), np.float32)
+        BACKEND.compile(gemm_program(20, 10, 30))({{"A": a, "B": b, "C": c}}, {{}})
+        assert np.allclose(c, 30.0), c
+    """)
+    env = dict(os.environ, TENSORC_CACHE_DIR=str(tmp_path))
+    for mode in ("build", "load"):
+        res = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True,
+                             env=env, check=False, cwd=str(HERE.parents[2]), timeout=120)
+        assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.parametrize("light", [False, True])
+def test_light_pipeline_keeps_hand_vectorised_code(light):
+    mod = build.optimize(routine_ir(F32), light=light)
+    assert "llvm.fma.v8f32" in str(mod)
