@@ -71,6 +71,11 @@ def _only_stores(body) -> bool:
     )
 
 
+def _computes(body) -> bool:
+    """A loop body that computes per element (locals, inner loops): j worth tiling as columns."""
+    return any(isinstance(s, (L.Local, L.Loop)) for s in body)
+
+
 def row_nest(prog: L.LoopProgram, kernel: L.Kernel, sizes: set[str]):
     """(lets, batch loops, row var, row start, row stop, row body) or None."""
     body = list(kernel.body)
@@ -83,6 +88,14 @@ def row_nest(prog: L.LoopProgram, kernel: L.Kernel, sizes: set[str]):
         body = list(body[0].body)
     if not chain:
         return None
+    last = chain[-1]
+    outer = chain[-2] if len(chain) >= 2 else None
+    if (
+        outer
+        and outer.step == 1
+        and outer.var in _free_vars(last.start, _free_vars(last.stop, set()))
+    ):
+        body = [chain.pop()]  # j in [f(i), ..): output columns, streamed as tiles (Gram)
     row = chain.pop()
     start, stop = row.start, row.stop
     if chain and chain[-1].step > 1 and start == L.Var(chain[-1].var):
@@ -117,6 +130,8 @@ class TileWriter(KernelWriter):
         self.pending: dict = {}
         self.in_j = False
         self.flash = False
+        self.columns = False  # the current j loop indexes outputs (a parallel j)
+        self.wrote_columns = False
         self.streamed = False  # a j loop was rendered as tiles
         self.cx: dict = {}
         self.resident: dict = {}  # id(d loop) -> (i-side tile, width, constexpr flag or None)
@@ -252,16 +267,20 @@ class TileWriter(KernelWriter):
 
     def stmt_Store(self, s: L.Store) -> None:
         buf = self.buffers.get(s.buffer)
-        if self.in_j or buf is None or buf.role == "scalar":
+        if (self.in_j and not self.columns) or buf is None or buf.role == "scalar":
             raise _no(f"store to {s.buffer!r} here")
-        if not self.axes(s.value) <= frozenset().union(*(self.axes(x) for x in s.index)):
+        axes = frozenset().union(*(self.axes(x) for x in s.index))
+        if not self.axes(s.value) <= axes or (self.in_j and "j" not in axes):
             raise _no(f"store to {s.buffer!r} varies along an axis its index does not")
         v = cast(self.expr(s.value), buf.dtype)
         ptr = f"p_{_ident(buf.name)} + {self.offset(buf, s.index)}"
-        m = self.mask_for(frozenset().union(*(self.axes(x) for x in s.index)))
+        m = f"{self.masks['i']} & {self.jm}" if self.in_j else self.mask_for(axes)
         self.emit(f"tl.store({ptr}, {v.code}, mask={m})" if m else f"tl.store({ptr}, {v.code})")
 
     def stmt_Loop(self, s: L.Loop) -> None:
+        columns = s.kind in ("vector", "parallel") and _computes(s.body)
+        if not self.in_j and self.e_var is None and columns:
+            return self.j_loop(s, columns=True)
         if self.axes(s.start) | self.axes(s.stop) and not (s.kind == "reduce" and not self.in_j):
             raise _no(f"loop {s.var!r} with bounds that differ per row")
         zero = s.start == L.Const(0, "int64") and s.step == 1
@@ -297,7 +316,10 @@ class TileWriter(KernelWriter):
         del self.masks["e"]
 
     # -- j: the streaming loop
-    def j_loop(self, s: L.Loop) -> None:
+    def j_loop(self, s: L.Loop, columns: bool = False) -> None:
+        """`columns`: j indexes outputs (stored per (i, j) tile), else j is reduced."""
+        self.columns = columns
+        self.wrote_columns |= columns
         if s.step != 1 or (self.axes(s.start) | self.axes(s.stop)) - {"i"}:
             raise _no(f"j loop {s.var!r} with step {s.step} or bounds beyond rows")
         lo, hi = (
@@ -731,6 +753,8 @@ class TileWriter(KernelWriter):
             "flash attention: Q tile resident, K/V tiles through tl.dot, online softmax in fp32,"
             " fully masked tiles skipped"
             if self.flash
+            else "2-D output tiles: BLOCK_I rows x BLOCK_J columns per step"
+            if self.wrote_columns
             else "2-D tile streaming reduction: BLOCK_I rows x BLOCK_J columns per step"
             if self.streamed
             else "row tiles: BLOCK_I rows per program, accumulators over e as [BLOCK_I, BE]"

@@ -22,6 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 SMALL = {"TILE_BLOCK_I": 16, "TILE_BLOCK_J": 16, "FLASH_BLOCK_I": 16, "FLASH_BLOCK_J": 16}
 TILE, FLASH, GENERIC = "# path: 2-D tile", "# path: flash attention", "# path: generic"
+OUT_TILES = "# path: 2-D output tiles"
 RNG = np.random.default_rng(5)
 
 KSUM = """
@@ -36,6 +37,9 @@ def far(float(N,D) x, float(M,D) y) -> (idx) {
 }
 def softmin(float(N,D) x, float(M,D) y, float(M) g, float eps) -> (f) {
     f(i) = -eps * logsumexp(j: (g(j) - sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))) / eps)
+}
+def rbf_gram(float(N,D) x, float gamma) -> (k) {
+    k(i,j) = exp(-gamma * sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d))))
 }
 def hausdorff(float(N,D) x, float(M,D) y) -> (h) {
     h(i) = max(j: -sum(d: x(i,d) * y(j,d)))
@@ -212,3 +216,10 @@ def test_space_lists_the_knobs_of_the_paths_taken_and_each_runs():
     attn = tensorc.compile(ATTN, backend="interp").full
     prog = _loops(attn, {"B": 1, "H": 2, "N": 64, "D": 32, "E": 32})
     assert any(c["FLASH_BLOCK_J"] != 64 for c in candidates(prog, DEFAULT_CONFIG))
+
+
+@pytest.mark.parametrize("n, d", [(1, 3), (37, 5), (33, 20), (9, 300)])
+def test_rbf_gram_output_tiles(n, d):
+    """j in [i, N) (Gram symmetry) as column tiles; both triangles stored; tl.dot when d >= 16."""
+    text = _check(KSUM, "rbf_gram", [_pts(n, d), 0.5 / d], OUT_TILES, 1e-4)
+    assert ("tl.dot(" in text) == (d >= 16)
