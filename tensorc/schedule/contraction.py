@@ -299,12 +299,20 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
     ops = list(views)
     size = {i: sizes[c] for i, c in letters.items()}
     groups: list[list[L.Stmt]] = [[]]  # kernels: small steps share one, big ones run alone
+    done: dict[tuple, View] = {}  # repeated pairs (the two halves of <A|A>) are computed once
     for n, step in enumerate(p.steps):
         x, y = ops[step.lhs], ops[step.rhs]
         for pos in sorted((step.lhs, step.rhs), reverse=True):
             del ops[pos]
         last = n == len(p.steps) - 1
         zs = [back[c] for c in step.out_indices]
+        if not last:
+            key, names_of = _pair_key(x, y, zs)
+            if key in done:
+                prev = done[key]
+                ops.append(View(prev.buffer, [names_of[i] for i in prev.indices], prev.shape))
+                notes.append(f"{label}: path step {n + 1} repeats an earlier step; its result is reused")
+                continue
         x, y = _oriented(x, y, zs, out_view if last else None, size)
         if last:
             out = out_view
@@ -332,7 +340,22 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
         else:
             groups[-1] += got
         ops.append(out)
+        if not last:
+            key, names_of = _pair_key(x, y, zs)
+            position = {i: p_ for p_, i in names_of.items()}  # this step's name -> position
+            done[key] = View(out.buffer, [position[i] for i in out.indices], out.shape)
     return [g for g in groups if g]
+
+
+def _pair_key(x: View, y: View, zs: list[str]) -> tuple[tuple, dict[int, str]]:
+    """The step `x * y -> zs` with index names replaced by positions of first appearance (x and y
+    in buffer order, so a swapped pair matches too), and position -> this step's index name."""
+    if (y.buffer, y.indices) < (x.buffer, x.indices):
+        x, y = y, x
+    names = list(dict.fromkeys(x.indices + y.indices))
+    pos = {i: n for n, i in enumerate(names)}
+    key = (x.buffer, tuple(pos[i] for i in x.indices), y.buffer, tuple(pos[i] for i in y.indices))
+    return key + (tuple(pos[i] for i in zs),), dict(enumerate(names))
 
 
 OWN_KERNEL_FLOPS = 1 << 22  # a path step this big runs as its own (multithreaded) kernel

@@ -3,6 +3,8 @@ blocks in parallel — checked against numpy at sizes that are not multiples of 
 
 from __future__ import annotations
 
+import pathlib
+
 import numpy as np
 import pytest
 from support import require_backend
@@ -96,3 +98,36 @@ def _eval(e, env):
     ops = {"add": lambda: a[0] + a[1], "sub": lambda: a[0] - a[1], "mul": lambda: a[0] * a[1],
            "floordiv": lambda: a[0] // a[1], "min": lambda: min(a), "max": lambda: max(a)}  # fmt: skip
     return ops[e.fn]()
+
+
+MPS_NORM = pathlib.Path(__file__).resolve().parents[2] / "examples" / "w09_tensor_networks.tc"
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+@pytest.mark.parametrize("x", [1, 7])
+def test_repeated_pairs_are_computed_once(backend, x):
+    """<A|A>: the two chains share their first steps (same tensors, renamed indices)."""
+    require_backend(backend)
+    fn = tensorc.load(str(MPS_NORM), backend=backend).mps_norm6
+    rng = np.random.default_rng(1)
+    p, bonds = 3, [x, x + 2, 5, x + 1, 2]
+    shapes = [(p, bonds[0])] + [(bonds[i], p, bonds[i + 1]) for i in range(4)] + [(bonds[4], p)]
+    ops = [rng.random(s).astype(np.float32) for s in shapes]
+    eq = "pa,aqb,brc,csd,dte,eu,pA,AqB,BrC,CsD,DtE,Eu->"
+    want = np.einsum(eq, *[o.astype(np.float64) for o in ops + ops], optimize=True)
+    np.testing.assert_allclose(fn(*ops), want, rtol=1e-4)
+    if x == 1:
+        return  # bonds of 1: the planner's path pairs the two chains differently
+    sizes = {"P": p, **{f"X{i + 1}": b for i, b in enumerate(bonds)}}
+    prog = to_loops(fn.def_, "cpu", sizes)
+    notes = "\n".join(n for k in prog.kernels for n in k.notes)
+    steps = notes.count("\n  t")
+    gemms = sum(isinstance(s, L.Gemm) for k in prog.kernels for s in _walk(k.body))
+    assert "its result is reused" in notes and gemms < steps
+
+
+def _walk(stmts):
+    for s in stmts:
+        yield s
+        if isinstance(s, L.Loop):
+            yield from _walk(s.body)
