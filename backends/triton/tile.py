@@ -59,6 +59,15 @@ def _norm(t: str, axis: int) -> str:
     return f"tl.sum({t} * {t}, axis={axis}, keep_dims=True)"
 
 
+def _factors(e: L.LExpr) -> list[L.LExpr]:
+    """Factors of a product, through float casts (a dot in fp32 skips fp16 rounding of a*b)."""
+    if isinstance(e, L.Call) and e.fn == "cast" and e.dtype in ("float16", "bfloat16", "float32"):
+        return _factors(e.args[0])
+    if isinstance(e, L.Call) and e.fn == "mul":
+        return _factors(e.args[0]) + _factors(e.args[1])
+    return [e]
+
+
 def _strip_cast(e: L.LExpr) -> L.LExpr:
     return e.args[0] if isinstance(e, L.Call) and e.fn == "cast" else e
 
@@ -562,10 +571,16 @@ class TileWriter(KernelWriter):
         prod = f.args[1]
         if not (isinstance(prod, L.Call) and prod.fn == "mul"):
             return None
-        pair = prod.args
+        pair, coef = prod.args, []
         if not sq and pair[0] == pair[1] and isinstance(pair[0], L.Call) and pair[0].fn == "sub":
             sq, pair = True, pair[0].args  # (a - b) * (a - b) written out
-        elif sq:
+        elif not sq:  # a product of one i-side load, one j-side load and factors free of d
+            fs = _factors(prod)
+            coef = [x for x in fs if not isinstance(x, L.Load)]
+            pair = [x for x in fs if isinstance(x, L.Load)]
+            if len(pair) != 2 or any(self.axes(x) or s.var in _free_vars(x, set()) for x in coef):
+                return None
+        if sq:
             c = L.Var(body[0].name, body[0].value.dtype)
             diff = body[0].value
             if pair != (c, c) or not (isinstance(diff, L.Call) and diff.fn == "sub"):
@@ -585,13 +600,14 @@ class TileWriter(KernelWriter):
         d = self.static_extent(s.stop)
         if d is not None and d < int(self.config["DOT_MIN_D"]):
             return None
-        return a.name, loads, dts, sq
+        return a.name, loads, dts, sq, coef
 
     def dot_loop(self, s: L.Loop) -> bool:
         m = self.dot_match(s)
         if m is None or m[0] not in self.zero or m[0] not in self.locals:
             return False
-        name, loads, dts, sq = m
+        name, loads, dts, sq, coef = m
+        self.coef = " * ".join(cast(self.expr(c), "float32").code for c in coef)
         self.render_dot(s, loads, dts, sq, self.locals[name].py, self.resident.get(id(s)))
         self.zero.discard(name)
         return True
@@ -700,7 +716,7 @@ class TileWriter(KernelWriter):
             f32, prec = "tl.float32", self.precision()
             dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={prec!r})"
         if not sq:
-            return self.emit(f"{acc} = {acc} + {dot}")
+            return self.emit(f"{acc} = {acc} + {self.coef + ' * ' if self.coef else ''}{dot}")
         nx = xn or _norm(self.bind("_t", f"tl.cast({xa}, tl.float32)"), 1)
         ny = _norm(self.bind("_t", f"tl.cast({ya}, tl.float32)"), 0)
         self.emit(f"{acc} = {acc} + {nx} + {ny} - 2.0 * {dot}")
