@@ -572,20 +572,20 @@ class TileWriter(KernelWriter):
         if not (isinstance(prod, L.Call) and prod.fn == "mul"):
             return None
         pair, coef = prod.args, []
-        if not sq and pair[0] == pair[1] and isinstance(pair[0], L.Call) and pair[0].fn == "sub":
-            sq, pair = True, pair[0].args  # (a - b) * (a - b) written out
-        elif not sq:  # a product of one i-side load, one j-side load and factors free of d
-            fs = _factors(prod)
-            coef = [x for x in fs if not isinstance(x, L.Load)]
-            pair = [x for x in fs if isinstance(x, L.Load)]
-            if len(pair) != 2 or any(self.axes(x) or s.var in _free_vars(x, set()) for x in coef):
-                return None
-        if sq:
+        if sq:  # let c = a - b; acc += c * c
             c = L.Var(body[0].name, body[0].value.dtype)
             diff = body[0].value
             if pair != (c, c) or not (isinstance(diff, L.Call) and diff.fn == "sub"):
                 return None
             pair = diff.args
+        elif pair[0] == pair[1] and isinstance(pair[0], L.Call) and pair[0].fn == "sub":
+            sq, pair = True, pair[0].args  # (a - b) * (a - b) written out
+        else:  # a product of one i-side load, one j-side load and factors free of d
+            fs = _factors(prod)
+            coef = [x for x in fs if not isinstance(x, L.Load)]
+            pair = [x for x in fs if isinstance(x, L.Load)]
+            if len(pair) != 2 or any(self.axes(x) or s.var in _free_vars(x, set()) for x in coef):
+                return None
         loads = [_strip_cast(x) for x in pair]
         if not all(isinstance(x, L.Load) for x in loads):
             return None
