@@ -618,6 +618,12 @@ def cpu_cases() -> list[Case]:
             "cpu",
             memory=True,
         ),
+        ksum_case(  # few rows, long reductions: split-j (tensorc/schedule/split.py)
+            "W1-smallN",
+            _s({"N": 8, "M": 1_000_000, "D": 3, "E": 1}, {"N": 8, "M": 100_000, "D": 3, "E": 1},
+               {"N": 8, "M": 4096, "D": 3, "E": 1}),
+            "cpu",
+        ),
         nn_case(pts),
         softmin_case(pts),
         attention_case(attn, "cpu", causal=False),

@@ -20,9 +20,14 @@ TENSORC_NUM_THREADS. The state and its combine are the reduction's own rule
 (`reduction_rules.combine`): sums (float64 for multi-index fp32 sums), prod, max/min,
 argmax/argmin and kmin/argkmin (ties: smallest index), logsumexp, online softmax.
 
+A multi-index sum/prod/max/min/logsumexp to a scalar (W8's sum over (i, j)) splits finer: one
+partial per index of its first range (`Plan.chunks == 0`, "rows"), so the partial kernel is an
+ordinary streaming reduction over j that row blocking vectorises (8 rows per sweep), and the combine
+adds N partials in order.
+
 Which reductions split: those placed under the statement's own loops only (not inside another
 reduction), of non-symmetric statements. `Schedule.split_j = k` forces k chunks, 1 never splits,
-0 (default) decides from the sizes the schedule plans for (see `SplitJ.chunks`).
+0 (default) decides from the sizes the schedule plans for (see `SplitJ.plan`).
 """
 
 from __future__ import annotations
@@ -34,14 +39,22 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import size_symbol
-from tensorc.schedule import reduction_rules as rules
 from tensorc.passes.tir_utils import conjoin, conjuncts
+from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.nest import Level, close
 from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_UNITS
 
 ROW_OPS = ("sum", "prod", "max", "min", "logsumexp")  # no flat index: one partial per row works
 ROWS_MAX = 1 << 20  # at most this many row partials (scratch); longer first ranges use chunks
+COMBINE_WORDS = {
+    "logsumexp": "rescaled by the larger running max",
+    "online": "rescaled by the larger running max",
+    "argmax": "best value, smallest index on ties",
+    "argmin": "best value, smallest index on ties",
+    "kmin": "merged K smallest, smallest index on ties",
+    "argkmin": "merged K smallest, smallest index on ties",
+}
 
 
 def chunk_bounds(lo: L.LExpr, hi: L.LExpr, c: L.LExpr, chunks: int) -> tuple[L.LExpr, L.LExpr]:
@@ -90,6 +103,33 @@ class Plan:
 
     chunks: int
     reason: str
+
+
+class _Top:
+    """The partial kernel's parallel loop `var in [start, stop)` and what it splits: the slot of
+    an iteration in the scratch (`slot`, `extent` slots), the reduction left for each iteration
+    (`red`) and the narrowing of its first range (`restrict`)."""
+
+    def __init__(self, nest, r: T.Reduce, plan: Plan):
+        first = r.ranges[0]
+        self.red, self.restrict = r, None
+        if plan.chunks:
+            self.var = nest.fresh("chunk")
+            self.start, self.stop, self.extent = const(0), const(plan.chunks), plan.chunks
+            self.restrict = lambda lo, hi: chunk_bounds(lo, hi, L.Var(self.var), plan.chunks)
+            self.slot = lambda v: v
+            return
+        # rows: the first range is the loop; the size-only parts of the mask are its bounds
+        los, his, rest = nest.linear_bounds(first.index, conjuncts(r.mask), set())
+        self.var = nest.fresh(first.index)
+        self.start, self.stop = nest.size(first.lo), nest.size(first.hi)
+        for b in los:
+            self.start = imax(self.start, b)
+        for b in his:
+            self.stop = imin(self.stop, b)
+        self.extent = first.hi - first.lo
+        self.slot = lambda v: isub(v, nest.size(first.lo))
+        self.red = replace(r, ranges=r.ranges[1:], mask=conjoin(rest))
 
 
 class SplitJ:
@@ -141,63 +181,44 @@ class SplitJ:
     # --- the lowering ----------------------------------------------------------------------------
     def lower(self, nest, r: T.Reduce, place: Level, dims, online, plan: Plan) -> rules.Acc:
         """Emit `r`'s partial kernel and, at `place`, its combine; returns the combined state."""
-        fresh, first = nest.fresh, r.ranges[0]
-        red, restrict = r, None
-        if plan.chunks:
-            start, stop, extent = const(0), const(plan.chunks), plan.chunks
-            c = fresh("chunk")
-            restrict = lambda lo, hi: chunk_bounds(lo, hi, L.Var(c), plan.chunks)  # noqa: E731
-            slot = lambda v: v  # noqa: E731
-        else:  # rows: the first range is the parallel loop; its size-only mask parts its bounds
-            los, his, rest = nest.linear_bounds(first.index, conjuncts(r.mask), set())
-            start, stop = nest.size(first.lo), nest.size(first.hi)
-            for b in los:
-                start = imax(start, b)
-            for b in his:
-                stop = imin(stop, b)
-            extent = first.hi - first.lo
-            c = fresh(first.index)
-            slot = lambda v: isub(v, nest.size(first.lo))  # noqa: E731
-            red = replace(r, ranges=r.ranges[1:], mask=conjoin(rest))
+        top = _Top(nest, r, plan)
         root = Level(None)
-        top = Level(root, (c, start, stop, "parallel", 1))
+        at = outer = Level(root, (top.var, top.start, top.stop, "parallel", 1))
         copies: dict[Level, Level] = {}
-        at = top
         for lv in _chain(place):  # the statement's loops around r, same variables and bounds
             at = copies[lv] = Level(at, lv.loop)
         saved = dict(nest.env), nest.memo, nest.floor
         nest.env.update({x: (v, copies[lv]) for x, (v, lv) in nest.env.items() if lv in copies})
         if not plan.chunks:
-            nest.env[first.index] = (L.Var(c), top)
-        nest.memo, nest.floor = {}, top  # main-kernel values do not exist in the partial kernel
-        acc, decls = nest.accumulate(red, at, dims, online, restrict, wide=len(r.ranges) > 1)
+            nest.env[r.ranges[0].index] = (L.Var(top.var), outer)
+        nest.memo, nest.floor = {}, outer  # main-kernel values do not exist in the partial kernel
+        acc, decls = nest.accumulate(top.red, at, dims, online, top.restrict, wide=len(r.ranges) > 1)
         nest.env, nest.memo, nest.floor = saved
 
         rows = [(nest.env[rg.index][0], rg) for rg in map(nest.lhs_levels.get, copies) if rg]
-        scratch = {}
-        for d in decls:  # one scratch buffer per state local: [chunk, rows..., local's shape]
-            shape = (extent, *(rg.hi - rg.lo for _, rg in rows), *map(_sym, d.shape))
-            scratch[d.name] = self.pb.add_temp(fresh(f"part_{d.name}"), d.dtype, shape)
 
         def index(var: str, el: tuple[L.LExpr, ...]) -> tuple[L.LExpr, ...]:
-            return (slot(L.Var(var)), *(isub(v, nest.size(rg.lo)) for v, rg in rows), *el)
+            return (top.slot(L.Var(var)), *(isub(v, nest.size(rg.lo)) for v, rg in rows), *el)
 
-        for d in decls:
-            at.stmts.append(_store_all(d, scratch[d.name], lambda el: index(c, el), fresh))
+        scratch, dtypes = {}, {}
+        for d in decls:  # one scratch buffer per state local: [chunk, rows..., local's shape]
+            shape = (top.extent, *(rg.hi - rg.lo for _, rg in rows), *map(_sym, d.shape))
+            scratch[d.name] = self.pb.add_temp(nest.fresh(f"part_{d.name}"), d.dtype, shape)
+            dtypes[d.name] = d.dtype
+            at.stmts.append(_store_all(d, scratch[d.name], lambda el: index(top.var, el), nest.fresh))
         close(at, root)
         note = self._note(r, plan, acc, scratch.values())
         self.kernels.append((self._partial_body(root.finish(), nest, plan), [note]))
 
-        c2 = fresh("chunk")
+        c = nest.fresh("chunk")
 
         def part(role: str, el: tuple[L.LExpr, ...]) -> L.LExpr:
             name = acc.names[role]
-            dtype = next(d.dtype for d in decls if d.name == name)
-            return L.Load(scratch[name], index(c2, el), dtype)
+            return L.Load(scratch[name], index(c, el), dtypes[name])
 
         place.stmts.extend(decls)
-        body = rules.combine(acc, nest._at(dims), part, fresh, lambda s: nest._wrap_dims(dims, s))
-        place.stmts.append(L.Loop(c2, start, stop, tuple(body), kind="serial"))
+        body = rules.combine(acc, nest._at(dims), part, nest.fresh, lambda s: nest._wrap_dims(dims, s))
+        place.stmts.append(L.Loop(c, top.start, top.stop, tuple(body), kind="serial"))
         return acc
 
     def _partial_body(self, body: tuple[L.Stmt, ...], nest, plan: Plan) -> tuple[L.Stmt, ...]:
@@ -211,10 +232,7 @@ class SplitJ:
         return blocked
 
     def _note(self, r: T.Reduce, plan: Plan, acc: rules.Acc, scratch) -> str:
-        how = {"online": "rescaled by the larger running max", "logsumexp": "rescaled by the "
-               "larger running max", "argmax": "best value, smallest index on ties", "argmin":
-               "best value, smallest index on ties", "kmin": "merged K smallest", "argkmin":
-               "merged K smallest"}.get(acc.op, f"{acc.op} of {acc.dtype} partials")  # fmt: skip
+        how = COMBINE_WORDS.get(acc.op, f"{acc.op} of {acc.dtype} partials")
         op = "softmax-weighted sum" if acc.op == "online" else r.op
         first = r.ranges[0].index
         split = f"{plan.chunks} chunks of {first}" if plan.chunks else f"one partial per {first}"
