@@ -7,69 +7,36 @@ over e are `[BLOCK_I, BE]`) and walks j in BLOCK_J tiles (values inside are `[BL
 by broadcasting). The j loop runs from the smallest to the largest per-row bound of the block, so
 fully masked tiles are never visited (causal, sliding window); per-element masks cover the rest.
 
-The updates of the row accumulators inside j are the forms `schedule/reduction_rules.py` emits,
-each replaced by its tile form:
-- fold      acc = acc (+|max|min) v                   -> reduce the masked tile along axis 1
-- logsumexp m, l with one exp per term                -> running max, l rescaled once per tile
-- arg       best, idx = (v, j) if better              -> tile min/max, smallest index of ties
-- e-fold    acc[e] += t * w(j, e)                     -> t @ W (tl.dot when BE >= 16)
-- softmax   m, l, acc[e] = acc[e] * alpha + p w(j, e) -> flash attention: P @ V through tl.dot
-An inner d loop `s += a(i, d) * b(j, d)` or `c = a - b; s += c * c` becomes tl.dot over BLOCK_D
-chunks (`|a|^2 + |b|^2 - 2 a.b` for the latter) unless d is a constant below DOT_MIN_D.
-Anything else raises UnsupportedError and the kernel is rendered by the generic path instead.
+A parallel j whose bounds depend on i (Gram symmetry: j >= i) is walked the same way, storing
+each [BLOCK_I, BLOCK_J] output tile. The accumulator updates inside j take their tile forms in
+tile_updates.py (fold, logsumexp, argmin/argmax, P @ V of flash attention); an inner d dot
+product or squared distance goes through tl.dot in tile_dot.py. Anything else raises
+UnsupportedError and the kernel is rendered by the generic path instead.
 """
 
 from __future__ import annotations
 
-from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
 
 from .render import KernelWriter, RenderedKernel
+from .tile_dot import DotRules
+from .tile_updates import UpdateRules
 from .values import (
+    _BIG,
+    _FOLDS,
     Val,
     _free_vars,
     _ident,
     _loaded_buffers,
     _Local,
     _next_pow2,
+    _no,
+    _read_of,
     _tl,
     _trips,
     cast,
     host_expr,
 )
-
-FLOAT_TYPES = ("float16", "bfloat16", "float32")
-_FOLDS = {
-    "add": ("tl.sum", "0"),
-    "max": ("tl.max", "float('-inf')"),
-    "min": ("tl.min", "float('inf')"),
-}
-_BIG = "tl.full([], 4611686018427387904, tl.int64)"  # 2**62: "no index" in a tile's argmin
-
-
-def _no(what: str) -> UnsupportedError:
-    return UnsupportedError(f"triton tile path: {what}")
-
-
-def _read_of(e: L.LExpr, name: str) -> bool:
-    return isinstance(e, L.LocalRead) and e.name == name
-
-
-def _norm(t: str, axis: int) -> str:
-    return f"tl.sum({t} * {t}, axis={axis}, keep_dims=True)"
-
-
-def _factors(e: L.LExpr) -> list[L.LExpr]:
-    """Factors of a product, through float casts (a dot in fp32 skips fp16 rounding of a*b)."""
-    if isinstance(e, L.Call) and e.fn == "cast" and e.dtype in ("float16", "bfloat16", "float32"):
-        return _factors(e.args[0])
-    if isinstance(e, L.Call) and e.fn == "mul":
-        return _factors(e.args[0]) + _factors(e.args[1])
-    return [e]
-
-
-def _strip_cast(e: L.LExpr) -> L.LExpr:
-    return e.args[0] if isinstance(e, L.Call) and e.fn == "cast" else e
 
 
 def _only_stores(body) -> bool:
@@ -123,7 +90,7 @@ def row_nest(prog: L.LoopProgram, kernel: L.Kernel, sizes: set[str]):
     return lets, chain, row.var, start, stop, tuple(body)
 
 
-class TileWriter(KernelWriter):
+class TileWriter(UpdateRules, DotRules, KernelWriter):
     """Renders a `row_nest` kernel as BLOCK_I x BLOCK_J tiles (see the module docstring)."""
 
     def __init__(self, *args):
@@ -364,362 +331,6 @@ class TileWriter(KernelWriter):
         self.in_j = False
         del self.masks["j"]
         self.depth -= 1
-
-    def fold(self, name: str, fn: str, v: L.LExpr) -> None:
-        loc = self.locals[name]
-        red, ident = _FOLDS[fn]
-        x = cast(self.expr(v), loc.dtype).code
-        tile = f"{red}(tl.where({self.jm}, {x}, {ident}), axis=1, keep_dims=True)"
-        if fn == "add":
-            return self.set_local(name, f"{loc.py} + {tile}")
-        op = "tl.maximum" if fn == "max" else "tl.minimum"
-        self.set_local(name, f"{op}({loc.py}, {tile})")
-
-    def e_update(self, s: L.Loop) -> None:
-        """An e loop inside j: `acc[e] = acc[e] + t * w(j, e)` now, the softmax form later."""
-        if len(s.body) != 1 or not isinstance(s.body[0], L.Assign):
-            raise _no("e loop inside j that is not one accumulator update")
-        a = s.body[0]
-        if a.name not in self.widths_of or a.index != (L.Var(s.var),):
-            raise _no(f"e loop writes {a.name!r} at {a.index}")
-        f = a.value
-        if isinstance(f, L.Call) and f.fn == "add" and _read_of(f.args[0], a.name):
-            t, w = self.split_value(f.args[1], s.var)
-            if not self.reads_outer(t):
-                p = f"tl.where({self.jm}, {cast(self.expr(t), 'float32').code}, 0)"
-                acc = self.locals[a.name]
-                return self.set_local(a.name, self.pv(p, w, s.var, a.name, acc.py))
-        self.pending[a.name] = (s, a)
-
-    def split_value(self, u: L.LExpr, e: str) -> tuple[L.LExpr, L.LExpr]:
-        """`u = t * w` with w a load over (j, e) and t free of e."""
-        if isinstance(u, L.Call) and u.fn == "mul":
-            for t, w in (u.args, u.args[::-1]):
-                ld = _strip_cast(w)
-                if isinstance(ld, L.Load) and "e" not in self.axes(t) and "i" not in self.axes(ld):
-                    return t, w
-        raise _no(f"e update value {u} is not (tile) * (load over j, e)")
-
-    def pv(self, p: str, w: L.LExpr, e: str, acc_name: str, acc: str) -> str:
-        """Code of `acc + P @ W` with P a [BLOCK_I, BLOCK_J] fp32 tile, W = w(j, e) rows j."""
-        width, extent = self.widths_of[acc_name]
-        ld = _strip_cast(w)
-        jc = self.bind("_jc", f"({self.j0} + tl.arange(0, BLOCK_J))[:, None]")
-        ec = self.bind("_ec", f"tl.arange(0, {width})[None, :]")
-        hi = cast(self.expr(extent), "int64").code
-        saved = dict(self.env)
-        self.env[self.j_var] = Val(jc, "int64", True)
-        self.env[e] = Val(ec, "int64", True)
-        ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
-        self.env = saved
-        wv = self.bind("_w", f"tl.load({ptr}, mask=({jc} < {self.jhi}) & ({ec} < {hi}), other=0)")
-        wdt = self.buffers[ld.buffer].dtype
-        big = not width.isdigit() or int(width) >= 16
-        if big and wdt in FLOAT_TYPES:
-            if wdt != "float32":
-                return f"tl.dot(tl.cast({p}, {_tl(wdt)}), {wv}, {acc})"
-            return f"tl.dot({p}, {wv}, {acc}, input_precision={self.precision()!r})"
-        return f"{acc} + tl.sum({p}[:, :, None] * tl.cast({wv}, tl.float32)[None, :, :], axis=1)"
-
-    def precision(self) -> str:
-        return "tf32" if self.config.get("allow_tf32") else "ieee"
-
-    # -- multi-local accumulator updates, emitted at the end of the j body
-    def groups(self) -> None:
-        pend = self.pending
-        for name, st in list(pend.items()):
-            if not isinstance(st, L.Assign) or st.index or not isinstance(st.value, L.Var):
-                continue
-            mn = self.skipped.get(st.value.name)
-            if not (isinstance(mn, L.Call) and mn.fn == "max" and _read_of(mn.args[0], name)):
-                continue
-            x = mn.args[1]
-            for other, o in list(pend.items()):
-                if other == name or not isinstance(o, L.Assign) or o.index:
-                    continue
-                if isinstance(o.value, L.Call) and o.value.fn == "select":
-                    self.logsumexp(name, other, x)
-                elif self.flash_parts(o, name):
-                    self.softmax(name, other, x, *self.flash_parts(o, name))
-                else:
-                    continue
-                break
-            else:
-                continue
-        for name, st in list(pend.items()):
-            if isinstance(st, L.Assign) and self.arg_group(name, st):
-                continue
-        if self.pending:
-            raise _no(f"accumulator updates of {sorted(self.pending)} have no tile form")
-
-    def tile_max(self, m: str, x: L.LExpr) -> tuple[str, str, str]:
-        """(score tile, new row max, its finite stand-in) for a running max m."""
-        t = self.locals[m].dtype
-        s = self.bind("_s", cast(self.expr(x), t).code)
-        tm = self.bind(
-            "_tm", f"tl.max(tl.where({self.jm}, {s}, float('-inf')), axis=1, keep_dims=True)"
-        )
-        mn = self.bind("_mn", f"tl.maximum({self.locals[m].py}, {tm})")
-        safe = self.bind("_sf", f"tl.where({mn} == float('-inf'), 0.0, {mn})")
-        return s, mn, safe
-
-    def logsumexp(self, m: str, lname: str, x: L.LExpr) -> None:
-        s, mn, safe = self.tile_max(m, x)
-        M, Lc = self.locals[m].py, self.locals[lname].py
-        terms = f"tl.sum(tl.where({self.jm}, tl.exp({s} - {safe}), 0.0), axis=1, keep_dims=True)"
-        self.set_local(lname, f"{Lc} * tl.exp({M} - {safe}) + {terms}")
-        self.set_local(m, mn)
-        del self.pending[m], self.pending[lname]
-
-    def flash_parts(self, o: L.Assign, m: str):
-        """For `l = l * alpha + p` with a pending `acc[e] = acc[e] * alpha + p * w`: (acc, loop, w)."""
-        f = o.value
-        if not (isinstance(f, L.Call) and f.fn == "add" and isinstance(f.args[1], L.Var)):
-            return None
-        sc = f.args[0]
-        if not (isinstance(sc, L.Call) and sc.fn == "mul" and _read_of(sc.args[0], o.name)):
-            return None
-        alpha, p = sc.args[1], f.args[1]
-        for name, st in self.pending.items():
-            if not isinstance(st, tuple):
-                continue
-            loop, a = st
-            v = a.value
-            if (
-                isinstance(v, L.Call)
-                and v.fn == "add"
-                and v.args[0]
-                == L.Call("mul", (L.LocalRead(name, a.index, v.dtype), alpha), v.dtype)
-            ):
-                t, w = self.split_value(v.args[1], loop.var)
-                if t == p:
-                    return name, loop, w
-        return None
-
-    def softmax(self, m: str, lname: str, x: L.LExpr, acc: str, loop: L.Loop, w: L.LExpr) -> None:
-        s, mn, safe = self.tile_max(m, x)
-        M, Lc = self.locals[m].py, self.locals[lname].py
-        alpha = self.bind("_al", f"tl.exp({M} - {safe})")
-        p = self.bind("_p", f"tl.where({self.jm}, tl.exp({s} - {safe}), 0.0)")
-        self.set_local(lname, f"{Lc} * {alpha} + tl.sum({p}, axis=1, keep_dims=True)")
-        a = self.locals[acc].py
-        self.set_local(acc, self.pv(p, w, loop.var, acc, f"{a} * {alpha}"))
-        self.set_local(m, mn)
-        self.flash = True
-        del self.pending[m], self.pending[lname], self.pending[acc]
-
-    def arg_group(self, best: str, st: L.Assign) -> bool:
-        """best = upd ? v : best; idx = upd ? j : idx, upd = (v < best) || ... (argmin/argmax)."""
-        f = st.value
-        if not (isinstance(f, L.Call) and f.fn == "select" and _read_of(f.args[2], best)):
-            return False
-        u = f.args[0]
-        upd = self.skipped.get(u.name) if isinstance(u, L.Var) else None
-        if not (isinstance(upd, L.Call) and upd.fn == "or" and isinstance(upd.args[0], L.Call)):
-            return False
-        cmp = upd.args[0]
-        if (
-            cmp.fn not in ("lt", "gt")
-            or not _read_of(cmp.args[1], best)
-            or cmp.args[0] != f.args[1]
-        ):
-            return False
-        for idx, o in self.pending.items():
-            g = o.value if isinstance(o, L.Assign) else None
-            if (
-                isinstance(g, L.Call)
-                and g.fn == "select"
-                and g.args[0] == u
-                and g.args[1] == L.Var(self.j_var)
-                and _read_of(g.args[2], idx)
-            ):
-                break
-        else:
-            return False
-        B, I = self.locals[best].py, self.locals[idx].py
-        worst, red = ("inf", "tl.min") if cmp.fn == "lt" else ("-inf", "tl.max")
-        op = "<" if cmp.fn == "lt" else ">"
-        x = cast(self.expr(f.args[1]), self.locals[best].dtype).code
-        v = self.bind("_v", f"tl.where({self.jm}, {x}, float('{worst}'))")
-        tb = self.bind("_tb", f"{red}({v}, axis=1, keep_dims=True)")
-        ti = self.bind(
-            "_ti",
-            f"tl.min(tl.where({self.jm} & ({v} == {tb}), {self.jv}, {_BIG}), axis=1, keep_dims=True)",
-        )
-        up = self.bind(
-            "_up",
-            f"({ti} != {_BIG}) & (({tb} {op} {B}) | ({I} == -1) | (({tb} == {B}) & ({ti} < {I})))",
-        )
-        self.set_local(best, f"tl.where({up}, {tb}, {B})")
-        self.set_local(idx, f"tl.where({up}, {ti}, {I})")
-        del self.pending[best], self.pending[idx]
-        return True
-
-    # -- d: an inner dot product or squared distance through tl.dot
-    def dot_match(self, s: L.Loop):
-        """(acc, [i-side load, j-side load], their dtypes, squared?) of a d loop, or None."""
-        body = s.body
-        sq = len(body) == 2 and isinstance(body[0], L.Let)
-        a = body[-1] if body else None
-        if s.step != 1 or s.start != L.Const(0, "int64") or len(body) not in (1, 2):
-            return None
-        if not (isinstance(a, L.Assign) and not a.index):
-            return None
-        f = a.value
-        if not (isinstance(f, L.Call) and f.fn == "add" and _read_of(f.args[0], a.name)):
-            return None
-        prod = f.args[1]
-        if not (isinstance(prod, L.Call) and prod.fn == "mul"):
-            return None
-        pair, coef = prod.args, []
-        if sq:  # let c = a - b; acc += c * c
-            c = L.Var(body[0].name, body[0].value.dtype)
-            diff = body[0].value
-            if pair != (c, c) or not (isinstance(diff, L.Call) and diff.fn == "sub"):
-                return None
-            pair = diff.args
-        elif pair[0] == pair[1] and isinstance(pair[0], L.Call) and pair[0].fn == "sub":
-            sq, pair = True, pair[0].args  # (a - b) * (a - b) written out
-        else:  # a product of one i-side load, one j-side load and factors free of d
-            fs = _factors(prod)
-            coef = [x for x in fs if not isinstance(x, L.Load)]
-            pair = [x for x in fs if isinstance(x, L.Load)]
-            if len(pair) != 2 or any(self.axes(x) or s.var in _free_vars(x, set()) for x in coef):
-                return None
-        loads = [_strip_cast(x) for x in pair]
-        if not all(isinstance(x, L.Load) for x in loads):
-            return None
-        sides = [self.axes(x) for x in loads]
-        if sides[0] <= {"j"} and sides[1] <= {"i"}:
-            loads = loads[::-1]
-        elif not (sides[0] <= {"i"} and sides[1] <= {"j"}):
-            return None
-        dts = [self.buffers[x.buffer].dtype for x in loads]
-        if not all(d in FLOAT_TYPES for d in dts):
-            return None
-        d = self.static_extent(s.stop)
-        if d is not None and d < int(self.config["DOT_MIN_D"]):
-            return None
-        return a.name, loads, dts, sq, coef
-
-    def dot_loop(self, s: L.Loop) -> bool:
-        m = self.dot_match(s)
-        if m is None or m[0] not in self.zero or m[0] not in self.locals:
-            return False
-        name, loads, dts, sq, coef = m
-        self.coef = " * ".join(cast(self.expr(c), "float32").code for c in coef)
-        self.render_dot(s, loads, dts, sq, self.locals[name].py, self.resident.get(id(s)))
-        self.zero.discard(name)
-        return True
-
-    def static_extent(self, e: L.LExpr) -> int | None:
-        if isinstance(e, L.Const):
-            return int(e.value)
-        if isinstance(e, L.Var) and e.name in self.static:
-            return int(self.static[e.name])
-        return None
-
-    def plan_resident(self, body) -> None:
-        """Load the i side of each j-body dot loop once, before the j loop (the Q tile of flash
-        attention), when d fits in RESIDENT_MAX_D; for a symbolic d a constexpr flag decides."""
-        self.resident = {}
-        cap = int(self.config["RESIDENT_MAX_D"])
-        for s in body:
-            m = self.dot_match(s) if isinstance(s, L.Loop) else None
-            if m is None:
-                continue
-            free = set().union(*(_free_vars(x, set()) for x in m[1][0].index))
-            if not free <= set(self.env) | {s.var} | self.all_sizes:
-                continue
-            d, host = self.static_extent(s.stop), host_expr(s.stop, self.all_sizes)
-            flag = None
-            if d is not None:
-                w = str(max(16, _next_pow2(d)))
-                if int(w) > cap:
-                    continue
-            elif host is None:
-                continue
-            else:
-                code = f"max(16, triton.next_power_of_2(max(1, {host})))"
-                w = self.constexpr("BLOCK_DR", code)
-                flag = self.constexpr("RESIDENT", f"{code} <= {cap}")
-                self.emit(f"if {flag}:")
-                self.depth += 1
-            hi = cast(self.expr(s.stop), "int64").code
-            rd = self.bind("_rd", f"tl.arange(0, {w})")
-            x = self.side_load(s, m[1][0], f"{rd}[None, :]", "i", hi)
-            xn = None
-            if m[3]:  # |x|^2 of the resident tile, once
-                xn = self.bind("_xn", _norm(self.bind("_t", f"tl.cast({x}, tl.float32)"), 1))
-            if flag:
-                self.depth -= 1
-            self.resident[id(s)] = (x, w, flag, xn)
-
-    def constexpr(self, prefix: str, code: str) -> str:
-        """A kernel constexpr computed on the host by `code` (one per distinct code)."""
-        for k, v in self.cx.items():
-            if v == code:
-                return k
-        name = f"{prefix}{len(self.cx)}"
-        self.cx[name] = code
-        return name
-
-    def side_load(self, s: L.Loop, ld: L.Load, shape: str, side: str, hi: str) -> str:
-        """Tile of `ld` with the d loop variable set to `shape` (an arange row or column)."""
-        saved = dict(self.env)
-        self.env[s.var] = Val(shape, "int64", True)
-        ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
-        self.env = saved
-        m = f"{self.masks[side]} & ({shape} < {hi})"
-        return self.bind("_x" if side == "i" else "_y", f"tl.load({ptr}, mask={m}, other=0)")
-
-    def render_dot(self, s, loads, dts, sq, acc, res) -> None:
-        hi = cast(self.expr(s.stop), "int64").code
-        if res is not None:
-            x, w, flag, xn = res
-            if flag:
-                self.emit(f"if {flag}:")
-                self.depth += 1
-            rd = self.bind("_rd", f"tl.arange(0, {w})")
-            self.dot_chunk(s, loads, dts, sq, acc, rd, hi, x, xn)
-            if flag:
-                self.depth -= 1
-                self.emit("else:")
-                self.depth += 1
-                self.dot_chunks(s, loads, dts, sq, acc, hi)
-                self.depth -= 1
-        else:
-            self.dot_chunks(s, loads, dts, sq, acc, hi)
-        if sq:  # rounding can make |x|^2 + |y|^2 - 2x.y slightly negative
-            self.emit(f"{acc} = tl.maximum({acc}, 0.0)")
-
-    def dot_chunks(self, s, loads, dts, sq, acc, hi) -> None:
-        bd = int(self.config["BLOCK_D"])
-        d = self.static_extent(s.stop)
-        if d is not None:
-            bd = min(bd, max(16, _next_pow2(d)))
-        d0 = self.fresh("_d0")
-        self.emit(f"for {d0} in range(0, {hi}, {bd}):")
-        self.depth += 1
-        rd = self.bind("_rd", f"{d0} + tl.arange(0, {bd})")
-        self.dot_chunk(s, loads, dts, sq, acc, rd, hi, None)
-        self.depth -= 1
-
-    def dot_chunk(self, s, loads, dts, sq, acc, rd, hi, x, xn=None) -> None:
-        """acc += x . y (or |x|^2 + |y|^2 - 2 x.y) over the d chunk `rd`."""
-        xa = x or self.side_load(s, loads[0], f"{rd}[None, :]", "i", hi)
-        ya = self.side_load(s, loads[1], f"{rd}[:, None]", "j", hi)
-        da, db = dts
-        if da == db and da != "float32":
-            dot = f"tl.dot({xa}, {ya})"
-        else:
-            f32, prec = "tl.float32", self.precision()
-            dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={prec!r})"
-        if not sq:
-            return self.emit(f"{acc} = {acc} + {self.coef + ' * ' if self.coef else ''}{dot}")
-        nx = xn or _norm(self.bind("_t", f"tl.cast({xa}, tl.float32)"), 1)
-        ny = _norm(self.bind("_t", f"tl.cast({ya}, tl.float32)"), 0)
-        self.emit(f"{acc} = {acc} + {nx} + {ny} - 2.0 * {dot}")
 
     # -- whole kernel
     def render(self) -> RenderedKernel:

@@ -195,3 +195,27 @@ def _trips(lo: str, hi: str, step: int, lo_is_zero: bool) -> str:
     matter: a negative one is clamped, and truncating or flooring both give <= 0 there)."""
     span = hi if lo_is_zero else f"{hi} - {lo}"
     return f"{span}" if step == 1 else f"({span} + {step - 1}) // {step}"
+
+
+# --- the tile path's shared pieces (tile.py, tile_updates.py, tile_dot.py) ----------------------
+
+FLOAT_TYPES = ("float16", "bfloat16", "float32")
+_FOLDS = {
+    "add": ("tl.sum", "0"),
+    "max": ("tl.max", "float('-inf')"),
+    "min": ("tl.min", "float('inf')"),
+}
+_BIG = "tl.full([], 4611686018427387904, tl.int64)"  # 2**62: "no index" in a tile's argmin
+
+
+def _no(what: str) -> UnsupportedError:
+    """Why the tile path does not apply (the kernel then takes the generic path)."""
+    return UnsupportedError(f"triton tile path: {what}")
+
+
+def _read_of(e: L.LExpr, name: str) -> bool:
+    return isinstance(e, L.LocalRead) and e.name == name
+
+
+def _strip_cast(e: L.LExpr) -> L.LExpr:
+    return e.args[0] if isinstance(e, L.Call) and e.fn == "cast" else e
