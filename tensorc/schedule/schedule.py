@@ -186,6 +186,8 @@ def space(def_: Def, target: str = "cpu", sizes: dict[str, int] | None = None) -
         out.append(replace(base, flash_blocks=(64, 64)))
     if len(lhs) >= 2:
         out.append(replace(base, order=tuple(reversed(lhs))))
+    if red:  # split-j never / always (its automatic choice is the default's)
+        out += [replace(base, split_j=1), replace(base, split_j=SPLIT_CHUNKS[target])]
     seen, uniq = set(), []
     for s in out:
         if s not in seen:
