@@ -203,3 +203,20 @@ def open_example(name: str) -> str:
     from pathlib import Path
 
     return (Path(__file__).parents[2] / "examples" / name).read_text()
+
+
+def test_runtime_splits_by_call_sizes():
+    """Through the public API: the call's sizes pick split-j; scratch buffers come from the runtime."""
+    backend = "cpu"
+    require_backend(backend)
+    mod = tensorc.compile(SRC, backend=backend)
+    args, _ = _case("ks", 8, 20_000, seed=2)
+    np.testing.assert_allclose(mod.ks(*args.values()), _interp.ks(*args.values()), rtol=1e-5)
+    assert _split_notes("ks", {"N": 8, "M": 20_000, "E": 2})
+    rng = np.random.default_rng(3)
+    x, y = rng.random((260, 3), dtype=np.float32), rng.random((270, 3), dtype=np.float32)
+    mmd = tensorc.compile(open_example("w08_mmd.tc"), backend=backend).mmd2
+    want = tensorc.compile(open_example("w08_mmd.tc"), backend="interp").mmd2(x, y, 8.0)
+    np.testing.assert_allclose(mmd(x, y, 8.0), want, rtol=1e-5)
+    sizes = {"N": 260, "M": 270, "D": 3}
+    assert _split_notes("mmd2", sizes, src=open_example("w08_mmd.tc"))
