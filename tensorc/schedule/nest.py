@@ -301,7 +301,8 @@ class Nest:
             return self.memo[key]
         place = self.level_of(free - set(dims), cur)
         online = self._online_softmax_parts(r) if self.schedule.online_softmax else None
-        if online is not None and (free_indices(online[0]) | free_indices(r.mask or T.Const(True, "bool"))) & set(dims):
+        mask_idx = free_indices(r.mask) if r.mask is not None else frozenset()
+        if online is not None and (free_indices(online[0]) | mask_idx) & set(dims):
             online = None  # the running max would differ per inner element: stream instead
         plan = self.split.plan(self, r, place, dims) if self.split is not None else None
         if plan is not None:
