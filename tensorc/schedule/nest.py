@@ -304,7 +304,7 @@ class Nest:
         mask_idx = free_indices(r.mask) if r.mask is not None else frozenset()
         if online is not None and (free_indices(online[0]) | mask_idx) & set(dims):
             online = None  # the running max would differ per inner element: stream instead
-        plan = self.split.plan(self, r, place, dims) if self.split is not None else None
+        plan = self.split.plan(self, r, place, dims, online) if self.split is not None else None
         if plan is not None:
             acc = self.split.lower(self, r, place, dims, online, plan)
         else:

@@ -39,7 +39,7 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import size_symbol
-from tensorc.passes.tir_utils import conjoin, conjuncts
+from tensorc.passes.tir_utils import conjoin, conjuncts, free_indices, walk
 from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.nest import Level, close
@@ -144,12 +144,18 @@ class SplitJ:
         self.kernels: list[tuple[tuple[L.Stmt, ...], list[str]]] = []
 
     # --- the decision ----------------------------------------------------------------------------
-    def plan(self, nest, r: T.Reduce, place: Level, dims: tuple[str, ...]) -> Plan | None:
-        """Whether and how `r` (placed at `place`) splits; None = it does not."""
+    def plan(self, nest, r: T.Reduce, place: Level, dims: tuple[str, ...], online) -> Plan | None:
+        """Whether and how `r` (placed at `place`) splits; None = it does not.
+
+        `online`: (a, rest) when `r` runs as an online softmax (its logsumexp is the state)."""
         sched = nest.schedule
         chain = _chain(place)
         if sched.split_j == 1 or any(lv not in nest.lhs_levels for lv in chain):
             return None
+        bound = {rg.index for rg in r.ranges}
+        terms = online or (r.body,)
+        if any(isinstance(x, T.Reduce) and not free_indices(x) & bound for t in terms for x in walk(t)):
+            return None  # an invariant inner reduction would be recomputed by every chunk
         if sched.split_j > 1:
             return Plan(sched.split_j, f"forced by Schedule(split_j={sched.split_j})")
         sizes = dict(sched.plan_sizes) | dict(sched.specialise)

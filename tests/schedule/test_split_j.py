@@ -181,6 +181,9 @@ def test_automatic_decision():
     assert not _split_notes("ks", {"N": 20_000, "M": 20_000, "E": 2})  # enough rows
     assert not _split_notes("ks", {"N": 8, "M": 100, "E": 2})  # too little work
     assert not _split_notes("ks", None)  # sizes unknown: never
+    norm = "def norm(float(M) x) -> (s) { s = sum(j: exp(x(j) - max(k: x(k)))) }"
+    notes = _split_notes("norm", {"M": 10**6}, src=norm)  # chunks of the sum would redo the max:
+    assert len(notes) == 1 and "max over (k)" in notes[0]  # only the max splits
     assert _split_notes("ks", big, "gpu")
     mmd = open_example("w08_mmd.tc")
     notes = _split_notes("mmd2", {"N": 10_000, "M": 10_000, "D": 3}, src=mmd)
