@@ -12,6 +12,7 @@ Front ends: `compile` / `load` (.tc source), `einsum` (numpy.einsum semantics), 
 
 from __future__ import annotations
 
+import tensorc.explain  # noqa: F401 - loaded first, so its import never rebinds `explain` below
 from tensorc.api import compile, einsum, explain, jit, load
 from tensorc.autotune import tune
 from tensorc.backends import CHOICES as BACKENDS

@@ -140,3 +140,11 @@ def test_repeated_calls_rebind_and_recheck(backend):
         with pytest.raises(ArgumentError, match=r"expected dtype float32"):
             mod.matmul(a.astype(np.float64), b)
     assert mod.matmul(f32(0, 4), f32(4, 2)).shape == (0, 2)
+
+
+def test_explain_stays_callable():
+    """`tensorc.explain` is the function, also after its module `tensorc.explain` was imported."""
+    import tensorc.explain  # noqa: F401
+
+    for _ in range(2):
+        assert "kernel" in tensorc.explain(MATMUL, "matmul")
