@@ -2,8 +2,11 @@
 
 - `lower_contraction`: a statement whose RHS holds one `sum_K (alpha * X(..) * Y(..) [* Z(..) ...])`
   over all its LHS indices (the rest of the RHS pointwise) becomes pairwise `Gemm`s. With three or
-  more operands the contraction planner orders the steps; intermediates are temps of the
-  LoopProgram laid out (batch, m, n) so each next step reads them with plain strides. Index groups
+  more operands the contraction planner orders the steps; each step picks which operand is the
+  Gemm's A and which its B (`_oriented`: big operands read along their contiguous index), its
+  result is a temp laid out (batch, m, n) so each next step reads it with plain strides, a step
+  repeating an earlier one reuses its result, and big steps get kernels of their own so that the
+  threads share them (`OWN_KERNEL_FLOPS`; few-row Gemms by column blocks). Index groups
   (batch, m, n, k) that are not contiguous in some operand are split: the mergeable innermost run
   is the Gemm dimension, the rest become loops around it. Any pointwise epilogue runs in its own
   loop nest over the result.
