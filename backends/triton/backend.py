@@ -23,7 +23,13 @@ from .values import DEFAULT_CONFIG
 FLASH_TILES = ((128, 64, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (128, 128, 8, 2), (128, 32, 4, 4))
 STREAM_TILES = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 32, 4, 3), (256, 32, 8, 2), (32, 128, 4, 2))
 GENERIC_BLOCKS = ((256, 4), (512, 8), (64, 2))  # (BLOCK, num_warps)
-GEMM_TILES = ((64, 64, 32, 4, 3), (128, 64, 32, 4, 3), (128, 128, 32, 8, 3))  # BM BN BK warps st.
+GPU_DEFAULTS = {"BM": 128, "BN": 128, "BK": 32, "num_stages": 3}  # Gemm tiles sized for a GPU
+GEMM_TILES = (
+    (64, 64, 32, 4, 3),
+    (128, 64, 32, 4, 3),
+    (128, 128, 32, 8, 3),
+    (128, 256, 64, 8, 3),
+)  # BM BN BK warps st.
 
 
 def candidates(prog: LoopProgram, base: dict) -> list[dict]:
@@ -106,7 +112,9 @@ class TritonBackend:
         except ImportError:  # pragma: no cover - torch is required to run anyway
             pass
         base = {**DEFAULT_CONFIG, "allow_tf32": tf32}
-        return [base] if _interpreting() else candidates(prog, base)
+        if _interpreting():
+            return [base]
+        return candidates(prog, {**base, **GPU_DEFAULTS})
 
     def render(self, prog: LoopProgram, config: dict | None = None) -> str:
         return render_program(prog, config)
