@@ -282,6 +282,8 @@ def _exp(r, a, dts, out):
     if not (r.flags and x.type == F32 and op in ("fmul", "fdiv")):
         return r.b.call(r.lib.get("exp", x.type), a)
     u, v = x.operands
+    if op == "fmul" and _invariant(u, r.entry) and not _invariant(v, r.entry):
+        u, v = v, u  # exp(-gamma * r): log2(e) joins gamma, outside the loop
     sign = 1.0
     if getattr(u, "opname", None) == "fneg":  # exp(-r / c): the sign joins the constant too
         u, sign = u.operands[0], -1.0
@@ -289,6 +291,18 @@ def _exp(r, a, dts, out):
     # no reassoc here: it would re-split u * k into (u * v') * log2e inside the loop
     k = r.b.fmul(v, log2e) if op == "fmul" else r.b.fdiv(log2e, v)
     return r.b.call(r.lib.get("exp2", F32), [r.b.fmul(u, k)])
+
+
+def _invariant(v: ir.Value, entry: ir.Block, depth: int = 4) -> bool:
+    """v is computed from constants and entry-block values only (so LICM hoists it)."""
+    if isinstance(v, (ir.Constant, ir.Argument)):
+        return True
+    if not isinstance(v, ir.Instruction) or depth == 0:
+        return False
+    if v.parent is entry:
+        return True
+    return v.opname in ("fmul", "fdiv", "fadd", "fsub", "fneg") and all(
+        _invariant(o, entry, depth - 1) for o in v.operands)
 
 
 def _rsqrt(r, a, dts, out):

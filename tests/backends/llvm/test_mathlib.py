@@ -63,14 +63,16 @@ def test_exact_values():
     assert run_unary("exp", f32([0.0, -0.0]))[0] == 1.0
 
 
-@pytest.mark.parametrize("form", ["mul", "div", "neg_div"])
+@pytest.mark.parametrize("form", ["mul", "div", "neg_div", "invariant_mul"])
 def test_exp_of_product_folds_to_exp2(form):
-    """exp(u * v), exp(u / v), exp(-u / v) in a fast loop run as exp2 with log2(e) folded into v:
-    within the product's own rounding (|x| * 2**-24 relative) plus 1e-6 of exp(x)."""
+    """exp(u * v), exp(u / v), exp(-u / v), exp(-g * v) (g a scalar parameter) in a fast loop run
+    as exp2 with log2(e) folded into one factor: within the product's own rounding
+    (|x| * 2**-24 relative) plus 1e-6 of exp(x)."""
     rng = np.random.default_rng(3)
     v = rng.uniform(0.125, 8, 200_000)
     target = rng.uniform(-110, 95, v.size)  # the exponents, from underflow to overflow
-    u = target / v if form == "mul" else np.abs(target) * v
+    u = target / v if form in ("mul", "invariant_mul") else np.abs(target) * v
+    g = np.float32(-1.0)  # exp(-g * (u * v)) with g = -1: the invariant factor comes first
     u = f32(np.concatenate([u, [0.0, 3.0, np.inf, -np.inf, np.nan]]))
     v = f32(np.concatenate([v, [1.0, 7.5, 2.0, 2.0, 2.0]]))
     if form == "div":
@@ -78,15 +80,18 @@ def test_exp_of_product_folds_to_exp2(form):
     i = V("i")
     a, b = ld("u", [i]), ld("v", [i])
     arg = {"mul": call("mul", a, b), "div": call("div", a, b),
-           "neg_div": call("div", call("neg", a), b)}[form]
-    prog = program(f"fold_{form}", [buf("u", "float32", ("N",)), buf("v", "float32", ("N",))],
+           "neg_div": call("div", call("neg", a), b),
+           "invariant_mul": call("mul", call("neg", V("g", "float32")), call("mul", a, b))}[form]
+    ins = [buf("u", "float32", ("N",)), buf("v", "float32", ("N",)), buf("g", "float32", (), "scalar")]
+    prog = program(f"fold_{form}", ins,
                    [buf("out", "float32", ("N",), "output")], ["N"],
                    [loop("i", 0, V("N"), [store("out", [i], call("exp", arg))], kind="vector")])
     out = np.empty_like(u)
-    BACKEND.compile(prog)({"u": u, "v": v, "out": out}, {"N": u.size})
+    BACKEND.compile(prog)({"u": u, "v": v, "g": g, "out": out}, {"N": u.size})
     u64, v64 = u.astype(np.float64), v.astype(np.float64)
     with np.errstate(all="ignore"):
-        x = {"mul": u64 * v64, "div": u64 / v64, "neg_div": -u64 / v64}[form]
+        uv = (u * v).astype(np.float64)  # rounded to float32 first, as the kernel does
+        x = {"mul": u64 * v64, "div": u64 / v64, "neg_div": -u64 / v64, "invariant_mul": uv}[form]
         ref = np.exp(x)
         ref32 = ref.astype(np.float32)
     assert np.array_equal(np.isnan(out), np.isnan(ref))
