@@ -41,7 +41,10 @@ def _grammar_text() -> str:
 
 @functools.cache
 def _lark() -> Lark:
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    # cache=True: lark stores the built LALR tables in the temp dir, keyed by grammar + options
+    # + lark version (building them costs ~0.5 s per process).
+    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
+                cache=True)
 
 
 def _describe(term: str) -> str:

@@ -288,7 +288,9 @@ class ProgramBuilder:
         bufs: set[str] = set()
         vars_: set[str] = set()
         stmt_names(body, bufs, vars_)
-        scalars = {d.name for d in self.def_.inputs if not d.shape}
+        # 0-d buffers (scalar inputs, scalar temps such as a pre-summed factor) may be read as Var.
+        scalars = {d.name for d in (*self.def_.inputs, *self.def_.temps) if not d.shape}
+        scalars |= {b.name for b in self.extra_temps if not b.shape}
         order = [d.name for d in (*self.def_.inputs, *self.def_.outputs, *self.def_.temps)]
         order += [b.name for b in self.extra_temps]
         used = [n for n in order if n in bufs or (n in scalars and n in vars_)]
