@@ -359,7 +359,8 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
             host_batch.append(f"max(0, {hh} - {hl})")
         iv = self.bind(
             "v_" + _ident(i),
-            f"({lo} + ({pid} % {blocks}) * BLOCK_I + tl.arange(0, BLOCK_I))[:, None]",
+            # last row block first: under a causal bound it has the most j tiles (balance)
+            f"({lo} + ({blocks} - 1 - {pid} % {blocks}) * BLOCK_I + tl.arange(0, BLOCK_I))[:, None]",
         )
         self.masks["i"] = self.bind("_rm", f"{iv} < {hi}")
         self.env[i], self.deps[i] = Val(iv, "int64", True), frozenset("i")
