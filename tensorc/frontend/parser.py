@@ -7,6 +7,7 @@ tokens in words; nothing from lark escapes.
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 import lark
@@ -14,6 +15,7 @@ from lark import Lark, Token, Transformer, v_args
 
 from tensorc.errors import Span, SyntaxError_
 from tensorc.frontend import syntax as S
+from tensorc.knobs import cache_root
 
 _WORDS = {
     "NAME": "a name",
@@ -41,10 +43,20 @@ def _grammar_text() -> str:
 
 @functools.cache
 def _lark() -> Lark:
-    # cache=True: lark stores the built LALR tables in the temp dir, keyed by grammar + options
-    # + lark version (building them costs ~0.5 s per process).
-    return Lark(_grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                cache=True)
+    """The LALR parser. Building its tables costs ~0.5 s, so lark keeps them in tensorc's cache
+    dir (its file name hashes the grammar, the options, lark's and Python's versions; a bad file is
+    rebuilt by lark). `TENSORC_CACHE_DIR=off` builds them every time."""
+    text = _grammar_text()
+    cache: str | bool = False
+    root = cache_root()
+    if root is not None:
+        try:
+            (root / "grammar").mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            cache = str(root / "grammar" / f"tensorc-lalr-{digest}.pickle")
+        except OSError:  # a read-only cache dir costs speed, never correctness
+            pass
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=cache)
 
 
 def _describe(term: str) -> str:
