@@ -12,6 +12,10 @@ Mapping (SIMT style, correct for all of LoopIR):
   (K' = next power of two) read and written through a column `arange`.
 - Arithmetic on fp16/bf16 runs in fp32 and is rounded back to the node's dtype, like numpy.
 
+This is the generic path. Kernels shaped as rows x a streamed j (kernel sums, attention, Gram)
+first try the tile fast paths of `tile.py` (2-D tiles, flash attention); `_render_kernel` falls
+back here when they do not apply. Each kernel's source starts with `# path: ...` saying which.
+
 `values.py` holds the dtype tables and value helpers; `program.py` assembles the module (helpers,
 kernels, and the host `launch`).
 """
