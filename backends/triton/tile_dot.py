@@ -49,7 +49,7 @@ class DotRules:
         f = a.value
         if not (isinstance(f, L.Call) and f.fn == "add" and _read_of(f.args[0], a.name)):
             return None
-        prod = f.args[1]
+        prod = _strip_cast(f.args[1])  # fp16 terms are widened before the sum
         if not (isinstance(prod, L.Call) and prod.fn == "mul"):
             return None
         pair, coef = prod.args, []

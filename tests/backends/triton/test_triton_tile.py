@@ -223,3 +223,11 @@ def test_rbf_gram_output_tiles(n, d):
     """j in [i, N) (Gram symmetry) as column tiles; both triangles stored; tl.dot when d >= 16."""
     text = _check(KSUM, "rbf_gram", [_pts(n, d), 0.5 / d], OUT_TILES, 1e-4)
     assert ("tl.dot(" in text) == (d >= 16)
+
+
+def test_fp16_points_take_the_fp16_dot():
+    """fp16 inputs: tl.dot on the fp16 tiles directly (fp32 accumulate)."""
+    src = KSUM.replace("float(N,D) x, float(M,D) y", "float16(N,D) x, float16(M,D) y")
+    x, y, b = _pts(13, 24, np.float16), _pts(29, 24, np.float16), _pts(29, 1)
+    text = _check(src, "gauss_ksum", [x, y, b, 3.0], TILE, 2e-3)
+    assert "tl.dot(_x" in text
