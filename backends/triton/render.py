@@ -122,8 +122,11 @@ class KernelWriter:
         if isinstance(e, L.Const):
             return Val(_const_code(e.value, e.dtype), e.dtype, False)
         if isinstance(e, L.Var):
+            buf = self.buffers.get(e.name)
             if e.name in self.env:
                 v = self.env[e.name]
+            elif buf is not None and not buf.shape and buf.role != "scalar":
+                v = Val(f"tl.load(p_{_ident(buf.name)})", buf.dtype, False)  # a 0-d temp
             else:
                 v = Val(self.size_code(e.name), "int64", False)
             return cast(v, e.dtype) if e.dtype and v.dtype != e.dtype else v

@@ -10,7 +10,7 @@ from support import BACKENDS, require_backend
 SOURCE = "def f(double(B) x, double s, double(B) y, double(A,A) z) -> (o) { o = x(b)*s*y(b)*z(a,a) }"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "triton"])
 @pytest.mark.parametrize("b, a", [(1, 1), (3, 2), (7, 5)])
 def test_scalar_temp_scales_a_contraction(backend, b, a):
     require_backend(backend)
@@ -20,6 +20,11 @@ def test_scalar_temp_scales_a_contraction(backend, b, a):
     np.testing.assert_allclose(got, np.einsum("b,,b,aa", x, 1.5, y, z), rtol=1e-12)
 
 
-def test_einsum_found_by_hypothesis():
+@pytest.mark.parametrize("backend", ["cpu", "triton"])
+def test_einsums_found_by_hypothesis(backend):
+    require_backend(backend)
     one = np.ones(1)
-    assert tensorc.einsum("b,,b,aa", one, 2.0, one, np.ones((1, 1)), backend="cpu") == 2.0
+    assert tensorc.einsum("b,,b,aa", one, 2.0, one, np.ones((1, 1)), backend=backend) == 2.0
+    three = np.arange(3.0)
+    got = tensorc.einsum(",a,a,b->", 2.0, three, three, np.ones(2), backend=backend)
+    assert got == np.einsum(",a,a,b->", 2.0, three, three, np.ones(2))
