@@ -172,6 +172,8 @@ class SplitJ:
                 if sched.target == "cpu":
                     step = max(step, sched.row_block)
                 units = -(-n // step)
+        if sched.target == "gpu":  # Triton programs cover every parallel level, ~64 rows each
+            units = -(-rows // 64)
         if None in extents or extents[0] < 2:
             return None
         work = rows * int(sympy.prod(extents))

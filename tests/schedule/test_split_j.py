@@ -190,6 +190,16 @@ def test_automatic_decision():
     assert len(notes) == 3 and all("one partial per i" in n for n in notes)
 
 
+def test_gpu_counts_programs_over_every_parallel_level():
+    """W4 at the GPU benchmark sizes has B*H*N rows: thousands of programs, so no split (a split
+    into 256 chunks would need a multi-GB partial buffer)."""
+    w4 = open_example("w04_attention.tc")
+    name = parse_program(w4, "<w4>").defs[0].name
+    sizes = {"B": 4, "H": 16, "N": 4096, "M": 4096, "D": 128, "E": 128}
+    assert not _split_notes(name, sizes, "gpu", src=w4)
+    assert _split_notes("ks", {"N": 8, "M": 1_000_000, "E": 2}, "gpu")
+
+
 def test_schedule_knob_and_explain():
     def_ = run_pipeline(PROGRAM.get("rsum"))
     sizes = {"N": 4, "M": 100_000}
