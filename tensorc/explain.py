@@ -47,19 +47,38 @@ def _ops(e: L.LExpr) -> int:
 
 
 def _extent(loop: L.Loop, bound: dict) -> sympy.Expr:
-    """Trip count of `loop`, with outer loop variables replaced by their ranges' worst case."""
+    """Trip count of `loop`, with outer loop variables replaced by whichever end of their ranges
+    gives the larger count (a triangle `j <= i` counts at full range, a tile `[t, min(t + 64, N))`
+    counts 64)."""
     ext = (_sym(loop.stop) - _sym(loop.start)) / loop.step
-    for _ in range(3):  # substitute outer loop variables by the bounds that maximise the extent
-        free = [s for s in ext.free_symbols if str(s) in bound]
-        if not free:
-            break
-        # E*(c+1)//C - E*c//C (a split-j chunk) reads E/C: an estimate needs no floors
-        ext = ext.subs({s: bound[str(s)] for s in free}).replace(
-            lambda x: isinstance(x, sympy.floor), lambda x: x.args[0])
+    outer = [s for s in ext.free_symbols if str(s) in bound]
+    if outer:
+        ends = [_at_end(ext, bound, k) for k in (0, 1)]
+        probe = {s: 1000 for e in ends for s in e.free_symbols}
+        ext = max(ends, key=lambda e: _probe(e, probe))
     ext = ext.replace(lambda x: isinstance(x, (sympy.Min, sympy.Max)), lambda x: x)
     if loop.step > 1:
         ext = sympy.ceiling(ext)
     return ext
+
+
+def _at_end(ext: sympy.Expr, bound: dict, k: int) -> sympy.Expr:
+    """`ext` with every outer loop variable at the start (k=0) or last value (k=1) of its range."""
+    for _ in range(3):  # outer bounds may mention loop variables further out
+        free = [s for s in ext.free_symbols if str(s) in bound]
+        if not free:
+            break
+        # E*(c+1)//C - E*c//C (a split-j chunk) reads E/C: an estimate needs no floors
+        ext = ext.subs({s: bound[str(s)][k] for s in free}).replace(
+            lambda x: isinstance(x, sympy.floor), lambda x: x.args[0])
+    return ext
+
+
+def _probe(e: sympy.Expr, values: dict) -> float:
+    try:
+        return float(e.subs(values))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _flops(stmts, bound: dict, mult) -> sympy.Expr:
@@ -68,7 +87,7 @@ def _flops(stmts, bound: dict, mult) -> sympy.Expr:
         if isinstance(s, L.Loop):
             ext = _extent(s, bound)
             inner = dict(bound)
-            inner[s.var] = _sym(s.stop) - 1
+            inner[s.var] = (_sym(s.start), _sym(s.stop) - 1)
             total += _flops(s.body, inner, mult * ext)
         elif isinstance(s, (L.Let, L.Assign, L.Store)):
             total += mult * _ops(s.value)
@@ -194,6 +213,25 @@ def _eval_mask(e: T.Expr, env: dict, sizes: dict):
     raise KeyError(type(e).__name__)
 
 
+def _triton_paths(prog) -> dict[str, str]:
+    """Which Triton code path renders each kernel ("path: flash attention ..."), from the
+    generated source's first line; rendering is pure Python (no GPU needed)."""
+    from tensorc.errors import TensorcError
+
+    try:
+        from tensorc.backends.triton.render import _render_kernel
+        from tensorc.backends.triton.values import DEFAULT_CONFIG
+    except ImportError:
+        return {}
+    out = {}
+    for n, k in enumerate(prog.kernels):
+        try:
+            out[k.name] = _render_kernel(prog, k, n, DEFAULT_CONFIG).path.removeprefix("# ")
+        except TensorcError as err:
+            out[k.name] = f"cannot render: {err.message}"
+    return out
+
+
 def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = None) -> str:
     """The kernel plan of `def_` on `target` as text (sizes, if given, make the numbers concrete).
 
@@ -236,10 +274,11 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
 
     lines.append("kernels:")
     total_flops = sympy.Integer(0)
+    paths = _triton_paths(prog) if target == "gpu" else {}
     for k in prog.kernels:
         fl = _clean(_flops(k.body, {}, sympy.Integer(1)))
         total_flops += fl
-        lines.append(f"  {k.name}: ~{fl} flops")
+        lines.append(f"  {k.name}: ~{fl} flops" + (f"  [triton {paths[k.name]}]" if k.name in paths else ""))
         lines += _outline(k.body)
     byts = sum(
         (sympy.Mul(*b.shape) * (DTYPES[b.dtype].bits // 8) for b in (*prog.inputs, *prog.outputs, *prog.temps) if b.role != "scalar"),
