@@ -5,8 +5,8 @@ scalar libm call and block the loop vectoriser. Each function here is an interna
 IR function of straight-line code (fma Horner polynomials, integer exponent tricks, selects for the
 special cases): once inlined into a loop, the vectoriser turns it into `<8 x float>` code.
 
-Accuracy: float32 versions are Cephes-style (about 1 ulp for exp/log, a few ulp for the composed
-ones); float64 exp/log/erf use libm through LLVM intrinsics (accurate, scalar), the composed ones
+Accuracy: float32 exp/exp2 use a degree-5 minimax polynomial (about 2 ulp, denormal results within
+two denormal steps), log is Cephes-style (about 1 ulp), the composed ones a few ulp; float64 exp/log/erf use libm through LLVM intrinsics (accurate, scalar), the composed ones
 reuse them. Functions without a polynomial here (sin, cbrt, atan2, ...) call libm directly.
 
 Example:
