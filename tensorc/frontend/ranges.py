@@ -16,7 +16,7 @@ import sympy
 from tensorc.errors import NameError_, RangeError, Span
 from tensorc.frontend import syntax as S
 from tensorc.frontend.names import did_you_mean
-from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, size_symbol
+from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, is_zero, size_symbol
 from tensorc.ir.verifier import size_value_of
 
 
@@ -148,10 +148,7 @@ def _ceil_div(a, c):
 def _equal(a, b) -> bool:
     if a == b:
         return True
-    try:
-        return sympy.simplify(a - b) == 0
-    except Exception:  # noqa: BLE001 - sympy may give up; then they are not provably equal
-        return False
+    return is_zero(a - b)
 
 
 def infer_ranges(

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import sympy
-
-from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Reduce, Statement
+from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Reduce, Statement, is_zero
 from tensorc.passes.tir_utils import (
     children,
     free_indices,
@@ -34,7 +32,7 @@ def _full_shape(st: Statement, shape) -> bool:
     if len(st.domain) != len(shape):
         return False
     return all(
-        sympy.simplify(r.lo) == 0 and sympy.simplify(r.hi - d) == 0 for r, d in zip(st.domain, shape)
+        is_zero(r.lo) and is_zero(r.hi - d) for r, d in zip(st.domain, shape)
     )
 
 

@@ -27,6 +27,7 @@ from tensorc.ir.tensor_ir import (
     Reduce,
     Statement,
     TensorDecl,
+    is_zero,
 )
 from tensorc.passes.tir_utils import free_indices, map_children, reads, walk
 
@@ -90,7 +91,7 @@ class _Rewriter:
             return False
         for i in deps:
             g = ranges.get(i)
-            if g is None or sympy.simplify(g.lo) != 0 and g not in own:
+            if g is None or not is_zero(g.lo) and g not in own:
                 return False
             bound = sympy.sympify(g.hi).free_symbols | sympy.sympify(g.lo).free_symbols
             if {str(s) for s in bound} & set(ranges):

@@ -71,7 +71,7 @@ def _names(a: T.Access) -> set[str]:
 
 
 def _zero(e) -> bool:
-    return sympy.simplify(sympy.sympify(e)) == 0
+    return T.is_zero(e)
 
 
 def _affine_in(c: T.Expr, i: str) -> bool:

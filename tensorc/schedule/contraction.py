@@ -47,7 +47,7 @@ class GemmLike:
 
 
 def gemm_like(def_: T.Def, r: T.Reduce, lhs: set[str]) -> GemmLike | None:
-    if r.op != "sum" or r.mask is not None or any(sympy.simplify(g.lo) != 0 for g in r.ranges):
+    if r.op != "sum" or r.mask is not None or any(not T.is_zero(g.lo) for g in r.ranges):
         return None
     ops, scal = [], []
     for f in _mul_factors(r.body):
@@ -89,7 +89,7 @@ class View:
 
 
 def _eq(a, b) -> bool:
-    return sympy.simplify(sympy.expand(a - b)) == 0
+    return T.is_zero(a - b)
 
 
 def _merge(group: list[str], views: list[View], ext: dict) -> tuple[list[str], list[str]]:
@@ -213,7 +213,7 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
         return False
     if lower_gram(pb, k, st):  # a symmetric Gram product: half the tiles (gram.py)
         return True
-    if any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
+    if any(not T.is_zero(rg.lo) for rg in st.domain):
         return False
     lhs = set(st.indices)
     cands = [r for r in _top_reduces(st.rhs) if free_indices(r) == lhs]

@@ -131,7 +131,7 @@ def match(pb, st: T.Statement) -> Gram | None:
     def_, sched = pb.def_, pb.schedule
     if st.mask is not None or len(st.indices) != 2 or st.indices[0] == st.indices[1]:
         return None
-    if any(sympy.simplify(rg.lo) != 0 for rg in st.domain):
+    if any(not T.is_zero(rg.lo) for rg in st.domain):
         return None
     if any(isinstance(x, T.Access) and x.tensor == st.tensor for x in walk(st.rhs)):
         return None
@@ -143,7 +143,7 @@ def match(pb, st: T.Statement) -> Gram | None:
         got = _product(def_, st)
         if got is not None and _same_rows(got[0].x, got[0].y, got[0].d):
             (hit, alpha), sq = got, False
-    if hit is None or sympy.simplify(hit.reduce.ranges[0].lo) != 0:
+    if hit is None or not T.is_zero(hit.reduce.ranges[0].lo):
         return None
     if decl.dtype != hit.reduce.dtype:
         return None

@@ -20,7 +20,7 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
-from tensorc.ir.tensor_ir import size_symbol
+from tensorc.ir.tensor_ir import is_zero, size_symbol
 from tensorc.ir.verifier import size_value_of
 from tensorc.passes.tir_utils import (
     conjoin,
@@ -109,7 +109,7 @@ def _mul_factors(e: T.Expr) -> list[T.Expr]:
 
 
 def _same_ranges(a: T.Range, b: T.Range) -> bool:
-    return sympy.simplify(a.lo - b.lo) == 0 and sympy.simplify(a.hi - b.hi) == 0
+    return is_zero(a.lo - b.lo) and is_zero(a.hi - b.hi)
 
 
 def alpha_key(r: T.Reduce) -> T.Expr:

@@ -49,7 +49,7 @@ def symmetric_pair(def_: T.Def, st: T.Statement) -> tuple[str, str] | None:
         return None
     i, j = st.indices
     ri, rj = st.domain
-    if i == j or sympy.simplify(ri.lo - rj.lo) != 0 or sympy.simplify(ri.hi - rj.hi) != 0:
+    if i == j or not T.is_zero(ri.lo - rj.lo) or not T.is_zero(ri.hi - rj.hi):
         return None
     if any(isinstance(x, T.Access) and x.tensor == st.tensor for x in walk(st.rhs)):
         return None
