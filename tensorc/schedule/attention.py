@@ -33,7 +33,7 @@ from tensorc.ir import tensor_ir as T
 from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.tir_utils import conjuncts, index_sym, index_to_sympy
 from tensorc.schedule.contraction import _plain, _scalar_alpha, _strides
-from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 from tensorc.schedule.nest import KernelNames, Nest, _mul_factors
 
 
@@ -179,12 +179,8 @@ class _Builder:
         self.bm, self.bn = pb.schedule.flash_blocks
 
     # --- helpers -------------------------------------------------------------------------------
-    def let(self, out: list, base: str, value: L.LExpr) -> L.Var:
-        if isinstance(value, (L.Var, L.Const)):
-            return value
-        name = self.fresh(base)
-        out.append(L.Let(name, value))
-        return L.Var(name, value.dtype)
+    def let(self, out: list, base: str, value: L.LExpr) -> L.LExpr:
+        return bind(out, self.fresh, base, value)
 
     def ext(self, index: str) -> L.LExpr:
         rg = next(r for r in self.st.domain if r.index == index)

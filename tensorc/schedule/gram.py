@@ -43,7 +43,7 @@ from tensorc.schedule.contraction import (
     emit_pair,
     gemm_like,
 )
-from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 from tensorc.schedule.symmetry import symmetric_pair
 
 # Rows x columns of one tile: rows a multiple of the CPU micro-kernel's 6, a float32 tile
@@ -259,11 +259,7 @@ class _Tiles:
         return sym_to_lexpr(e, self.pb.spec)
 
     def let(self, out: list, base: str, value: L.LExpr) -> L.LExpr:
-        if isinstance(value, (L.Var, L.Const)):
-            return value
-        name = self.fresh(base)
-        out.append(L.Let(name, value))
-        return L.Var(name, value.dtype)
+        return bind(out, self.fresh, base, value)
 
     def operand(self, acc: T.Access, row: str, col: str, at: dict[str, L.LExpr]) -> L.Operand:
         """`acc` as a (row, col) matrix starting at index values `at` (others at 0)."""

@@ -78,6 +78,16 @@ def call(fn: str, *args: L.LExpr, dtype: str) -> L.Call:
     return L.Call(fn, tuple(args), dtype)
 
 
+def bind(out: list, fresh, base: str, value: L.LExpr) -> L.LExpr:
+    """`value` as a Var bound by a Let appended to `out` (named `fresh(base)`); a Var or Const is
+    returned as it is."""
+    if isinstance(value, (L.Var, L.Const)):
+        return value
+    name = fresh(base)
+    out.append(L.Let(name, value))
+    return L.Var(name, value.dtype)
+
+
 def sym_to_lexpr(e, subs: dict | None = None, names: dict[str, L.LExpr] | None = None) -> L.LExpr:
     """A sympy integer expression as LoopIR (symbols become `Var`s, or `names[symbol]`)."""
     e = sympy.sympify(e)
