@@ -24,7 +24,7 @@ from llvmlite import ir
 from tensorc.ir import loop_ir as L
 
 from .mathlib import I1, I64, declare, type_suffix
-from .render import Codec, mem_type, reg_type
+from .codec import Codec, mem_type, reg_type
 
 KC = 256
 MC = 96
