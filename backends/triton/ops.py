@@ -8,6 +8,15 @@ emitted into the generated module only when used: on a GPU they call libdevice, 
 
 from __future__ import annotations
 
+import re
+
+from tensorc.errors import UnsupportedError
+from tensorc.ir import loop_ir as L
+from tensorc.ir.ops import OPS
+from tensorc.ir.types import compute_dtype, is_float, promote
+
+from .values import _BOOL_OPS, Val, cast
+
 # name -> Triton expression over "{0}", "{1}", "{2}"; int/float variants where semantics differ.
 op_rules: dict[str, str] = {
     "add": "({0} + {1})",
@@ -239,3 +248,61 @@ def helpers_in(code: str) -> list[str]:
         if name + "(" in code:
             add(name)
     return out
+
+
+# --- applying an op -------------------------------------------------------------------------
+def render_call(w, e: L.Call) -> Val:
+    """`e` applied to its rendered arguments by `w` (a KernelWriter): arguments cast to the op's
+    compute dtype, the op's rule filled in (an argument used twice is bound to a name first)."""
+    if e.fn not in OPS:
+        raise UnsupportedError(f"triton backend: unknown op {e.fn!r}")
+    args = [w.expr(a) for a in e.args]
+    varying = any(a.varying for a in args)
+    if e.fn == "cast":
+        return cast(args[0], e.dtype)
+    if e.fn in ("lt", "le", "gt", "ge", "eq", "ne"):
+        dt = compute_dtype(promote(args[0].dtype, args[1].dtype))
+        args = [cast(a, dt) for a in args]
+        comp = dt
+    elif e.fn in _BOOL_OPS:
+        args = [cast(a, "bool") for a in args]
+        comp = "bool"
+    elif e.fn == "select":
+        comp = compute_dtype(e.dtype)
+        args = [cast(args[0], "bool")] + [cast(a, comp) for a in args[1:]]
+    else:
+        comp = compute_dtype(e.dtype)
+        args = [cast(a, comp) for a in args]
+    if e.fn == "pow":
+        return cast(_pow(w, e, args, comp), e.dtype)
+    kind = "f" if is_float(comp) else "i"
+    rule = (
+        (comp == "float64" and typed_rules.get(f"{e.fn}:d"))
+        or typed_rules.get(f"{e.fn}:{kind}")
+        or op_rules.get(e.fn)
+    )
+    if rule is None:
+        raise UnsupportedError(f"triton backend: op {e.fn!r} has no rule")
+    codes = []
+    for i, a in enumerate(args):
+        uses = rule.count(f"{{{i}}}")
+        code = a.code
+        if uses > 1 and not re.fullmatch(r"[\w.]+", code):
+            code = w.bind("_t", code)
+        codes.append(code)
+    result_dt = "bool" if OPS[e.fn].result == "bool" else comp
+    return cast(Val(rule.format(*codes), result_dt, varying), e.dtype)
+
+def _pow(w, e: L.Call, args: list[Val], comp: str) -> Val:
+    exp = e.args[1]
+    if isinstance(exp, L.Const) and float(exp.value) == int(exp.value) and 0 <= exp.value <= 8:
+        n = int(exp.value)
+        if n == 0:
+            return Val(f"({args[0].code} * 0 + 1)", comp, args[0].varying)
+        base = w.bind("_t", args[0].code) if n > 1 else args[0].code
+        return Val("(" + " * ".join([base] * n) + ")", comp, args[0].varying)
+    if not is_float(comp):
+        raise UnsupportedError("triton backend: integer pow with a non-constant exponent")
+    return Val(
+        f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying
+    )

@@ -16,25 +16,22 @@ This is the generic path. Kernels shaped as rows x a streamed j (kernel sums, at
 first try the tile fast paths of `tile.py` (2-D tiles, flash attention); `_render_kernel` falls
 back here when they do not apply. Each kernel's source starts with `# path: ...` saying which.
 
-`values.py` holds the dtype tables and value helpers; `program.py` assembles the module (helpers,
+`values.py` holds the dtype tables and value helpers; `ops.py` the per-op syntax and how a call
+is applied (`render_call`); `program.py` assembles the module (helpers,
 kernels, and the host `launch`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import sympy
 
 from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
-from tensorc.ir.ops import OPS
-from tensorc.ir.types import compute_dtype, is_float, promote
 
-from .ops import op_rules, typed_rules
+from .ops import render_call
 from .values import (
-    _BOOL_OPS,
     Val,
     _const_code,
     _contains,
@@ -157,58 +154,7 @@ class KernelWriter:
         raise UnsupportedError(f"triton backend: expression {type(e).__name__} is not supported")
 
     def call(self, e: L.Call) -> Val:
-        if e.fn not in OPS:
-            raise UnsupportedError(f"triton backend: unknown op {e.fn!r}")
-        args = [self.expr(a) for a in e.args]
-        varying = any(a.varying for a in args)
-        if e.fn == "cast":
-            return cast(args[0], e.dtype)
-        if e.fn in ("lt", "le", "gt", "ge", "eq", "ne"):
-            dt = compute_dtype(promote(args[0].dtype, args[1].dtype))
-            args = [cast(a, dt) for a in args]
-            comp = dt
-        elif e.fn in _BOOL_OPS:
-            args = [cast(a, "bool") for a in args]
-            comp = "bool"
-        elif e.fn == "select":
-            comp = compute_dtype(e.dtype)
-            args = [cast(args[0], "bool")] + [cast(a, comp) for a in args[1:]]
-        else:
-            comp = compute_dtype(e.dtype)
-            args = [cast(a, comp) for a in args]
-        if e.fn == "pow":
-            return cast(self.pow(e, args, comp), e.dtype)
-        kind = "f" if is_float(comp) else "i"
-        rule = (
-            (comp == "float64" and typed_rules.get(f"{e.fn}:d"))
-            or typed_rules.get(f"{e.fn}:{kind}")
-            or op_rules.get(e.fn)
-        )
-        if rule is None:
-            raise UnsupportedError(f"triton backend: op {e.fn!r} has no rule")
-        codes = []
-        for i, a in enumerate(args):
-            uses = rule.count(f"{{{i}}}")
-            code = a.code
-            if uses > 1 and not re.fullmatch(r"[\w.]+", code):
-                code = self.bind("_t", code)
-            codes.append(code)
-        result_dt = "bool" if OPS[e.fn].result == "bool" else comp
-        return cast(Val(rule.format(*codes), result_dt, varying), e.dtype)
-
-    def pow(self, e: L.Call, args: list[Val], comp: str) -> Val:
-        exp = e.args[1]
-        if isinstance(exp, L.Const) and float(exp.value) == int(exp.value) and 0 <= exp.value <= 8:
-            n = int(exp.value)
-            if n == 0:
-                return Val(f"({args[0].code} * 0 + 1)", comp, args[0].varying)
-            base = self.bind("_t", args[0].code) if n > 1 else args[0].code
-            return Val("(" + " * ".join([base] * n) + ")", comp, args[0].varying)
-        if not is_float(comp):
-            raise UnsupportedError("triton backend: integer pow with a non-constant exponent")
-        return Val(
-            f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying
-        )
+        return render_call(self, e)
 
     def offset(self, buf: L.Buffer, index: tuple[L.LExpr, ...]) -> str:
         if len(index) != len(buf.shape):
