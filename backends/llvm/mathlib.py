@@ -130,6 +130,12 @@ class _Fn:
         s2 = b.sub(b.shl(zb, self.ci(23)), s1)  # (e << 23) - s1, the other half
         return b.fmul(b.fmul(p, b.bitcast(s1, self.ty)), b.bitcast(s2, self.ty))
 
+    def pow2_scale_low(self, p, z):
+        """p * 2**n for the shifter sum z = n + SHIFT + _LOW_BIAS (float32, n in [-152, 64]) and a
+        p that carries a factor 2**-_LOW: the low eight bits of z are the exponent field of
+        2**(n + _LOW), a normal number, so one multiply rounds once (into denormals too)."""
+        return self.b.fmul(p, self.b.bitcast(self.b.shl(self.bits(z), self.ci(23)), self.ty))
+
 
 # --- float32 polynomials -----------------------------------------------------------------------
 # relative minimax on [-1/2, 1/2] of 2**f and on [-ln2/2, ln2/2] of e**r, degree 5 with p(0) = 1
@@ -138,6 +144,12 @@ _EXP2_P = [1.326472731e-03, 9.671512991e-03, 5.550733581e-02, 2.402224243e-01, 6
 _EXP_P = [8.290315047e-03, 4.189793020e-02, 1.666763574e-01, 4.999915063e-01, 9.999997020e-01, 1.0]
 # adding 1.5 * 2**23 rounds |t| < 2**22 to an integer n held in the low mantissa bits of the sum
 _SHIFT = 12582912.0
+# the nonpositive variants (`pow2_scale_low`): polynomials pre-scaled by 2**-_LOW, exponent field
+# n + _LOW + 127 (even, so the shifter's ties round as rint does)
+_LOW = 63
+_LOW_BIAS = _LOW + 127
+_EXP2_P_LOW = [c * 2.0**-_LOW for c in _EXP2_P]
+_EXP_P_LOW = [c * 2.0**-_LOW for c in _EXP_P]
 _LOGF_P = [7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
            1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
            3.3333331174e-1]
@@ -172,6 +184,27 @@ def _exp2f_body(f: _Fn, x):
     t = f.sel(f.lt(t, f.c(-152.0)), f.c(-152.0), t)
     frac = b.fsub(t, f.call("rint", t))
     return f.pow2_scale(f.horner2(frac, _EXP2_P), b.fadd(t, f.c(_SHIFT + 254)))
+
+
+def _expf_nonpos_body(f: _Fn, x):
+    """e**x for x <= 0 or NaN (callers prove it: backends/llvm/signs.py; right for any x < 44):
+    exp's steps without the overflow clamp, and 2**n as one multiply (`pow2_scale_low`)."""
+    b = f.b
+    xc = f.sel(f.lt(x, f.c(-104.0)), f.c(-104.0), x)
+    z = f.fma(xc, f.c(LOG2E), f.c(_SHIFT + _LOW_BIAS))
+    n = b.fsub(z, f.c(_SHIFT + _LOW_BIAS))
+    r = f.fma(n, f.c(-0.693359375), xc)
+    r = f.fma(n, f.c(2.12194440e-4), r)
+    return f.pow2_scale_low(f.horner(r, _EXP_P_LOW), z)
+
+
+def _exp2f_nonpos_body(f: _Fn, x):
+    """2**x for x <= 0 or NaN (right for any x < 64.5): exp2 without the overflow clamp, and 2**n
+    as one multiply (`pow2_scale_low`)."""
+    b = f.b
+    t = f.sel(f.lt(x, f.c(-152.0)), f.c(-152.0), x)
+    frac = b.fsub(t, f.call("rint", t))
+    return f.pow2_scale_low(f.horner(frac, _EXP2_P_LOW), b.fadd(t, f.c(_SHIFT + _LOW_BIAS)))
 
 
 def _logf_body(f: _Fn, x):
@@ -271,6 +304,8 @@ def _log10_body(f: _Fn, x):
 _BODIES: dict[str, Callable] = {
     "exp": _expf_body,
     "exp2": _exp2f_body,
+    "exp_nonpos": _expf_nonpos_body,
+    "exp2_nonpos": _exp2f_nonpos_body,
     "log": _logf_body,
     "tanh": _tanh_body,
     "erf": _erf_body,

@@ -10,6 +10,7 @@ fmax/fmin ignore it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from llvmlite import ir
 
@@ -265,22 +266,27 @@ def _intrinsic(base: str, nargs: int = 1) -> Callable:
     return rule
 
 
-def _mathlib(name: str) -> Callable:
+def _mathlib(name: str, nonpos: bool = False) -> Callable:
     def rule(r, a, dts, out):
-        return r.b.call(r.lib.get(name, a[0].type), a)
+        return r.b.call(_lib(r, name, a[0].type, nonpos), a)
 
     return rule
 
 
-def _exp(r, a, dts, out):
+def _lib(r, name: str, ty: ir.Type, nonpos: bool) -> ir.Function:
+    """mathlib's `name`, or its variant for arguments <= 0 (float32 exp/exp2 have one)."""
+    return r.lib.get(f"{name}_nonpos" if nonpos and ty == F32 else name, ty)
+
+
+def _exp(r, a, dts, out, nonpos: bool = False):
     """exp; in a fast-math loop exp(u * v) and exp(u / v) become exp2(u * (v log2 e)) and
     exp2(u * (log2 e / v)): the constant joins the (usually loop-invariant) factor and exp2 needs no
     Cody-Waite reduction. The argument was a rounded product already, so the extra rounding at most
-    doubles its relative error (exp's condition number |x| applies to both)."""
+    doubles its relative error (exp's condition number |x| applies to both); it keeps its sign."""
     x = a[0]
     op = getattr(x, "opname", None)
     if not (r.flags and x.type == F32 and op in ("fmul", "fdiv")):
-        return r.b.call(r.lib.get("exp", x.type), a)
+        return r.b.call(_lib(r, "exp", x.type, nonpos), a)
     u, v = x.operands
     if op == "fmul" and _invariant(u, r.entry) and not _invariant(v, r.entry):
         u, v = v, u  # exp(-gamma * r): log2(e) joins gamma, outside the loop
@@ -290,7 +296,7 @@ def _exp(r, a, dts, out):
     log2e = ir.Constant(F32, sign * LOG2E)
     # no reassoc here: it would re-split u * k into (u * v') * log2e inside the loop
     k = r.b.fmul(v, log2e) if op == "fmul" else r.b.fdiv(log2e, v)
-    return r.b.call(r.lib.get("exp2", F32), [r.b.fmul(u, k)])
+    return r.b.call(_lib(r, "exp2", F32, nonpos), [r.b.fmul(u, k)])
 
 
 def _invariant(v: ir.Value, entry: ir.Block, depth: int = 4) -> bool:
@@ -363,3 +369,6 @@ OP_RULES: dict[str, Callable] = {
                                 "sigmoid", "softplus")},
 }
 assert set(OP_RULES) == set(OPS), set(OPS) ^ set(OP_RULES)
+# exp/exp2 of an argument that is never positive (backends/llvm/signs.py): no overflow path
+NONPOSITIVE_RULES: dict[str, Callable] = {"exp": partial(_exp, nonpos=True),
+                                          "exp2": _mathlib("exp2", nonpos=True)}

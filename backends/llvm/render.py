@@ -31,7 +31,8 @@ from tensorc.ir import loop_ir as L
 
 from .codec import Codec, mem_type, reg_type
 from .mathlib import I64, MathLib, intrinsic
-from .op_rules import OP_RULES, operand_dtypes
+from .op_rules import NONPOSITIVE_RULES, OP_RULES, operand_dtypes
+from .signs import Signs
 
 PART_ARGS = ("part_start", "part_stop", "parts")
 # j steps per iteration of a row-blocked sweep: two independent exp chains hide each other's latency
@@ -97,6 +98,7 @@ class KernelRenderer(Codec):
         self.fast = 0
         self._strides: dict[str, list[ir.Value]] = {}
         self._scalars: dict[str, ir.Value] = {}
+        self.signs = Signs(k)
 
     # -- helpers used by op_rules --
     @property
@@ -213,7 +215,10 @@ class KernelRenderer(Codec):
             return self.conv(self.expr(a), dtype_of(a), e.dtype)
         dts = operand_dtypes(e.fn, tuple(dtype_of(a) for a in e.args), e.dtype)
         args = [self.conv(self.expr(a), dtype_of(a), d) for a, d in zip(e.args, dts)]
-        return OP_RULES[e.fn](self, args, dts, e.dtype)
+        rule = OP_RULES[e.fn]
+        if e.fn in NONPOSITIVE_RULES and self.signs.nonpositive(e.args[0]):
+            rule = NONPOSITIVE_RULES[e.fn]
+        return rule(self, args, dts, e.dtype)
 
     # -- locals --
     def local_ptr(self, name: str, index: tuple[L.LExpr, ...]) -> tuple[ir.Value, str]:
@@ -254,6 +259,10 @@ class KernelRenderer(Codec):
             from .gemm import emit_gemm
 
             emit_gemm(self, s, split)
+        elif isinstance(s, L.Copy):
+            from .transpose import emit_copy
+
+            emit_copy(self, s)
         else:
             raise AssertionError(f"unknown LoopIR statement {s!r}")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from loopbuild import V, buf, call, ld, loop, program, store
+from loopbuild import V, buf, c, call, ld, loop, program, store
 from tensorc.backends.llvm.backend import BACKEND
 
 TINY = 2.0**-126  # below it float32 results are denormal
@@ -16,13 +16,15 @@ ATOL = 2.0**-148  # two denormal steps
 EDGES = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 1e-30, -1e-30, 0.5, -0.5]
 
 
-def run_unary(op: str, x: np.ndarray) -> np.ndarray:
-    """out[i] = op(x[i]) in a vectorised loop."""
+def run_unary(op: str, x: np.ndarray, nonpos: bool = False) -> np.ndarray:
+    """out[i] = op(x[i]) in a vectorised loop; `nonpos`: op(min(x[i], 0)), an argument the
+    renderer proves <= 0 (backends/llvm/signs.py), so it takes the variant without overflow."""
     i = V("i")
+    arg = call("min", ld("x", [i]), c(0.0)) if nonpos else ld("x", [i])
     prog = program(f"sweep_{op}", [buf("x", "float32", ("N",))],
                    [buf("out", "float32", ("N",), "output")], ["N"],
-                   [loop("i", 0, V("N"), [store("out", [i], call(op, ld("x", [i])))],
-                         kind="vector")])
+                   [loop("i", 0, V("N"), [store("out", [i], call(op, arg))], kind="vector")])
+    assert (f"tc.{op}_nonpos.f32" in BACKEND.render(prog)) == nonpos
     out = np.empty_like(x)
     BACKEND.compile(prog)({"x": x, "out": out}, {"N": x.size})
     return out
@@ -54,6 +56,25 @@ def test_exp_dense_sweep(op, lo, hi, edges):
     assert np.array_equal(np.isnan(got), np.isnan(ref))
     assert np.array_equal(got[np.isinf(ref32)], ref32[np.isinf(ref32)])
     fin = np.isfinite(ref32)
+    check(got[fin], ref[fin])
+
+
+@pytest.mark.parametrize("op, lo, edges", [
+    ("exp", -105.0, [-87.33654, -87.33655, -103.27893, -103.97208, -104.0, -104.5, -0.34657359]),
+    ("exp2", -153.0, [-126.0, -126.5, -149.0, -149.5, -150.0, -151.5, -152.0, -152.5, -0.5, -1.5]),
+])
+def test_exp_nonpositive_variant_sweep(op, lo, edges):
+    """The variants for arguments <= 0 (one-multiply 2**n scale, no overflow clamp): the same
+    accuracy as the general functions over the whole nonpositive range, to 0 and into denormals."""
+    x = f32(np.concatenate([np.linspace(lo, 0, 1_000_003), np.arange(lo, 0, 0.5),
+                            np.linspace(-1, 0, 100_001), edges, [-1e30, -np.inf, np.nan, -0.0,
+                                                                 0.0, -1e-45, -1e-30]]))
+    got = run_unary(op, x, nonpos=True)
+    ref = (np.exp if op == "exp" else np.exp2)(x.astype(np.float64))
+    assert np.array_equal(np.isnan(got), np.isnan(ref))
+    zero = ref.astype(np.float32) == 0
+    assert zero.sum() > 1000 and np.all(got[zero] == 0)
+    fin = ~np.isnan(ref)
     check(got[fin], ref[fin])
 
 

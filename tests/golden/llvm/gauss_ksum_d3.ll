@@ -93,7 +93,7 @@ loop.exit.2:
   %".77" = fdiv reassoc contract arcp float %".73", %".76"
   %".78" = fdiv float 0xbff7154760000000, %".76"
   %".79" = fmul float %".72", %".78"
-  %".80" = call float @"tc.exp2.f32"(float %".79")
+  %".80" = call float @"tc.exp2_nonpos.f32"(float %".79")
   %".81" = add nsw i64 %".36", 0
   %".82" = getelementptr inbounds float, ptr %"buf.b", i64 %".81"
   %".83" = load float, ptr %".82", align 4
@@ -105,34 +105,91 @@ loop.exit.2:
   br label %"loop.head.1"
 }
 
-define internal float @"tc.exp2.f32"(float %".1") alwaysinline nounwind
+define internal float @"tc.exp2_nonpos.f32"(float %".1") alwaysinline nounwind
 {
 entry:
-  %".3" = fcmp ogt float %".1", 0x4060200000000000
-  %".4" = select  i1 %".3", float 0x4060200000000000, float %".1"
-  %".5" = fcmp olt float %".4", 0xc063000000000000
-  %".6" = select  i1 %".5", float 0xc063000000000000, float %".4"
-  %".7" = call float @"llvm.rint.f32"(float %".6")
-  %".8" = fsub float %".6", %".7"
-  %".9" = call float @"llvm.fma.f32"(float 0x3fe62e42a0000000, float %".8", float 0x3ff0000000000000)
-  %".10" = call float @"llvm.fma.f32"(float 0x3fac6b7520000000, float %".8", float 0x3fcebf9bc0000000)
-  %".11" = call float @"llvm.fma.f32"(float 0x3f55bba140000000, float %".8", float 0x3f83cea880000000)
-  %".12" = fmul float %".8", %".8"
-  %".13" = call float @"llvm.fma.f32"(float %".11", float %".12", float %".10")
-  %".14" = call float @"llvm.fma.f32"(float %".13", float %".12", float %".9")
-  %".15" = fadd float %".6", 0x4168001fc0000000
-  %".16" = bitcast float %".15" to i32
-  %".17" = shl i32 %".16", 22
-  %".18" = and i32 %".17", -8388608
-  %".19" = shl i32 %".16", 23
-  %".20" = sub i32 %".19", %".18"
-  %".21" = bitcast i32 %".18" to float
-  %".22" = fmul float %".14", %".21"
-  %".23" = bitcast i32 %".20" to float
-  %".24" = fmul float %".22", %".23"
-  ret float %".24"
+  %".3" = fcmp olt float %".1", 0xc063000000000000
+  %".4" = select  i1 %".3", float 0xc063000000000000, float %".1"
+  %".5" = call float @"llvm.rint.f32"(float %".4")
+  %".6" = fsub float %".4", %".5"
+  %".7" = call float @"llvm.fma.f32"(float 0x3b65bba140000000, float %".6", float 0x3b93cea880000000)
+  %".8" = call float @"llvm.fma.f32"(float %".7", float %".6", float 0x3bbc6b7520000000)
+  %".9" = call float @"llvm.fma.f32"(float %".8", float %".6", float 0x3bdebf9bc0000000)
+  %".10" = call float @"llvm.fma.f32"(float %".9", float %".6", float 0x3bf62e42a0000000)
+  %".11" = call float @"llvm.fma.f32"(float %".10", float %".6", float 0x3c00000000000000)
+  %".12" = fadd float %".4", 0x41680017c0000000
+  %".13" = bitcast float %".12" to i32
+  %".14" = shl i32 %".13", 23
+  %".15" = bitcast i32 %".14" to float
+  %".16" = fmul float %".11", %".15"
+  ret float %".16"
 }
 
 declare float @"llvm.rint.f32"(float %".1")
 
 declare float @"llvm.fma.f32"(float %".1", float %".2", float %".3")
+declare i32 @"sched_yield"()
+
+declare void @"llvm.x86.sse2.pause"()
+
+define void @"tc_gauss_ksum_run"(ptr %"args", ptr %"state", i64 %"threads") nounwind
+{
+entry:
+  %"spins" = alloca i64
+  %".5" = mul i64 %"threads", 4
+  %".6" = getelementptr inbounds i64, ptr %"state", i64 0
+  %".7" = getelementptr inbounds i64, ptr %"state", i64 8
+  br label %"k0.claim"
+k0.claim:
+  %".9" = atomicrmw add ptr %".6", i64 1 monotonic
+  %".10" = icmp slt i64 %".9", %".5"
+  br i1 %".10", label %"k0.run", label %"k0.wait"
+k0.run:
+  %".12" = getelementptr inbounds i64, ptr %"args", i64 0
+  %".13" = load ptr, ptr %".12"
+  %".14" = getelementptr inbounds i64, ptr %"args", i64 1
+  %".15" = load ptr, ptr %".14"
+  %".16" = getelementptr inbounds i64, ptr %"args", i64 2
+  %".17" = load ptr, ptr %".16"
+  %".18" = getelementptr inbounds i64, ptr %"args", i64 3
+  %".19" = load ptr, ptr %".18"
+  %".20" = getelementptr inbounds i64, ptr %"args", i64 4
+  %".21" = load ptr, ptr %".20"
+  %".22" = getelementptr inbounds i64, ptr %"args", i64 5
+  %".23" = load i64, ptr %".22"
+  %".24" = getelementptr inbounds i64, ptr %"args", i64 6
+  %".25" = load i64, ptr %".24"
+  %".26" = getelementptr inbounds i64, ptr %"args", i64 7
+  %".27" = load i64, ptr %".26"
+  %".28" = add i64 %".9", 1
+  call void @"tc_gauss_ksum_0_gauss_ksum"(ptr %".13", ptr %".15", ptr %".17", ptr %".19", ptr %".21", i64 %".23", i64 %".25", i64 %".27", i64 %".9", i64 %".28", i64 %".5")
+  %".30" = atomicrmw add ptr %".7", i64 1 release
+  br label %"k0.claim"
+k0.wait:
+  store i64 0, i64* %"spins"
+  br label %"k0.spin"
+k0.spin:
+  %".34" = load atomic i64, ptr %".7" acquire, align 8
+  %".35" = icmp sge i64 %".34", %".5"
+  %".36" = xor i1 %".35", -1
+  br i1 %".36", label %"k0.spin.if", label %"k0.spin.endif"
+k0.ready:
+  ret void
+k0.spin.if:
+  %".38" = load i64, i64* %"spins"
+  %".39" = add i64 %".38", 1
+  store i64 %".39", i64* %"spins"
+  %".41" = icmp slt i64 %".38", 4000
+  br i1 %".41", label %"k0.spin.if.if", label %"k0.spin.if.else"
+k0.spin.endif:
+  br i1 %".35", label %"k0.ready", label %"k0.spin"
+k0.spin.if.if:
+  call void @"llvm.x86.sse2.pause"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.else:
+  %".45" = call i32 @"sched_yield"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.endif:
+  br label %"k0.spin.endif"
+}
+
