@@ -123,7 +123,7 @@ def _outline(stmts, depth: int = 0, out=None, limit: int = 40) -> list[str]:
             step = f" step {s.step}" if s.step != 1 else ""
             out.append(f"{pad}{s.kind} for {s.var} in [{format_expr(s.start)}, {format_expr(s.stop)}){step}")
             _outline(s.body, depth + 1, out, limit)
-        elif isinstance(s, L.Gemm):
+        elif isinstance(s, (L.Gemm, L.Copy)):
             out.append(pad + format_stmt(s)[0].strip())
         elif isinstance(s, L.Local) and s.shape:
             shape = "".join(f"[{format_expr(d)}]" for d in s.shape)

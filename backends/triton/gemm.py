@@ -101,3 +101,27 @@ def render_gemm(w: KernelWriter, g: L.Gemm, grid: bool = False) -> None:
         w.depth -= 3
     if g.c.buffer in w.loaded:
         w.emit("tl.debug_barrier()")
+
+
+def render_copy(w: KernelWriter, s: L.Copy) -> None:
+    """`dst[r, c] = src[r, c]` as BM x BN tiles of masked loads and stores in the current program
+    (`stream` is a CPU hint: ignored)."""
+    from .values import _tl, cast
+
+    rows, cols = (w.bind("_cn", w.scalar(cast(w.expr(x), "int64"))) for x in (s.rows, s.cols))
+    r0, c0 = w.fresh("_cr0"), w.fresh("_cc0")
+    w.emit(f"for {r0} in range(0, {rows}, BM):")
+    w.depth += 1
+    w.emit(f"for {c0} in range(0, {cols}, BN):")
+    w.depth += 1
+    rr = w.bind("_crr", f"{r0} + tl.arange(0, BM)")
+    rc = w.bind("_crc", f"{c0} + tl.arange(0, BN)")
+    m = w.full_mask()
+    cm = f"({rr}[:, None] < {rows}) & ({rc}[None, :] < {cols})"
+    cm = w.bind("_ccm", f"{cm} & {w.lanes(m)}[:, None]" if m else cm)
+    v = f"tl.load({_operand_ptr(w, s.src, rr, rc, '0')}, mask={cm})"
+    dt = _tl(w.buffers[s.dst.buffer].dtype)
+    w.emit(f"tl.store({_operand_ptr(w, s.dst, rr, rc, '0')}, tl.cast({v}, {dt}), mask={cm})")
+    w.depth -= 2
+    if s.dst.buffer in w.loaded:
+        w.emit("tl.debug_barrier()")

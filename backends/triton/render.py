@@ -82,7 +82,7 @@ class KernelWriter:
         self.mask: str | None = None  # narrowing of the lanes by If / per-lane loop bounds
         self.lane_mask: str | None = None  # lanes past the parallel domain (grid mode)
         self.loaded = _loaded_buffers(kernel.body, set())
-        self.has_gemm = _contains(kernel.body, L.Gemm)
+        self.has_gemm = _contains(kernel.body, (L.Gemm, L.Copy))  # both are tiled by BM x BN
 
     # -- emission helpers
     def emit(self, line: str) -> None:
@@ -325,6 +325,13 @@ class KernelWriter:
         from .gemm import render_gemm
 
         render_gemm(self, g, grid=self.gemm_grid)
+
+    def stmt_Copy(self, s: L.Copy) -> None:
+        if self.block != 1 or s.dst.local or s.src.local:
+            raise UnsupportedError("triton backend: Copy of a local or in a lane-vectorised kernel")
+        from .gemm import render_copy
+
+        render_copy(self, s)
 
     # -- whole kernel
     def grid_nest(self) -> tuple[list[L.Stmt], list[L.Loop], tuple[L.Stmt, ...]]:

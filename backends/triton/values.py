@@ -125,6 +125,8 @@ def _loaded_buffers(node, out: set[str]) -> set[str]:
     """Buffers a statement tree reads (Loads and Gemm operands)."""
     if isinstance(node, L.Load):
         out.add(node.buffer)
+    if isinstance(node, L.Copy):
+        out.add(node.src.buffer)
     if isinstance(node, L.Gemm):
         out.update((node.a.buffer, node.b.buffer))
         if node.accumulate:

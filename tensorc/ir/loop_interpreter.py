@@ -17,6 +17,7 @@ from tensorc.ir.loop_ir import (
     Assign,
     Call,
     Const,
+    Copy,
     Gemm,
     If,
     Let,
@@ -26,6 +27,7 @@ from tensorc.ir.loop_ir import (
     LocalRead,
     Loop,
     LoopProgram,
+    Operand,
     Stmt,
     Store,
     Var,
@@ -205,6 +207,8 @@ class _Machine:
             self.loop(s)
         elif isinstance(s, Gemm):
             self.gemm(s)
+        elif isinstance(s, Copy):
+            self.copy(s)
         else:
             raise AssertionError(f"not a LoopIR statement: {s!r}")
 
@@ -256,40 +260,45 @@ class _Machine:
         finally:
             self.env, self.ids, self.L, self.active = saved
 
+    def at(self, x: LExpr, lane: int) -> int:
+        """Integer value of `x` in one lane."""
+        v = self.ev(x)
+        return int(np.asarray(v).reshape(-1)[lane] if np.ndim(v) else v)
+
+    def view(self, o: Operand, shape: tuple[int, int, int], lane: int) -> np.ndarray:
+        """Operand `o` of one lane as a (batch, rows, cols) numpy view (writes go through)."""
+        if o.local:  # this lane's copy of the local
+            loc = self.locals[o.buffer]
+            flat = loc.arr[int(self.ids[loc.level][lane])].reshape(-1)
+        else:
+            flat = self.buffers[o.buffer].reshape(-1)
+        off = self.at(o.offset, lane)
+        st = [self.at(x, lane) * flat.itemsize for x in o.strides]
+        if min(shape) == 0:
+            return np.zeros(shape, flat.dtype)
+        return np.lib.stride_tricks.as_strided(flat[off:], shape=shape, strides=st)
+
     def gemm(self, g: Gemm) -> None:
-        lanes = np.nonzero(self.active)[0]
-
-        def at(x, lane):
-            v = self.ev(x)
-            return int(np.asarray(v).reshape(-1)[lane] if np.ndim(v) else v)
-
         dt = _np_dtype(g.dtype)
-        for lane in lanes:
-            B, M, N, K = (at(x, lane) for x in (g.batch, g.m, g.n, g.k))
+        for lane in np.nonzero(self.active)[0]:
+            B, M, N, K = (self.at(x, lane) for x in (g.batch, g.m, g.n, g.k))
             alpha = np.asarray(self.ev(g.alpha))
             alpha = alpha.reshape(-1)[lane] if alpha.ndim else alpha[()]
-
-            def view(o, shape):
-                if o.local:  # this lane's copy of the local (a view: writes go through)
-                    loc = self.locals[o.buffer]
-                    flat = loc.arr[int(self.ids[loc.level][lane])].reshape(-1)
-                else:
-                    flat = self.buffers[o.buffer].reshape(-1)
-                off = at(o.offset, lane)
-                st = [at(x, lane) * flat.itemsize for x in o.strides]
-                if min(shape) == 0:
-                    return np.zeros(shape, flat.dtype)
-                return np.lib.stride_tricks.as_strided(flat[off:], shape=shape, strides=st)
-
-            a = view(g.a, (B, M, K)).astype(dt)
-            b = view(g.b, (B, K, N)).astype(dt)
+            a = self.view(g.a, (B, M, K), lane).astype(dt)
+            b = self.view(g.b, (B, K, N), lane).astype(dt)
             if min(B, M, N) == 0:
                 continue
-            c = view(g.c, (B, M, N))
+            c = self.view(g.c, (B, M, N), lane)
             r = (alpha * np.matmul(a, b)).astype(dt)
             if g.accumulate:
                 r = (c.astype(dt) + r).astype(c.dtype)
             c[...] = r
+
+    def copy(self, s: Copy) -> None:
+        for lane in np.nonzero(self.active)[0]:
+            shape = (1, self.at(s.rows, lane), self.at(s.cols, lane))
+            if min(shape) > 0:
+                self.view(s.dst, shape, lane)[...] = self.view(s.src, shape, lane)
 
 
 def run_loops(prog: LoopProgram, buffers: dict[str, np.ndarray], sizes: dict[str, int]) -> None:

@@ -172,6 +172,24 @@ class Gemm(Stmt):
     dtype: str = "float32"  # compute dtype
 
 
+@dataclass(frozen=True, slots=True)
+class Copy(Stmt):
+    """Tile copy `dst[r, c] = src[r, c]` for r < rows, c < cols (2-d views: batch strides unused),
+    converting to dst's dtype.
+
+    One statement, so that a backend can write a transposed destination (row stride 1, e.g. the
+    mirror of a symmetric tile) through small in-register transposes. `stream`: the destination is
+    not read again soon (a large output), so a backend may use streaming (non-temporal) stores,
+    which do not read the destination's cache lines first.
+    """
+
+    dst: Operand
+    src: Operand
+    rows: LExpr
+    cols: LExpr
+    stream: bool = False
+
+
 # --- kernels and programs -----------------------------------------------------------------------
 
 

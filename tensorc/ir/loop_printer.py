@@ -19,6 +19,7 @@ from tensorc.ir.loop_ir import (
     Buffer,
     Call,
     Const,
+    Copy,
     Gemm,
     If,
     Kernel,
@@ -134,6 +135,10 @@ def format_stmt(s: Stmt, indent: int = 0) -> list[str]:
             f"{pad}gemm<{s.dtype}>[batch, m, n, k = {dims}] {_operand(s.c)} {op} "
             f"{format_expr(s.alpha)} * {_operand(s.a)} @ {_operand(s.b)};"
         ]
+    if isinstance(s, Copy):
+        dims = f"{format_expr(s.rows)}, {format_expr(s.cols)}"
+        how = "copy.stream" if s.stream else "copy"
+        return [f"{pad}{how}[rows, cols = {dims}] {_operand(s.dst)} = {_operand(s.src)};"]
     raise AssertionError(f"not a LoopIR statement: {s!r}")
 
 

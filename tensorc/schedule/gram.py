@@ -314,7 +314,7 @@ class _Tiles:
         tile: list[L.Stmt] = []
         cols = self.let(tile, "cols", isub(imin(iadd(j0, const(bj)), n_j), j0))
         tile.append(L.Gemm(
-            c=L.Operand(self.tile, const(0), (const(0), const(self.ld), const(1)), local=True),
+            c=self.scratch(const(0)),
             a=self.operand(g.x, xi, g.d, {xi: i0}), b=self.operand(g.y, g.d, yj, {yj: j0}),
             batch=const(1), m=rows, n=cols, k=self.size(g.reduce.ranges[0].hi),
             alpha=_scalar_alpha(g.alpha, t) if not g.sqdist else L.Const(-2.0, t),
@@ -323,16 +323,25 @@ class _Tiles:
         epi = self.epilogue(i0, j0, rows, cols)
         if epi is None:
             return None
-        tile.append(epi)
-        if self.g.symmetric:
-            tile.append(self.mirror(i0, j0, rows, cols))
+        tile += epi
+        out_ij = T.Access(self.st.tensor, (T.Index(xi), T.Index(yj)), t)
+        dst = self.operand(out_ij, xi, yj, {xi: i0, yj: j0})
+        tile.append(L.Copy(dst, self.scratch(const(0)), rows, cols, stream=True))
+        if g.symmetric:  # out[j, i] = S[r, c] for the columns j below the row block
+            lo = self.let(tile, "lo", imin(imax(isub(iadd(i0, rows), j0), const(0)), cols))
+            dst = self.operand(out_ij, yj, xi, {xi: iadd(j0, lo), yj: i0})
+            tile.append(L.Copy(dst, self.scratch(lo), rows, isub(cols, lo), stream=True))
         start = i0 if g.symmetric else const(0)
         out.append(L.Loop(j0v, start, n_j, tuple(tile), kind="serial", step=bj))
         return out
 
-    def epilogue(self, i0, j0, rows, cols) -> L.Stmt | None:
-        """out[i, j] = rest of the RHS at (i, j) with the Gemm's value S[r, c] (kept in S when
-        it is to be mirrored)."""
+    def scratch(self, col: L.LExpr) -> L.Operand:
+        """The tile S from column `col` on, as a Gemm / Copy operand."""
+        return L.Operand(self.tile, col, (const(0), const(self.ld), const(1)), local=True)
+
+    def epilogue(self, i0, j0, rows, cols) -> list[L.Stmt] | None:
+        """S[r, c] = rest of the RHS at (i, j) with the Gemm's value S[r, c], in place (no
+        statement when that is S[r, c] itself)."""
         g, st, t = self.g, self.st, self.t
         r, c = self.fresh("r"), self.fresh("c")
         R, C = L.Var(r), L.Var(c)
@@ -345,26 +354,14 @@ class _Tiles:
         if g.sqdist:
             value = _distance(g, self.norms, T.Index(st.indices[0]), T.Index(st.indices[1]), hole)
         env = {st.indices[0]: i, st.indices[1]: j}
-        holes = {hole: L.LocalRead(self.tile, (R, C), t)}
-        v = _lexpr(_replace_node(st.rhs, g.reduce, value), env, holes, self.pb.spec, self.pb.def_)
-        if v is None:
-            return None
-        if g.symmetric and v != L.LocalRead(self.tile, (R, C), t):
-            name = self.fresh("v")
-            col += [L.Let(name, v), L.Assign(self.tile, (R, C), L.Var(name, t))]
-            v = L.Var(name, t)
-        col.append(L.Store(st.tensor, (i, j), v))
+        own = L.LocalRead(self.tile, (R, C), t)
+        v = _lexpr(_replace_node(st.rhs, g.reduce, value), env, {hole: own}, self.pb.spec,
+                   self.pb.def_)  # fmt: skip
+        if v is None or v == own:
+            return None if v is None else []
+        col.append(L.Assign(self.tile, (R, C), v))
         row.append(L.Loop(c, const(0), cols, tuple(col), kind="vector"))
-        return L.Loop(r, const(0), rows, tuple(row), kind="serial")
-
-    def mirror(self, i0, j0, rows, cols) -> L.Stmt:
-        """out[j, i] = S[r, c] for the tile's columns j below the row block (i0 + rows <= j)."""
-        r, c = self.fresh("r"), self.fresh("c")
-        i, j = iadd(i0, L.Var(r)), iadd(j0, L.Var(c))
-        copy = L.Store(self.st.tensor, (j, i), L.LocalRead(self.tile, (L.Var(r), L.Var(c)), self.t))
-        inner = L.Loop(r, const(0), rows, (copy,), kind="vector")
-        lo = imin(imax(isub(iadd(i0, rows), j0), const(0)), cols)
-        return L.Loop(c, lo, cols, (inner,), kind="serial")
+        return [L.Loop(r, const(0), rows, tuple(row), kind="serial")]
 
 
 def _lexpr(e: T.Expr, env: dict[str, L.LExpr], holes: dict, spec, def_: T.Def) -> L.LExpr | None:

@@ -64,14 +64,15 @@ def stmt_names(stmts, bufs: set[str], vars_: set[str]) -> None:
             _expr_names(s.cond, bufs, vars_)
             stmt_names(s.then, bufs, vars_)
             stmt_names(s.orelse, bufs, vars_)
-        elif isinstance(s, L.Gemm):
-            for o in (s.a, s.b, s.c):
+        elif isinstance(s, (L.Gemm, L.Copy)):
+            gemm = isinstance(s, L.Gemm)
+            for o in (s.a, s.b, s.c) if gemm else (s.dst, s.src):
                 if not o.local:
                     bufs.add(o.buffer)
                 _expr_names(o.offset, bufs, vars_)
                 for x in o.strides:
                     _expr_names(x, bufs, vars_)
-            for x in (s.batch, s.m, s.n, s.k, s.alpha):
+            for x in (s.batch, s.m, s.n, s.k, s.alpha) if gemm else (s.rows, s.cols):
                 _expr_names(x, bufs, vars_)
 
 
