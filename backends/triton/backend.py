@@ -55,6 +55,11 @@ def candidates(prog: LoopProgram, base: dict) -> list[dict]:
     return [out[0]] + [{**base, **c} for c in out[1:]]
 
 
+def gpu_configs(prog: LoopProgram, allow_tf32: bool) -> list[dict]:
+    """What `space` returns on a GPU: the GPU default first, then `candidates`."""
+    return candidates(prog, {**DEFAULT_CONFIG, "allow_tf32": allow_tf32, **GPU_DEFAULTS})
+
+
 def _interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
@@ -111,10 +116,9 @@ class TritonBackend:
             tf32 = bool(torch.backends.cuda.matmul.allow_tf32)
         except ImportError:  # pragma: no cover - torch is required to run anyway
             pass
-        base = {**DEFAULT_CONFIG, "allow_tf32": tf32}
         if _interpreting():
-            return [base]
-        return candidates(prog, {**base, **GPU_DEFAULTS})
+            return [{**DEFAULT_CONFIG, "allow_tf32": tf32}]
+        return gpu_configs(prog, tf32)
 
     def render(self, prog: LoopProgram, config: dict | None = None) -> str:
         return render_program(prog, config)
