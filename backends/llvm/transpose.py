@@ -9,13 +9,15 @@ With one float dtype on both sides (float32 / float64) and unit source column st
   element on;
 - destination row stride 1 (a transposed write, e.g. the mirror of a symmetric tile): L x L blocks
   (L = 16 bytes / element) are loaded as L source rows, transposed in registers by log2(L) rounds
-  of interleaves (one `unpcklps`/`unpckhps` each on x86) and stored as L destination rows. 16-byte
-  vectors: their interleaves never cross a register half, and znver1 splits 32-byte ops anyway.
+  of interleaves (one `unpcklps`/`unpckhps` each on x86) and stored as L destination rows, a whole
+  cache line of each destination row at a time. 16-byte vectors: their interleaves never cross a
+  register half, and znver1 splits 32-byte ops anyway.
 Anything else, and the edges of both paths, copy one element at a time (converting dtypes).
 
 `stream` makes the vector stores non-temporal: they skip the read-for-ownership of lines that are
-only written (a 67 MB fill measured 9 ms against 18 ms with plain stores on the 2-core VM). They
-are weakly ordered, so the call ends with a fence.
+only written. On the 2-core VM the copies of a 4096^2 symmetric Gram (rows and mirror) took 5-6 ms
+of one thread against 14-15 ms with plain stores, at either alignment of the output (16 or 64
+bytes). They are weakly ordered, so the call ends with a fence.
 """
 
 from __future__ import annotations
@@ -134,13 +136,14 @@ class _Copy:
     def load(self, ptr) -> ir.Value:
         return self.b.load(ptr, typ=self.vector(), align=_FAST[self.dst_dt])
 
-    def store(self, v, ptr, stream: bool) -> None:
-        """An aligned vector store (non-temporal if `stream`)."""
+    def store(self, v, ptr) -> None:
+        """An aligned vector store (non-temporal when streaming)."""
         st = self.b.store(v, ptr, align=VECTOR_BYTES)
-        if stream:
-            st.set_metadata("nontemporal", self.w.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+        if self.stream:
+            one = ir.Constant(ir.IntType(32), 1)
+            st.set_metadata("nontemporal", self.w.module.add_metadata([one]))
 
-    def aligned_from(self, ptr, n, unit: int = VECTOR_BYTES) -> tuple[ir.Value, ir.Value]:
+    def aligned(self, ptr, n, unit: int = VECTOR_BYTES) -> tuple[ir.Value, ir.Value]:
         """(h, e): elements [h, e) of the n from `ptr` on are whole `unit`-aligned runs of `unit`
         bytes (h = e = n when `ptr` is not even element-aligned)."""
         b, size = self.b, _FAST[self.dst_dt]
@@ -149,54 +152,52 @@ class _Copy:
         skip = b.select(b.icmp_signed("==", b.and_(addr, _c(size - 1)), _c(0)), skip, n)
         h = b.select(b.icmp_signed("<", skip, n), skip, n)
         run = unit // size
-        e = b.add(h, b.mul(b.sdiv(b.sub(n, h), _c(run)), _c(run)))
-        return h, e
+        return h, b.add(h, b.mul(b.sdiv(b.sub(n, h), _c(run)), _c(run)))
 
     def row(self, r) -> None:
         """Row r of a plain copy: scalars up to the first aligned element, vectors, scalars."""
         drow = self.at(self.dst, self.dst_dt, r, self.dsr, _c(0), _c(1))
         srow = self.at(self.src, self.src_dt, r, self.ssr, _c(0), _c(1))
-        h, e = self.aligned_from(drow, self.cols)
+        h, e = self.aligned(drow, self.cols)
         r1 = self.b.add(r, _c(1))
         self.scalar(r, r1, _c(0), h)
 
         def vec(c):
             ptr = self.b.gep(drow, [c], inbounds=True, source_etype=mem_type(self.dst_dt))
             src = self.b.gep(srow, [c], inbounds=True, source_etype=mem_type(self.src_dt))
-            self.store(self.load(src), ptr, self.stream)
+            self.store(self.load(src), ptr)
 
         self.w.counted_loop(e, vec, start=h, step=self.lanes())
         self.scalar(r, r1, e, self.cols)
 
     def transposed(self) -> None:
-        """dst[r, c] with unit row stride, by blocks of `lanes` columns (outer loop): rows up to
-        the first 16-byte boundary and from the last one on are scalars, rows in whole cache
-        lines are `lines()`, and the rest single transposed blocks with plain stores (their
-        lines are shared with a neighbouring tile: streaming partial lines measured 6x slower)."""
+        """dst[r, c] with unit row stride, by blocks of `lanes` columns (the outer loop). Its rows
+        from the first to the last 16-byte boundary are `blocks`, a cache line's worth of rows at
+        a time where whole lines fit; the others are scalars."""
         b, n = self.b, self.lanes()
-        h, e = self.aligned_from(self.dst, self.rows)
-        start = self.b.gep(self.dst, [h], inbounds=True, source_etype=mem_type(self.dst_dt))
-        lh, le = self.aligned_from(start, b.sub(e, h), LINE_BYTES)
+        h, e = self.aligned(self.dst, self.rows)
+        start = b.gep(self.dst, [h], inbounds=True, source_etype=mem_type(self.dst_dt))
+        lh, le = self.aligned(start, b.sub(e, h), LINE_BYTES)
         lh, le = b.add(h, lh), b.add(h, le)
         cend = b.mul(b.sdiv(self.cols, _c(n)), _c(n))
         per_line = LINE_BYTES // VECTOR_BYTES
 
         def column_block(c0):
             loop = self.w.counted_loop
-            loop(lh, lambda r0: self.blocks(c0, r0, 1, False), start=h, step=n)
-            loop(le, lambda r0: self.blocks(c0, r0, per_line, self.stream), start=lh,
-                 step=n * per_line)
-            loop(e, lambda r0: self.blocks(c0, r0, 1, False), start=le, step=n)
+            loop(lh, lambda r0: self.blocks(c0, r0, 1), start=h, step=n)
+            loop(le, lambda r0: self.blocks(c0, r0, per_line), start=lh, step=n * per_line)
+            loop(e, lambda r0: self.blocks(c0, r0, 1), start=le, step=n)
 
         self.w.counted_loop(cend, column_block, step=n)
         self.scalar(_c(0), h, _c(0), self.cols)
         self.scalar(e, self.rows, _c(0), self.cols)
         self.scalar(h, e, cend, self.cols)
 
-    def blocks(self, c0, r0, count: int, stream: bool) -> None:
+    def blocks(self, c0, r0, count: int) -> None:
         """Rows [r0, r0 + count * lanes) of columns [c0, c0 + lanes): `count` lanes x lanes blocks
-        transposed in registers, then each destination row written in consecutive stores
-        (streaming stores combine only while their line is written without interruption)."""
+        transposed in registers, then each destination row written in consecutive stores.
+        Streaming stores combine in a line only while it is written without interruption:
+        writing 16 bytes to each of `lanes` rows in turn measured 6x slower than a line at once."""
         b, n = self.b, self.lanes()
         cols = []  # cols[q][k]: column c0 + k of the q-th block
         for q in range(count):
@@ -207,7 +208,7 @@ class _Copy:
             for q in range(count):
                 ptr = self.at(self.dst, self.dst_dt, b.add(r0, _c(q * n)), _c(1),
                               b.add(c0, _c(k)), self.dsc)
-                self.store(cols[q][k], ptr, stream)
+                self.store(cols[q][k], ptr)
 
 
 def _transpose(b: ir.IRBuilder, rows: list[ir.Value]) -> list[ir.Value]:
