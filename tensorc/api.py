@@ -6,14 +6,13 @@ import functools
 import inspect
 import re
 import textwrap
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tensorc.errors import ArgumentError, TensorcError
 from tensorc.runtime import arrays
-from tensorc.runtime.module import Function, Module, _check_backend
+from tensorc.runtime.module import Function, Module, _check_backend, remembered
 
 
 def compile(source: str, backend: str | None = None, file: str = "<string>") -> Module:
@@ -48,8 +47,8 @@ def load(path: str | Path, backend: str | None = None) -> Module:
 # assignment operator.
 _LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[\(\[][^=\n]*?[\)\]])?\s*(?:\+|\*|max|min)?=!?(?!=)", re.MULTILINE)
 
-_EINSUM_CACHE: dict[tuple, Function] = {}
-_EINSUM_LOCK = threading.Lock()
+_EINSUM_DEFS: dict[tuple, Function] = {}  # (subscripts, shapes, dtypes, backend) -> Function
+_EINSUM_CALLS: dict[tuple, Function] = {}  # (subscripts, backend, *signatures) -> the same
 
 
 def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
@@ -58,6 +57,14 @@ def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
     Example:
         >>> tensorc.einsum("bij,jk,bkl->bil", a, b, c)
     """
+    signature = tuple(map(arrays.signature, operands))
+    key = None if None in signature else (subscripts, backend, signature)
+    fn = remembered(_EINSUM_CALLS, key, lambda: _einsum_function(subscripts, operands, backend))
+    return fn(*operands)
+
+
+def _einsum_function(subscripts: str, operands: tuple, backend: str | None) -> Function:
+    """The compiled def for these operands' shapes and dtypes (checked here)."""
     from tensorc.frontend.einsum import einsum_def
 
     _check_backend(backend)
@@ -75,13 +82,8 @@ def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
     shapes = [i.shape for i in infos]
     dtypes = [i.dtype for i in infos]
     key = (subscripts, tuple(shapes), tuple(dtypes), backend)
-    with _EINSUM_LOCK:
-        fn = _EINSUM_CACHE.get(key)
-    if fn is None:
-        fn = Function(einsum_def(subscripts, shapes, dtypes), backend)
-        with _EINSUM_LOCK:
-            _EINSUM_CACHE[key] = fn
-    return fn(*operands)
+    build = lambda: Function(einsum_def(subscripts, shapes, dtypes), backend)
+    return remembered(_EINSUM_DEFS, key, build, limit=256)
 
 
 class JitFunction:
@@ -100,10 +102,17 @@ class JitFunction:
         self.body = _equations_of(fn)
         self.outputs = outputs
         self.backend = backend
-        self._compiled: dict[tuple, Function] = {}
+        self._compiled: dict[tuple, Function] = {}  # dtypes, ranks, size equalities -> def
+        self._calls: dict[tuple, Function] = {}  # argument signatures -> the same (fast path)
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any) -> Any:
+        key = tuple(map(arrays.signature, args))
+        key = None if None in key else key
+        return remembered(self._calls, key, lambda: self._function(args))(*args)
+
+    def _function(self, args: tuple) -> Function:
+        """The compiled def for these arguments' dtypes, ranks and size equalities."""
         if len(args) != len(self.params):
             raise ArgumentError(
                 f"{self.fn.__name__}() takes {len(self.params)} argument(s) "
@@ -127,7 +136,7 @@ class JitFunction:
                 self.fn.__name__
             ]
             self._compiled[key] = fn
-        return fn(*args)
+        return fn
 
     def _signature(self, infos: list[arrays.ArgInfo]) -> tuple[str, tuple]:
         float_dtype = next(

@@ -6,7 +6,9 @@ Backends see dense row-major buffers: numpy arrays for "cpu"/"loops"/"interp", t
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -75,9 +77,53 @@ def describe(x: Any) -> ArgInfo:
     raise TypeError(type(x).__name__)
 
 
+def signature(x: Any) -> Any:
+    """What the runtime's decisions about `x` depend on (type, dtype, shape, strides, device):
+    hashable and cheap for numpy arrays, torch tensors and scalars; None for anything else."""
+    kind = type(x)
+    if kind is np.ndarray:
+        return x.dtype, x.shape, x.strides
+    if kind is float or kind is int or kind is bool or issubclass(kind, np.generic):
+        return kind
+    torch = _torch()
+    if torch is not None and kind is torch.Tensor:
+        return x.dtype, x.shape, x.stride(), x.device
+    return None
+
+
+def numpy_conversion(x: Any, dtype: str) -> Callable | None:
+    """How arguments with `x`'s signature become numpy buffers: None when they already are."""
+    if type(x) is np.ndarray and x.flags.c_contiguous and x.dtype == numpy_dtype(dtype):
+        return None
+    if is_torch(x) and x.device.type == "cpu" and x.is_contiguous() and dtype != "bfloat16":
+        return _torch_as_numpy
+    return functools.partial(to_numpy_buffer, dtype=dtype)
+
+
+def _torch_as_numpy(t) -> np.ndarray:
+    return t.detach().numpy()  # shares memory; detach: numpy() refuses tensors needing grad
+
+
+def torch_conversion(x: Any, dtype: str, device: str) -> Callable | None:
+    """How arguments with `x`'s signature become torch buffers on `device`: None for a Python
+    scalar (a plain kernel argument: no device copy, no sync)."""
+    if not isinstance(x, np.ndarray) and not is_torch(x) and np.ndim(x) == 0:
+        return None
+    return functools.partial(to_torch_buffer, dtype=dtype, device=device)
+
+
+def to_user_conversion(on_torch: bool, dtype: str, like: str, device: str) -> Callable | None:
+    """How a backend's output buffer goes back in the caller's array type: None when as it is."""
+    if on_torch:
+        return functools.partial(torch_to_user, dtype=dtype, like=like)
+    if like == "torch":
+        return functools.partial(numpy_to_user, dtype=dtype, like=like, device=device)
+    return None
+
+
 def to_numpy_buffer(x: Any, dtype: str) -> np.ndarray:
     """A C-contiguous numpy view (or copy) of `x` holding `dtype` (bf16 as uint16 bits)."""
-    if type(x) is np.ndarray and x.flags.c_contiguous and _numpy_name(x.dtype) == dtype:
+    if type(x) is np.ndarray and x.flags.c_contiguous and x.dtype == numpy_dtype(dtype):
         return x  # already what the backend reads (bf16 arrives as uint16: converted below)
     if is_torch(x):
         t = x.detach()
@@ -100,19 +146,20 @@ def to_torch_buffer(x: Any, dtype: str, device: str):
     return torch.as_tensor(np.asarray(x), device=device).to(tdtype).contiguous()
 
 
-_NUMPY_DTYPES: dict[str, np.dtype] = {}
+@functools.cache
+def numpy_dtype(dtype: str) -> np.dtype:
+    """The numpy dtype of a buffer holding `dtype` (native byte order; bf16 as uint16)."""
+    return to_numpy(dtype)
 
 
-def empty_numpy(shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    np_dtype = _NUMPY_DTYPES.get(dtype)
-    if np_dtype is None:
-        np_dtype = _NUMPY_DTYPES[dtype] = to_numpy(dtype)
-    return np.zeros(shape, dtype=np_dtype)
+def torch_dtype(dtype: str):
+    return getattr(_torch(), _TORCH_NAMES[dtype])
 
 
-def empty_torch(shape: tuple[int, ...], dtype: str, device: str):
+def zeros_torch(device: str) -> Callable:
+    """`np.zeros` for torch on `device`: (shape, torch dtype) -> a zero-filled tensor."""
     torch = _torch()
-    return torch.zeros(shape, dtype=getattr(torch, _TORCH_NAMES[dtype]), device=device)
+    return lambda shape, dtype: torch.zeros(shape, dtype=dtype, device=device)
 
 
 def numpy_to_user(arr: np.ndarray, dtype: str, like: str, device: str):

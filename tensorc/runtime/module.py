@@ -4,6 +4,11 @@ Data path of a call: check arguments against the def's signature -> bind size sy
 backend (explicit, else "triton" for CUDA tensors and "cpu" otherwise) -> get the executable from the
 in-memory cache or build it (TensorIR -> passes -> LoopIR -> backend render/build/load) -> allocate
 zero-filled outputs and temps -> run -> hand results back in the caller's array type.
+
+Everything before "allocate" depends only on the arguments' signature (types, dtypes, shapes,
+strides, devices, integer size scalars: `arrays.signature`), so it is decided once per signature
+and kept as a `_Plan`; a later call with that signature converts, allocates and runs. A call whose
+signature differs in anything takes the fully checked path again.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +29,19 @@ from tensorc.errors import ArgumentError, BackendError, TensorcError, Unsupporte
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
 from tensorc.runtime import arrays
+
+
+def remembered(cache: dict, key: Any, build: Callable[[], Any], limit: int = 64) -> Any:
+    """`cache[key]`, else `build()` stored under `key` (not stored when `key` is None). A full
+    cache is emptied first: a program rarely calls one function with many signatures."""
+    value = cache.get(key) if key is not None else None
+    if value is None:
+        value = build()
+        if key is not None:
+            if len(cache) >= limit:
+                cache.clear()
+            cache[key] = value
+    return value
 
 
 def _check_backend(name: str | None) -> None:
@@ -42,7 +61,13 @@ class Function:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
     _dims: list | None = field(default=None, repr=False)  # see _input_dims
-    _bound: dict = field(default_factory=dict, repr=False)  # see _bind_sizes
+    _plans: dict = field(default_factory=dict, repr=False)  # signature -> _Plan, see __call__
+    _size_params: tuple[int, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Positions of integer scalar parameters: their values are sizes (e.g. a window W).
+        ins = self.def_.inputs
+        self._size_params = tuple(i for i, d in enumerate(ins) if d.shape == () and is_int(d.dtype))
 
     @property
     def __name__(self) -> str:
@@ -55,20 +80,45 @@ class Function:
 
     # -- the call path ------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
+        plan = remembered(self._plans, self._signature(args), lambda: self._plan(args))
+        self.last_backend = plan.backend
+        return plan(args)
+
+    def _signature(self, args: tuple) -> tuple | None:
+        """What a call's plan depends on (see `arrays.signature`), or None: not cacheable."""
+        if len(args) != len(self.def_.inputs):
+            return None
+        key = tuple(map(arrays.signature, args))
+        if None in key:
+            return None
+        if self._size_params:
+            sizes = tuple(args[i] for i in self._size_params)
+            if not all(isinstance(v, (int, np.integer)) for v in sizes):
+                return None
+            key += sizes
+        return key, self.backend or knobs.default_backend()
+
+    def _plan(self, args: tuple) -> _Plan:
+        """Check the arguments, bind sizes, pick the backend and get its launch: everything that
+        depends only on the arguments' signature."""
         infos = self._check_args(args)
         sizes = self._bind_sizes(infos, args)
-        like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
         name = self._pick_backend(device)
-        if name == backend_registry.REFERENCE:
-            outputs = self._run_interpreter(args, sizes)
-        else:
-            outputs = self._run_compiled(name, args, sizes, device)
-        self.last_backend = name
-        results = tuple(
-            self._to_user(outputs[d.name], d.dtype, like, device) for d in self.def_.outputs
-        )
-        return results[0] if len(results) == 1 else results
+        launch = None
+        if name != backend_registry.REFERENCE:
+            try:
+                launch = self._executable(name, sizes)
+            except UnsupportedError as err:
+                if self.backend is not None:
+                    raise
+                warnings.warn(
+                    f"tensorc: {self.def_.name} falls back to the reference interpreter (slow): "
+                    f"{err.message}",
+                    stacklevel=3,
+                )
+                name = backend_registry.REFERENCE
+        return _Plan.make(self, args, infos, sizes, name, launch, device)
 
     def _check_args(self, args: tuple) -> list[arrays.ArgInfo]:
         decls = self.def_.inputs
@@ -116,21 +166,6 @@ class Function:
         return infos
 
     def _bind_sizes(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
-        # The binding is a function of the shapes (and integer scalars): remembered per shapes.
-        key = (tuple(i.shape for i in infos), self._int_scalars(args))
-        bound = self._bound.get(key)
-        if bound is None:
-            bound = self._bind_new(infos, args)
-            if len(self._bound) >= 64:
-                self._bound.clear()
-            self._bound[key] = bound
-        return dict(bound)
-
-    def _int_scalars(self, args: tuple) -> tuple[int, ...]:
-        decls = self.def_.inputs
-        return tuple(int(a) for d, a in zip(decls, args) if d.shape == () and is_int(d.dtype))
-
-    def _bind_new(self, infos: list[arrays.ArgInfo], args: tuple) -> dict[str, int]:
         sizes: dict[str, int] = {}
         where: dict[str, str] = {}
         for decl, dims, info in zip(self.def_.inputs, self._input_dims(), infos):
@@ -152,9 +187,8 @@ class Function:
                     sizes.setdefault(dim, actual)
                     where.setdefault(dim, f"argument {decl.name!r} dimension {axis}")
         # Integer scalar parameters may appear in bounds (e.g. a window W): they are sizes too.
-        for decl, arg in zip(self.def_.inputs, args):
-            if decl.shape == () and is_int(decl.dtype):
-                sizes[decl.name] = int(arg)
+        for i in self._size_params:
+            sizes[self.def_.inputs[i].name] = int(args[i])
         return sizes
 
     def _input_dims(self) -> list[tuple[int | str | None, ...]]:
@@ -182,47 +216,14 @@ class Function:
 
     # -- execution -----------------------------------------------------------------------------
     def _run_interpreter(self, args: tuple, sizes: dict[str, int]) -> dict[str, np.ndarray]:
-        from tensorc.ir.interpreter import interpret
+        return self._execute(backend_registry.REFERENCE, None, args, sizes, "cpu")
 
-        named = {}
-        for decl, arg in zip(self.def_.inputs, args):
-            named[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)
-        return interpret(self.def_, named)
-
-    def _run_compiled(self, name: str, args: tuple, sizes: dict[str, int], device: str):
-        try:
-            launch = self._executable(name, sizes)
-        except UnsupportedError as err:
-            if self.backend is not None:
-                raise
-            warnings.warn(
-                f"tensorc: {self.def_.name} falls back to the reference interpreter (slow): "
-                f"{err.message}",
-                stacklevel=3,
-            )
-            self.backend = None
-            return self._run_interpreter(args, sizes)
-        return self._execute(name, launch, args, sizes, device)
-
-    def _execute(self, name: str, launch: Launch, args: tuple, sizes: dict[str, int], device: str):
-        """Run a built launch: convert inputs, allocate outputs and temps, call, return outputs."""
-        on_torch = name == "triton"
-        buffers: dict[str, Any] = {}
-        for decl, arg in zip(self.def_.inputs, args):
-            if on_torch and decl.shape == () and not arrays.is_torch(arg):
-                buffers[decl.name] = arg  # a plain kernel argument: no device copy, no sync
-            elif on_torch:
-                buffers[decl.name] = arrays.to_torch_buffer(arg, decl.dtype, device)
-            else:
-                buffers[decl.name] = arrays.to_numpy_buffer(arg, decl.dtype)
-        # Outputs and temps are fresh per call (calls may run concurrently from several threads).
-        for buf_name, shape, dtype in launch.allocations:
-            if on_torch:
-                buffers[buf_name] = arrays.empty_torch(shape, dtype, device)
-            else:
-                buffers[buf_name] = arrays.empty_numpy(shape, dtype)
-        launch.exe(buffers, sizes)
-        return {d.name: buffers[d.name] for d in self.def_.outputs}
+    def _execute(self, name: str, launch: Launch | None, args: tuple, sizes: dict[str, int],
+                 device: str) -> dict[str, Any]:
+        """Run a built launch (e.g. a tuning candidate; None: the interpreter) on checked
+        arguments; outputs by name, as the backend wrote them."""
+        infos = [arrays.describe(a) for a in args]
+        return _Plan.make(self, args, infos, sizes, name, launch, device).run(args)
 
     def _executable(self, name: str, sizes: dict[str, int]) -> Launch:
         """The launch for these sizes: from memory, else built with the schedule and config that
@@ -256,9 +257,11 @@ class Function:
         return Launch.make(prog, backend.load(artifact, prog, config), sizes)
 
     def _forget(self, name: str, sizes: dict[str, int]) -> None:
-        """Drop the in-memory launch for these sizes (tuning changed the choice)."""
+        """Drop the in-memory launch for these sizes (tuning changed the choice), and the plans
+        that hold it."""
         with self._lock:
             self._cache.pop((name, tuple(sorted(sizes.items()))), None)
+            self._plans.clear()
 
     @staticmethod
     def _backend_object(name: str):
@@ -269,11 +272,6 @@ class Function:
                 hint=f"choose one of: {', '.join(backend_registry.CHOICES)}",
             )
         return backend
-
-    def _to_user(self, out: Any, dtype: str, like: str, device: str) -> Any:
-        if arrays.is_torch(out):
-            return arrays.torch_to_user(out, dtype, like)
-        return arrays.numpy_to_user(np.asarray(out), dtype, like, device)
 
     def compile_time(self, *args: Any) -> float:
         """Seconds to build (or fetch) the kernel for these arguments, without running it."""
@@ -303,6 +301,63 @@ class Launch:
 
     def __iter__(self):  # `prog, exe = fn._executable(...)` keeps working
         return iter((self.prog, self.exe))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A call's work that depends only on its arguments' signature, decided once (every check
+    passed): the sizes, the backend's executable (None: the reference interpreter) and the buffers
+    to allocate (name, shape, buffer dtype), how each input becomes a backend buffer and each
+    output goes back to the caller (None: as it is)."""
+
+    backend: str
+    def_: Def
+    sizes: dict[str, int]
+    exe: Any
+    allocations: tuple[tuple[str, tuple[int, ...], Any], ...]
+    zeros: Callable  # (shape, buffer dtype) -> a zero-filled buffer
+    inputs: tuple[tuple[str, Callable | None], ...]
+    outputs: tuple[tuple[str, Callable | None], ...]
+
+    @staticmethod
+    def make(fn: Function, args: tuple, infos: list, sizes: dict[str, int], name: str,
+             launch: Launch | None, device: str) -> _Plan:
+        on_torch = name == "triton"
+        like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
+        inputs = tuple(
+            (d.name, arrays.torch_conversion(a, d.dtype, device) if on_torch
+             else arrays.numpy_conversion(a, d.dtype))
+            for d, a in zip(fn.def_.inputs, args)
+        )
+        outputs = tuple(
+            (d.name, arrays.to_user_conversion(on_torch, d.dtype, like, device))
+            for d in fn.def_.outputs
+        )
+        if on_torch:
+            zeros, dtype = arrays.zeros_torch(device), arrays.torch_dtype
+        else:
+            zeros, dtype = np.zeros, arrays.numpy_dtype
+        if launch is None:
+            return _Plan(name, fn.def_, sizes, None, (), zeros, inputs, outputs)
+        allocations = tuple((buf, shape, dtype(dt)) for buf, shape, dt in launch.allocations)
+        return _Plan(name, fn.def_, sizes, launch.exe, allocations, zeros, inputs, outputs)
+
+    def __call__(self, args: tuple) -> Any:
+        outputs = self.run(args)
+        results = tuple(back(outputs[n]) if back else outputs[n] for n, back in self.outputs)
+        return results[0] if len(results) == 1 else results
+
+    def run(self, args: tuple) -> dict[str, Any]:
+        buffers = {n: conv(a) if conv else a for (n, conv), a in zip(self.inputs, args)}
+        if self.exe is None:
+            from tensorc.ir.interpreter import interpret
+
+            return interpret(self.def_, buffers)
+        # Outputs and temps are fresh per call (calls may run concurrently from several threads).
+        for buf, shape, dtype in self.allocations:
+            buffers[buf] = self.zeros(shape, dtype)
+        self.exe(buffers, dict(self.sizes))
+        return buffers
 
 
 class Module:
