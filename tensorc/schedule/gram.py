@@ -6,7 +6,8 @@ Two sums over one feature index `d` inside a statement writing the whole (i, j) 
 - `alpha * sum_d x(i,d) * x(j,d)`, symmetric in (i, j) (schedule.gemm and .symmetry): numpy's syrk.
 
 Target "cpu": one kernel of tiles, the rest of the statement (the epilogue, e.g. `exp(-g * .)`)
-applied to each tile right after its Gemm wrote it, while it is in L2. When the statement is
+applied to each tile in place right after its Gemm wrote it, while it is in L2, then the tile
+copied out (`Copy`, streaming stores: the output is not read again here). When the statement is
 symmetric in (i, j) only the tiles right of the diagonal are computed and mirrored:
 
     parallel for t in [0, ceil(nb / 2)):        # row blocks t and nb-1-t: equal work per t
@@ -14,10 +15,11 @@ symmetric in (i, j) only the tiles right of the diagonal are computed and mirror
       for ib in (t, nb-1-t):                     # (once when they coincide)
         serial for j0 in [i0, N) step BJ:        # i0 = ib * BI; from 0 when not symmetric
           gemm S = alpha * x[i0 : i0+BI, :] @ y[j0 : j0+BJ, :]^T
-          out[i, j] = S[r, c] = epilogue(S[r, c])   # sqdist: S + |x_i|^2 + |y_j|^2, clamped at 0
-          out[j, i] = S[r, c]                    # only rows j below the row block
-The mirror reads S by columns: reading `out` by columns instead (a row stride of 4096 floats)
-maps every row to the same few cache sets: the whole kernel measured 1.6x slower at N = 4096.
+          S[r, c] = epilogue(S[r, c])            # sqdist: S + |x_i|^2 + |y_j|^2, clamped at 0
+          copy out[i0 + r, j0 + c] = S[r, c]
+          copy out[j0 + c, i0 + r] = S[r, c]     # only columns j below the row block
+The mirror is a Copy to a transposed view: the cpu backend transposes 4x4 blocks of S in
+registers and writes each output row a cache line at a time (backends/llvm/transpose.py).
 Other targets: norms, one Gemm over the whole output, one epilogue pass (sqdist only).
 """
 
