@@ -20,21 +20,28 @@ from .program import render_program
 from .values import DEFAULT_CONFIG
 
 # (BLOCK_I, BLOCK_J, num_warps, num_stages) tried per fast path; the first is the default's.
-FLASH_TILES = ((128, 64, 8, 3), (128, 64, 4, 3), (64, 64, 4, 3), (128, 128, 8, 2), (128, 32, 4, 4))
+# Checked for sm_90 with `python -m benchmarks.gpu_static --all-configs` (no spills, shared
+# memory within 227 KB): 128 flash rows need 8 warps (4 spilled at d=128), and a 128x256 Gemm
+# tile needs BK=32 in fp32 (BK=64 asked 288 KB).
+FLASH_TILES = ((128, 64, 8, 3), (128, 64, 8, 2), (64, 64, 4, 3), (128, 128, 8, 2), (128, 32, 8, 4))
 STREAM_TILES = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 32, 4, 3), (256, 32, 8, 2), (32, 128, 4, 2))
-GENERIC_BLOCKS = ((256, 4), (512, 8), (64, 2))  # (BLOCK, num_warps)
+OUT_TILES = ((64, 64, 8, 2), (64, 64, 4, 2), (128, 64, 8, 2), (64, 128, 8, 2))
+# (BLOCK, num_warps); num_warps also sets a Gemm kernel's warps (2 spilled a 128x128 tile)
+GENERIC_BLOCKS = ((256, 4), (512, 8), (1024, 8))
 GPU_DEFAULTS = {"BM": 128, "BN": 128, "BK": 32, "num_stages": 3}  # Gemm tiles sized for a GPU
 GEMM_TILES = (
     (64, 64, 32, 4, 3),
     (128, 64, 32, 4, 3),
     (128, 128, 32, 8, 3),
-    (128, 256, 64, 8, 3),
+    (128, 128, 64, 8, 3),
+    (128, 256, 32, 8, 3),
 )  # BM BN BK warps st.
 
 
 def candidates(prog: LoopProgram, base: dict) -> list[dict]:
     """Configs worth timing for `prog`, `base` first: only the knobs of the paths its kernels
-    take (flash, tile with or without tl.dot in d, generic lanes, Gemm tiles)."""
+    take (flash, streaming or output tiles, with or without tl.dot in d, generic lanes, Gemm
+    tiles)."""
     from .render import _render_kernel
 
     paths = [_render_kernel(prog, k, n, base) for n, k in enumerate(prog.kernels)]
@@ -43,11 +50,12 @@ def candidates(prog: LoopProgram, base: dict) -> list[dict]:
     if "# path: flash" in text:
         out += [dict(zip(("FLASH_BLOCK_I", "FLASH_BLOCK_J", "FLASH_WARPS", "FLASH_STAGES"), t))
                 for t in FLASH_TILES[1:]]  # fmt: skip
-    if "# path: 2-D tile" in text:
-        out += [dict(zip(("TILE_BLOCK_I", "TILE_BLOCK_J", "TILE_WARPS", "TILE_STAGES"), t))
-                for t in STREAM_TILES[1:]]  # fmt: skip
-        if "tl.dot(" in text:
-            out.append({"BLOCK_D": 64})
+    for path, kind, tiles in (("2-D tile", "TILE", STREAM_TILES), ("2-D output", "OUT", OUT_TILES)):
+        if f"# path: {path}" in text:
+            keys = (f"{kind}_BLOCK_I", f"{kind}_BLOCK_J", f"{kind}_WARPS", f"{kind}_STAGES")
+            out += [dict(zip(keys, t)) for t in tiles[1:]]
+    if "# path: 2-D" in text and "tl.dot(" in text:
+        out.append({"BLOCK_D": 64})
     if "# path: generic" in text:
         out += [{"BLOCK": b, "num_warps": w} for b, w in GENERIC_BLOCKS]
         if "Gemm through tl.dot" in text:

@@ -367,7 +367,7 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
         self.stmts(body)
         lines = self.lines[head_at:]
         self.lines = self.lines[:head_at]
-        kind = "FLASH" if self.flash else "TILE"
+        kind = "FLASH" if self.flash else "OUT" if self.wrote_columns else "TILE"
         cfg = self.config
         bi, bj = int(cfg[f"{kind}_BLOCK_I"]), int(cfg[f"{kind}_BLOCK_J"])
         hl, hh = (host_expr(x, self.all_sizes) for x in (start, stop))

@@ -131,7 +131,7 @@ class DotRules:
             x = self.side_load(s, m[1][0], f"{rd}[None, :]", "i", hi)
             xn = None
             if m[3]:  # |x|^2 of the resident tile, once
-                xn = self.bind("_xn", _norm(self.bind("_t", f"tl.cast({x}, tl.float32)"), 1))
+                xn = self.bind("_xn", self.norm(x, 1))
             if flag:
                 self.depth -= 1
             self.resident[id(s)] = (x, w, flag, xn)
@@ -162,7 +162,9 @@ class DotRules:
                 self.emit(f"if {flag}:")
                 self.depth += 1
             rd = self.bind("_rd", f"tl.arange(0, {w})")
-            self.dot_chunk(s, loads, dts, sq, acc, rd, hi, x, xn)
+            xa, ya = self.dot_operands(s, loads, rd, hi, x)
+            dot = self.dot_code(xa, ya, dts)
+            self.dot_finish(acc, dot, sq and (xn or self.norm(xa, 1), self.norm(ya, 0)))
             if flag:
                 self.depth -= 1
                 self.emit("else:")
@@ -175,29 +177,46 @@ class DotRules:
             self.emit(f"{acc} = tl.maximum({acc}, 0.0)")
 
     def dot_chunks(self, s, loads, dts, sq, acc, hi) -> None:
+        """x.y accumulated in place by tl.dot over BLOCK_D chunks (the MMA accumulator), the
+        squared norms beside it; `acc` is updated once after the loop."""
         bd = int(self.config["BLOCK_D"])
         d = self.static_extent(s.stop)
         if d is not None:
             bd = min(bd, max(16, _next_pow2(d)))
+        dt = self.bind("_dt", "tl.zeros([BLOCK_I, BLOCK_J], tl.float32)")
+        if sq:
+            nx = self.bind("_nx", "tl.zeros([BLOCK_I, 1], tl.float32)")
+            ny = self.bind("_ny", "tl.zeros([1, BLOCK_J], tl.float32)")
         d0 = self.fresh("_d0")
         self.emit(f"for {d0} in range(0, {hi}, {bd}):")
         self.depth += 1
         rd = self.bind("_rd", f"{d0} + tl.arange(0, {bd})")
-        self.dot_chunk(s, loads, dts, sq, acc, rd, hi, None)
+        xa, ya = self.dot_operands(s, loads, rd, hi, None)
+        self.emit(f"{dt} = {self.dot_code(xa, ya, dts, dt)}")
+        if sq:
+            self.emit(f"{nx} = {nx} + {self.norm(xa, 1)}")
+            self.emit(f"{ny} = {ny} + {self.norm(ya, 0)}")
         self.depth -= 1
+        self.dot_finish(acc, dt, sq and (nx, ny))
 
-    def dot_chunk(self, s, loads, dts, sq, acc, rd, hi, x, xn=None) -> None:
-        """acc += x . y (or |x|^2 + |y|^2 - 2 x.y) over the d chunk `rd`."""
+    def dot_operands(self, s, loads, rd, hi, x) -> tuple[str, str]:
+        """The i-side (`x` when resident) and j-side tiles of the d chunk `rd`."""
         xa = x or self.side_load(s, loads[0], f"{rd}[None, :]", "i", hi)
-        ya = self.side_load(s, loads[1], f"{rd}[:, None]", "j", hi)
-        da, db = dts
-        if da == db and da != "float32":
-            dot = f"tl.dot({xa}, {ya})"
-        else:
-            f32, prec = "tl.float32", self.precision()
-            dot = f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}), input_precision={prec!r})"
-        if not sq:
+        return xa, self.side_load(s, loads[1], f"{rd}[:, None]", "j", hi)
+
+    def dot_code(self, xa: str, ya: str, dts, into: str | None = None) -> str:
+        """tl.dot of two tiles: fp16/bf16 as they are, else in fp32 (TF32 if allowed)."""
+        acc = f", {into}" if into else ""
+        if dts[0] == dts[1] and dts[0] != "float32":
+            return f"tl.dot({xa}, {ya}{acc})"
+        f32, prec = "tl.float32", self.precision()
+        return f"tl.dot(tl.cast({xa}, {f32}), tl.cast({ya}, {f32}){acc}, input_precision={prec!r})"
+
+    def norm(self, t: str, axis: int) -> str:
+        return _norm(self.bind("_t", f"tl.cast({t}, tl.float32)"), axis)
+
+    def dot_finish(self, acc: str, dot: str, norms) -> None:
+        """acc += coef * x.y, or acc += |x|^2 + |y|^2 - 2 x.y with `norms` = (|x|^2, |y|^2)."""
+        if not norms:
             return self.emit(f"{acc} = {acc} + {self.coef + ' * ' if self.coef else ''}{dot}")
-        nx = xn or _norm(self.bind("_t", f"tl.cast({xa}, tl.float32)"), 1)
-        ny = _norm(self.bind("_t", f"tl.cast({ya}, tl.float32)"), 0)
-        self.emit(f"{acc} = {acc} + {nx} + {ny} - 2.0 * {dot}")
+        self.emit(f"{acc} = {acc} + {norms[0]} + {norms[1]} - 2.0 * {dot}")

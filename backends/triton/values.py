@@ -35,6 +35,10 @@ DEFAULT_CONFIG: dict = {
     "TILE_BLOCK_J": 64,  # ... and columns per step
     "TILE_WARPS": 4,
     "TILE_STAGES": 2,
+    "OUT_BLOCK_I": 64,  # output tiles (Gram, RBF): rows per program
+    "OUT_BLOCK_J": 64,  # ... and columns per step
+    "OUT_WARPS": 8,  # 4 spilled the RBF Gram tile at D=1024 on sm_90
+    "OUT_STAGES": 2,
     "FLASH_BLOCK_I": 128,  # flash attention: query rows per program
     "FLASH_BLOCK_J": 64,  # ... and keys per step
     "FLASH_WARPS": 8,

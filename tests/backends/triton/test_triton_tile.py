@@ -20,7 +20,8 @@ from tensorc.schedule import default_schedule, lower
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-SMALL = {"TILE_BLOCK_I": 16, "TILE_BLOCK_J": 16, "FLASH_BLOCK_I": 16, "FLASH_BLOCK_J": 16}
+SMALL = {"TILE_BLOCK_I": 16, "TILE_BLOCK_J": 16, "FLASH_BLOCK_I": 16, "FLASH_BLOCK_J": 16,
+         "OUT_BLOCK_I": 16, "OUT_BLOCK_J": 16}  # fmt: skip
 TILE, FLASH, GENERIC = "# path: 2-D tile", "# path: flash attention", "# path: generic"
 OUT_TILES = "# path: 2-D output tiles"
 RNG = np.random.default_rng(5)
@@ -216,6 +217,11 @@ def test_space_lists_the_knobs_of_the_paths_taken_and_each_runs():
     attn = tensorc.compile(ATTN, backend="interp").full
     prog = _loops(attn, {"B": 1, "H": 2, "N": 64, "D": 32, "E": 32})
     assert any(c["FLASH_BLOCK_J"] != 64 for c in candidates(prog, DEFAULT_CONFIG))
+    rbf = tensorc.compile(KSUM, backend="interp").rbf_gram
+    configs = candidates(_loops(rbf, {"N": 37, "D": 20}), DEFAULT_CONFIG)
+    outs = [c for c in configs if c["OUT_BLOCK_J"] != DEFAULT_CONFIG["OUT_BLOCK_J"]]
+    assert outs and all(c["TILE_BLOCK_J"] == DEFAULT_CONFIG["TILE_BLOCK_J"] for c in configs)
+    _check(KSUM, "rbf_gram", [_pts(37, 20), 0.025], OUT_TILES, 1e-4, config=outs[0])
 
 
 @pytest.mark.parametrize("n, d", [(1, 3), (37, 5), (33, 20), (9, 300)])
