@@ -3,10 +3,11 @@
     exe = BACKEND.load(BACKEND.build(BACKEND.render(prog, cfg), prog, cfg), prog, cfg)
     exe({"x": x, "out": out}, {"N": 7})
 
-Threads: each kernel's split target (see `render.split_target`) is cut into `threads` disjoint,
-deterministic chunks run on a persistent thread pool (ctypes releases the GIL); other kernels run on
-the calling thread. Kernels run in order. `threads` defaults to `$TENSORC_NUM_THREADS` or
-`os.cpu_count()`.
+Threads: the kernels run through one native driver per program (driver.py). The calling thread
+and `threads - 1` pool threads (ctypes releases the GIL) each call it once; they share each
+kernel's fixed chunks (claimed by atomic counters), wait for a kernel's last chunk before the next
+kernel, and the calling thread returns when every chunk is done. `threads` defaults to
+`$TENSORC_NUM_THREADS` or `os.cpu_count()`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir.types import to_numpy
 
 from . import build as _build
-from .render import kernel_symbol, render_program, split_target
+from .driver import LINE, chunks_per_thread, driver_symbol, render_driver, slots
+from .render import kernel_symbol, render_program
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 
@@ -55,46 +57,45 @@ def _pointer(name: str, arr: Any, dtype: str) -> tuple[int, Any]:
 
 
 class CpuExecutable:
-    """Calls the kernels of one compiled `LoopProgram` (see the module docstring)."""
+    """Calls the kernels of one compiled `LoopProgram` through its driver (see the module
+    docstring): one native call per thread and program call."""
 
     def __init__(self, prog: L.LoopProgram, library: _build.Library, threads: int):
         self.prog, self.library, self.threads = prog, library, threads
-        self.kernels = []
-        for i, k in enumerate(prog.kernels):
-            argtypes = [ctypes.c_void_p] * len(k.buffers) + [ctypes.c_int64] * (len(k.sizes) + 3)
-            proto = ctypes.CFUNCTYPE(None, *argtypes)
-            fn = proto(library.addresses[kernel_symbol(prog, i)])
-            bufs = tuple((b.name, b.dtype) for b in k.buffers)
-            self.kernels.append((k.name, fn, bufs, tuple(k.sizes), split_target(k) is not None))
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64)
+        self.run = proto(library.addresses[driver_symbol(prog)])
+        self.buffers, self.sizes = slots(prog)
+        self.dtypes = {b.name: b.dtype for k in prog.kernels for b in k.buffers}
+        self.state_len = 2 * LINE * len(prog.kernels)
         self.static = dict(prog.static_sizes)
+        split = any(chunks_per_thread(k) for k in prog.kernels)
+        self.helpers = threads - 1 if split else 0
 
     def __call__(self, buffers: dict[str, Any], sizes: dict[str, int]) -> None:
-        addrs: dict[str, int] = {}  # each buffer's address, taken once per call
         keep = []
-        for name, fn, bufs, size_names, splittable in self.kernels:
-            args = []
-            for buf, dtype in bufs:
-                addr = addrs.get(buf)
-                if addr is None:
-                    if buf not in buffers:
-                        raise ArgumentError(f"kernel {name}: missing buffer {buf!r}")
-                    addr, obj = _pointer(buf, buffers[buf], dtype)
-                    addrs[buf] = addr
-                    keep.append(obj)
-                args.append(addr)
-            for s in size_names:
-                v = sizes[s] if s in sizes else self.static.get(s)
-                if v is None:
-                    raise ArgumentError(f"kernel {name}: missing size {s!r}")
-                args.append(int(v))
-            n = self.threads if splittable else 1
-            if n == 1:
-                fn(*args, 0, 1, 1)
-            else:
-                futures = [_pool(n).submit(fn, *args, t, t + 1, n) for t in range(1, n)]
-                fn(*args, 0, 1, n)
-                for f in futures:
-                    f.result()
+        slots_ = []
+        for name in self.buffers:
+            if name not in buffers:
+                raise ArgumentError(f"{self.prog.name}: missing buffer {name!r}")
+            addr, obj = _pointer(name, buffers[name], self.dtypes[name])
+            slots_.append(addr)
+            keep.append(obj)
+        for s in self.sizes:
+            v = sizes[s] if s in sizes else self.static.get(s)
+            if v is None:
+                raise ArgumentError(f"{self.prog.name}: missing size {s!r}")
+            slots_.append(int(v))
+        args = np.array(slots_, dtype=np.int64)
+        state = np.zeros(self.state_len, dtype=np.int64)
+        a, st = args.ctypes.data, state.ctypes.data
+        for _ in range(self.helpers):
+            # Not awaited: the driver returns on this thread only after every chunk is done, and a
+            # helper that starts later finds nothing left to claim (`keep` holds what it reads).
+            _pool(self.helpers).submit(self._help, a, st, (self, args, state))
+        self.run(a, st, self.threads)
+
+    def _help(self, a: int, st: int, keep: tuple) -> None:
+        self.run(a, st, self.threads)
 
 
 class CpuBackend:
@@ -123,13 +124,14 @@ class CpuBackend:
         return [{"threads": n}] + ([{"threads": 1}] if n > 1 else [])
 
     def render(self, prog: L.LoopProgram, config: dict | None = None) -> str:
-        return render_program(prog)
+        return render_program(prog) + "\n" + render_driver(prog)
 
     def build(self, source: str, prog: L.LoopProgram, config: dict | None = None) -> bytes:
         return _build.compile_ir(source)
 
     def load(self, artifact: bytes, prog: L.LoopProgram, config: dict | None = None):
         symbols = [kernel_symbol(prog, i) for i in range(len(prog.kernels))]
+        symbols.append(driver_symbol(prog))
         lib = _build.load_object(artifact, symbols)
         threads = (config or {}).get("threads") or default_threads()
         return CpuExecutable(prog, lib, int(threads))

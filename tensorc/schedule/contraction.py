@@ -161,8 +161,9 @@ def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumu
         accumulate=accumulate or bool(k_loops), dtype=dtype,
     )  # fmt: skip
     body: list[L.Stmt] = [g]
-    for idx, _ in reversed(loops):
-        body = [L.Loop(var[idx], const(0), sym_to_lexpr(ext[idx], spec), tuple(body), kind="serial")]
+    for idx, gname in reversed(loops):  # b, m, n loops write disjoint parts of out: parallel
+        kind = "serial" if gname == "k" else "parallel"
+        body = [L.Loop(var[idx], const(0), sym_to_lexpr(ext[idx], spec), tuple(body), kind=kind)]
     if k_loops and not accumulate:  # the k loops accumulate: start from zero
         zvars = [names(f"z{n}") for n in range(len(zs))]
         zero: list[L.Stmt] = [
@@ -333,10 +334,10 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
         if got is None:
             got = _generic_step(pb, x, y, out, ext, dtype, scalars if last else [], accumulate and last)
             notes.append(f"{label}: path step {n + 1} has no Gemm shape; lowered as a loop nest")
-        if step.flops >= OWN_KERNEL_FLOPS:  # its own kernel, so that the threads share it
+        if step.flops >= OWN_KERNEL_FLOPS and _splittable(got):  # the threads share it
             rows = volume([i for i in zs if i in x.indices and i not in y.indices], size)
             cols = volume([i for i in zs if i in y.indices and i not in x.indices], size)
-            if len(got) == 1 and isinstance(got[0], L.Gemm) and rows < FEW_ROWS <= cols:
+            if isinstance(got[0], L.Gemm) and rows < FEW_ROWS <= cols:
                 got = [_columns_in_parallel(got[0], names)]
                 notes.append(f"{label}: path step {n + 1} runs its columns in parallel blocks")
             groups += [got, []]
@@ -361,13 +362,23 @@ def _pair_key(x: View, y: View, zs: list[str]) -> tuple[tuple, dict[int, str]]:
     return key + (tuple(pos[i] for i in zs),), dict(enumerate(names))
 
 
-OWN_KERNEL_FLOPS = 1 << 22  # a path step this big runs as its own (multithreaded) kernel
+# a path step this big (about 5 us of one core) runs as its own kernel, split across the threads
+# (the cpu backend's driver starts the next kernel a few hundred ns after the last chunk)
+OWN_KERNEL_FLOPS = 1 << 17
 FEW_ROWS = 64  # a Gemm with fewer rows (and more columns) is split across threads by columns
 COLUMN_BLOCKS = 8  # parallel column blocks (multiples of the micro-kernel's 16 columns)
 
 
 def volume(indices, size: dict) -> int:
     return math.prod(size[i] for i in indices)
+
+
+def _splittable(stmts: list[L.Stmt]) -> bool:
+    """One Gemm or one parallel loop: what a backend can cut into chunks for its threads."""
+    if len(stmts) != 1:
+        return False
+    s = stmts[0]
+    return isinstance(s, L.Gemm) or isinstance(s, L.Loop) and s.kind == "parallel"
 
 
 def _columns_in_parallel(g: L.Gemm, names) -> L.Loop:

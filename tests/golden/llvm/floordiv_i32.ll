@@ -57,3 +57,60 @@ loop.body:
 loop.exit:
   ret void
 }
+declare i32 @"sched_yield"()
+
+declare void @"llvm.x86.sse2.pause"()
+
+define void @"tc_floordiv_i32_run"(ptr %"args", ptr %"state", i64 %"threads") nounwind
+{
+entry:
+  %"spins" = alloca i64
+  %".5" = mul i64 %"threads", 4
+  %".6" = getelementptr inbounds i64, ptr %"state", i64 0
+  %".7" = getelementptr inbounds i64, ptr %"state", i64 8
+  br label %"k0.claim"
+k0.claim:
+  %".9" = atomicrmw add ptr %".6", i64 1 monotonic
+  %".10" = icmp slt i64 %".9", %".5"
+  br i1 %".10", label %"k0.run", label %"k0.wait"
+k0.run:
+  %".12" = getelementptr inbounds i64, ptr %"args", i64 0
+  %".13" = load ptr, ptr %".12"
+  %".14" = getelementptr inbounds i64, ptr %"args", i64 1
+  %".15" = load ptr, ptr %".14"
+  %".16" = getelementptr inbounds i64, ptr %"args", i64 2
+  %".17" = load ptr, ptr %".16"
+  %".18" = getelementptr inbounds i64, ptr %"args", i64 3
+  %".19" = load i64, ptr %".18"
+  %".20" = add i64 %".9", 1
+  call void @"tc_floordiv_i32_0_floordiv_i32"(ptr %".13", ptr %".15", ptr %".17", i64 %".19", i64 %".9", i64 %".20", i64 %".5")
+  %".22" = atomicrmw add ptr %".7", i64 1 release
+  br label %"k0.claim"
+k0.wait:
+  store i64 0, i64* %"spins"
+  br label %"k0.spin"
+k0.spin:
+  %".26" = load atomic i64, ptr %".7" acquire, align 8
+  %".27" = icmp sge i64 %".26", %".5"
+  %".28" = xor i1 %".27", -1
+  br i1 %".28", label %"k0.spin.if", label %"k0.spin.endif"
+k0.ready:
+  ret void
+k0.spin.if:
+  %".30" = load i64, i64* %"spins"
+  %".31" = add i64 %".30", 1
+  store i64 %".31", i64* %"spins"
+  %".33" = icmp slt i64 %".30", 4000
+  br i1 %".33", label %"k0.spin.if.if", label %"k0.spin.if.else"
+k0.spin.endif:
+  br i1 %".27", label %"k0.ready", label %"k0.spin"
+k0.spin.if.if:
+  call void @"llvm.x86.sse2.pause"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.else:
+  %".37" = call i32 @"sched_yield"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.endif:
+  br label %"k0.spin.endif"
+}
+

@@ -99,3 +99,64 @@ if.end:
   store i64 %".78", i64* %".32"
   br label %"loop.head.1"
 }
+declare i32 @"sched_yield"()
+
+declare void @"llvm.x86.sse2.pause"()
+
+define void @"tc_nn_run"(ptr %"args", ptr %"state", i64 %"threads") nounwind
+{
+entry:
+  %"spins" = alloca i64
+  %".5" = mul i64 %"threads", 4
+  %".6" = getelementptr inbounds i64, ptr %"state", i64 0
+  %".7" = getelementptr inbounds i64, ptr %"state", i64 8
+  br label %"k0.claim"
+k0.claim:
+  %".9" = atomicrmw add ptr %".6", i64 1 monotonic
+  %".10" = icmp slt i64 %".9", %".5"
+  br i1 %".10", label %"k0.run", label %"k0.wait"
+k0.run:
+  %".12" = getelementptr inbounds i64, ptr %"args", i64 0
+  %".13" = load ptr, ptr %".12"
+  %".14" = getelementptr inbounds i64, ptr %"args", i64 1
+  %".15" = load ptr, ptr %".14"
+  %".16" = getelementptr inbounds i64, ptr %"args", i64 2
+  %".17" = load ptr, ptr %".16"
+  %".18" = getelementptr inbounds i64, ptr %"args", i64 3
+  %".19" = load i64, ptr %".18"
+  %".20" = getelementptr inbounds i64, ptr %"args", i64 4
+  %".21" = load i64, ptr %".20"
+  %".22" = getelementptr inbounds i64, ptr %"args", i64 5
+  %".23" = load i64, ptr %".22"
+  %".24" = add i64 %".9", 1
+  call void @"tc_nn_0_nn"(ptr %".13", ptr %".15", ptr %".17", i64 %".19", i64 %".21", i64 %".23", i64 %".9", i64 %".24", i64 %".5")
+  %".26" = atomicrmw add ptr %".7", i64 1 release
+  br label %"k0.claim"
+k0.wait:
+  store i64 0, i64* %"spins"
+  br label %"k0.spin"
+k0.spin:
+  %".30" = load atomic i64, ptr %".7" acquire, align 8
+  %".31" = icmp sge i64 %".30", %".5"
+  %".32" = xor i1 %".31", -1
+  br i1 %".32", label %"k0.spin.if", label %"k0.spin.endif"
+k0.ready:
+  ret void
+k0.spin.if:
+  %".34" = load i64, i64* %"spins"
+  %".35" = add i64 %".34", 1
+  store i64 %".35", i64* %"spins"
+  %".37" = icmp slt i64 %".34", 4000
+  br i1 %".37", label %"k0.spin.if.if", label %"k0.spin.if.else"
+k0.spin.endif:
+  br i1 %".31", label %"k0.ready", label %"k0.spin"
+k0.spin.if.if:
+  call void @"llvm.x86.sse2.pause"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.else:
+  %".41" = call i32 @"sched_yield"()
+  br label %"k0.spin.if.endif"
+k0.spin.if.endif:
+  br label %"k0.spin.endif"
+}
+
