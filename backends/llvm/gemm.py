@@ -6,7 +6,9 @@ KC x 16 panels) -> ic (MC, pack A into 6 x KC panels) -> jr -> ir -> a 6x16 micr
 float64 compute uses the same code with a 6x8 block of `<4 x double>`. Integer/bool compute runs a
 plain triple loop. Packing zero-pads edges, so the micro-kernel never branches; the write-back
 applies alpha, converts to C's dtype and adds the old value unless this is the first k block of a
-non-accumulating Gemm. Results do not depend on how rows are split across threads.
+non-accumulating Gemm. A Gemm at most DOT_N columns wide whose A is read along k (a matrix times
+a few vectors: the MPS chain's steps) runs as dot products instead (`_dot_products`). Results do not
+depend on how rows are split across threads.
 
     void @tc.gemm.<c>.<a>.<b>.<compute>(ptr C, i64 csb, i64 csr, i64 csc, ptr A, i64 x3,
                                          ptr B, i64 x3, i64 batch, i64 m, i64 n, i64 k,
@@ -29,6 +31,7 @@ from .codec import Codec, mem_type, reg_type
 KC = 256
 MC = 96
 NC = 512
+DOT_N = 4  # Gemms this narrow, with A read along k, run as dot products (`_dot_products`)
 
 
 def _c(v: int) -> ir.Constant:
@@ -331,7 +334,98 @@ def _packed_body(w: Codec, fn, dts, compute):
 
         w.counted_loop(n, per_jc, step=NC)
 
-    w.counted_loop(batch, per_batch)
+    if dts[1] != compute:
+        w.counted_loop(batch, per_batch)
+        return
+    narrow = b.and_(b.icmp_signed("<=", n, _c(DOT_N)), b.icmp_signed("==", asc, _c(1)))
+    with w.b.if_else(narrow) as (then, otherwise):
+        with then:
+            _dot_products(w, fn, dts, compute)
+        with otherwise:
+            w.counted_loop(batch, per_batch)
+
+
+def _dot_products(w: Codec, fn, dts, compute: str) -> None:
+    """The Gemm for n <= DOT_N with A contiguous along k (A of the compute dtype): each C element
+    is one dot product of an A row with a B column (B^T packed once per KC block of k), vectors
+    along k. A micro-kernel panel would be 16 columns wide with at most DOT_N of them used."""
+    (C, csb, csr, csc), (A, asb, asr, _), (B, bsb, bsr, bsc) = (_operand(fn, i) for i in range(3))
+    batch, m, n, k, alpha, accumulate = fn.args[12:]
+    ct = reg_type(compute)
+    vw = _blocking(compute)[1]
+    vt = ir.VectorType(ct, vw)
+    align = 4 if compute == "float32" else 8
+    bt = w.entry_b.alloca(ct, size=_c(DOT_N * KC), name="btpack")
+    bt.align = 64
+    vacc = [w.entry_b.alloca(vt, name=f"vacc{j}") for j in range(DOT_N)]
+    sacc = [w.entry_b.alloca(ct, name=f"sacc{j}") for j in range(DOT_N)]
+    vfma = declare(w.module, f"llvm.fma.{type_suffix(vt)}", vt, [vt, vt, vt])
+    sfma = declare(w.module, f"llvm.fma.{type_suffix(ct)}", ct, [ct, ct, ct])
+    end = w.fn.append_basic_block("dot.end")
+    cases = [w.fn.append_basic_block(f"dot.n{nj}") for nj in range(1, DOT_N + 1)]
+    switch = w.b.switch(n, end)
+    for nj, block in enumerate(cases, 1):
+        switch.add_case(_c(nj), block)
+        w.b.position_at_end(block)
+        b = w.b
+
+        def per_pc(bi, pc, nj=nj):
+            kc = _min(w, _c(KC), w.b.sub(k, pc))
+            first = w.b.and_(w.b.icmp_signed("==", pc, _c(0)), w.b.not_(accumulate))
+            for j in range(nj):  # bt[j][p] = B[pc + p, j]
+                w.counted_loop(kc, lambda p, j=j: w.b.store(
+                    w.conv(w.load_mem(_at(w, B, dts[2], (bi, bsb), (w.b.add(pc, p), bsr),
+                                          (_c(j), bsc)), dts[2]), dts[2], compute),
+                    w.b.gep(bt, [w.b.add(_c(j * KC), p)], inbounds=True, source_etype=ct)))
+            w.counted_loop(m, lambda i: row(bi, pc, kc, first, i, nj))
+
+        def row(bi, pc, kc, first, i, nj):
+            arow = _at(w, A, compute, (bi, asb), (i, asr), (pc, _c(1)))
+            for j in range(nj):
+                w.b.store(ir.Constant(vt, [0.0] * vw), vacc[j])
+                w.b.store(ir.Constant(ct, 0.0), sacc[j])
+
+            def vstep(p):
+                av = w.b.load(w.b.gep(arow, [p], inbounds=True, source_etype=ct), typ=vt,
+                              align=align)
+                for j in range(nj):
+                    bv = w.b.load(w.b.gep(bt, [w.b.add(_c(j * KC), p)], inbounds=True,
+                                          source_etype=ct), typ=vt, align=align)
+                    w.b.store(w.b.call(vfma, [av, bv, w.b.load(vacc[j], typ=vt)]), vacc[j])
+
+            def sstep(p):
+                a = w.b.load(w.b.gep(arow, [p], inbounds=True, source_etype=ct), typ=ct)
+                for j in range(nj):
+                    bv = w.b.load(w.b.gep(bt, [w.b.add(_c(j * KC), p)], inbounds=True,
+                                          source_etype=ct), typ=ct)
+                    w.b.store(w.b.call(sfma, [a, bv, w.b.load(sacc[j], typ=ct)]), sacc[j])
+
+            w.counted_loop(w.b.sub(kc, _c(vw - 1)), vstep, step=vw)
+            w.counted_loop(kc, sstep, start=w.b.and_(kc, _c(-vw)))
+            for j in range(nj):
+                t = w.b.fadd(_hsum(w.b, w.b.load(vacc[j], typ=vt)), w.b.load(sacc[j], typ=ct))
+                t = w.b.fmul(t, alpha)
+                cp = _at(w, C, dts[0], (bi, csb), (i, csr), (_c(j), csc))
+                old = w.conv(w.load_mem(cp, dts[0]), dts[0], compute)
+                v = w.b.select(first, t, w.b.fadd(old, t))
+                w.store_mem(w.conv(v, compute, dts[0]), cp, dts[0])
+
+        w.counted_loop(batch, lambda bi: w.counted_loop(k, lambda pc: per_pc(bi, pc), step=KC))
+        w.b.branch(end)
+    w.b.position_at_end(end)
+
+
+def _hsum(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    """The sum of a vector's lanes, by halves."""
+    n = v.type.count
+    i32 = ir.IntType(32)
+    while n > 1:
+        n //= 2
+        undef = ir.Constant(v.type, None)
+        lo = b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(i32, n), list(range(n))))
+        hi = b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
+        v = b.fadd(lo, hi)
+    return b.extract_element(v, ir.Constant(i32, 0))
 
 
 def _pack_full(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str, batch, kdim,

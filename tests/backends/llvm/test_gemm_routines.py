@@ -89,3 +89,46 @@ def test_fresh_process_loads_kernel_and_routine_without_compiling(tmp_path):
 def test_light_pipeline_keeps_hand_vectorised_code(light):
     mod = build.optimize(routine_ir(F32), light=light)
     assert "llvm.fma.v8f32" in str(mod)
+
+
+# --- narrow Gemms (n <= DOT_N, A contiguous along k): dot products instead of 16-wide panels ----
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("m,k", [(1, 1), (7, 8), (13, 9), (29, 300), (3, 600)])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_narrow_gemm_against_numpy(n, m, k, trans_a):
+    """k past one KC block (256) and off the vector width; trans_a takes the packed path."""
+    rng = np.random.default_rng(m * 100 + n * 10 + k)
+    batch = 2
+    a = rng.standard_normal((batch, k, m) if trans_a else (batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    c = np.ones((batch, m, n), np.float32)
+    prog = gemm_program(m, n, k, batch=batch, trans_a=trans_a, accumulate=True, alpha=0.5)
+    BACKEND.compile(prog, {"threads": 2})({"A": a, "B": b, "C": c}, {})
+    op_a = a.transpose(0, 2, 1) if trans_a else a
+    want = 1 + 0.5 * np.matmul(op_a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16"])
+def test_narrow_gemm_other_dtypes(dtype):
+    rng = np.random.default_rng(5)
+    m, n, k = 11, 3, 37
+    a = rng.integers(-3, 4, (1, m, k)).astype(dtype)
+    b = rng.integers(-3, 4, (1, k, n)).astype(dtype)
+    c = np.full((1, m, n), np.nan, dtype)
+    BACKEND.compile(gemm_program(m, n, k, dtype=dtype))({"A": a, "B": b, "C": c}, {})
+    np.testing.assert_array_equal(c, np.matmul(a.astype(np.float64), b.astype(np.float64)))
+
+
+def test_narrow_gemm_same_bits_for_any_thread_count():
+    rng = np.random.default_rng(6)
+    m, n, k = 101, 4, 70
+    a = rng.standard_normal((1, m, k)).astype(np.float32)
+    b = rng.standard_normal((1, k, n)).astype(np.float32)
+    got = []
+    for threads in (1, 2, 3):
+        c = np.full((1, m, n), np.nan, np.float32)
+        BACKEND.compile(gemm_program(m, n, k), {"threads": threads})({"A": a, "B": b, "C": c}, {})
+        got.append(c)
+    np.testing.assert_allclose(got[0], a @ b, rtol=1e-4, atol=1e-4)
+    assert got[0].tobytes() == got[1].tobytes() == got[2].tobytes()
