@@ -1,8 +1,10 @@
 """How each reduction op accumulates into locals: one rule per op (init, update, combine, result).
 
-Every rule is order-independent (ties compare (value, index) lexicographically), so a backend may
-split or reassociate a "reduce" loop, and split-j (`tensorc.schedule.split`) may fold partial
-states of disjoint chunks with `combine`. Updates are branch-free (`select`), which vectorises.
+`update` folds terms in increasing index order; `combine` folds partial states in any order (ties
+compare (value, index) lexicographically), so a backend may cut a "reduce" loop into increasing
+pieces and merge their states, and split-j (`tensorc.schedule.split`) folds partial states of
+disjoint chunks. Updates are branch-free (`select`), which vectorises. NaN follows numpy: max/min
+propagate it, argmax/argmin return the index of the first NaN.
 "online" is the (running max, rescaled sum, accumulator) state of an online-softmax weighted sum
 (its per-term update lives in nest.py, which needs the score and the weight separately).
 """
@@ -86,8 +88,12 @@ def init_arg(op: str, val_dtype: str, shape, k: int, fresh) -> tuple[Acc, list[L
     ]
 
 
-def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> list[L.Stmt]:
-    """Statements folding value `v` (at flat index `j`) into the accumulator element `at`."""
+def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh,
+           ordered: bool = True) -> list[L.Stmt]:
+    """Statements folding value `v` (at flat index `j`) into the accumulator element `at`.
+
+    `ordered`: `j` is larger than every index folded into this accumulator before (a loop over the
+    terms); `combine` folds partial states in any order."""
     t = acc.dtype
     op = acc.op
     if v.dtype != t and op not in ("argmax", "argmin", "kmin", "argkmin"):
@@ -122,18 +128,12 @@ def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> 
             v = L.Call("cast", (v,), t)
         best, idx = acc.names["best"], acc.names["idx"]
         B, I = _read(best, at, t), _read(idx, at, I64)
-        cmp = "gt" if op == "argmax" else "lt"
         vv, u = fresh("v"), fresh("upd")
         V = L.Var(vv, t)
-        better = L.Call("or", (
-            L.Call(cmp, (V, B), "bool"),
-            L.Call("or", (L.Call("eq", (I, _c(-1, I64)), "bool"),
-                          L.Call("and", (L.Call("eq", (V, B), "bool"), L.Call("lt", (j, I), "bool")), "bool")),
-                   "bool")), "bool")  # fmt: skip
         U = L.Var(u, "bool")
         return [
             L.Let(vv, v),
-            L.Let(u, better),
+            L.Let(u, _arg_better(op, V, B, j, I, ordered)),
             L.Assign(best, at, L.Call("select", (U, V, B), t)),
             L.Assign(idx, at, L.Call("select", (U, j, I), I64)),
         ]
@@ -169,6 +169,29 @@ def update(acc: Acc, at: tuple[L.LExpr, ...], v: L.LExpr, j: L.LExpr, fresh) -> 
             L.Loop(tv, _c(0, I64), _c(acc.k, I64), body, kind="serial"),
         ]
     raise AssertionError(op)
+
+
+def _arg_better(op: str, V: L.LExpr, B: L.LExpr, j: L.LExpr, I: L.LExpr, ordered: bool):
+    """Whether (V, j) replaces the best (B, I) of argmax/argmin in numpy's order: a NaN beats every
+    number and the first NaN wins; else the larger (argmax) / smaller (argmin) value, the smaller
+    index on ties; I == -1: nothing seen yet. `ordered`: j is larger than every index folded so
+    far (a term loop), so a strict comparison already keeps the first of equals."""
+
+    def call(fn: str, *args: L.LExpr) -> L.LExpr:
+        return L.Call(fn, args, "bool")
+
+    def any_of(*terms: L.LExpr) -> L.LExpr:
+        return terms[0] if len(terms) == 1 else call("or", terms[0], any_of(*terms[1:]))
+
+    terms = [call("gt" if op == "argmax" else "lt", V, B), call("eq", I, _c(-1, I64))]
+    tie = call("eq", V, B)
+    if is_float(V.dtype):
+        v_nan, b_num = call("ne", V, V), call("eq", B, B)  # (NaN != NaN, NaN == NaN is false)
+        terms.append(call("and", v_nan, b_num))
+        tie = call("or", tie, call("and", v_nan, call("not", b_num)))
+    if not ordered:
+        terms.append(call("and", tie, call("lt", j, I)))
+    return any_of(*terms)
 
 
 def combine(acc: Acc, at: tuple[L.LExpr, ...], part, fresh, wrap) -> list[L.Stmt]:
@@ -210,7 +233,8 @@ def combine(acc: Acc, at: tuple[L.LExpr, ...], part, fresh, wrap) -> list[L.Stmt
         body = [
             L.Let(v, part("best", el)),
             L.Let(j, part("idx", el)),
-            L.If(L.Call("ne", (J, _c(-1, I64)), "bool"), tuple(update(acc, at, L.Var(v, t), J, fresh))),
+            L.If(L.Call("ne", (J, _c(-1, I64)), "bool"),
+                 tuple(update(acc, at, L.Var(v, t), J, fresh, ordered=False))),
         ]
         if slot:  # insert the partial's K slots one by one (ties: smaller index first)
             body = [L.Loop(slot, _c(0, I64), _c(acc.k, I64), tuple(body), kind="serial")]

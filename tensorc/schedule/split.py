@@ -50,8 +50,8 @@ ROWS_MAX = 1 << 20  # at most this many row partials (scratch); longer first ran
 COMBINE_WORDS = {
     "logsumexp": "rescaled by the larger running max",
     "online": "rescaled by the larger running max",
-    "argmax": "best value, smallest index on ties",
-    "argmin": "best value, smallest index on ties",
+    "argmax": "first NaN, else best value, smallest index on ties",
+    "argmin": "first NaN, else best value, smallest index on ties",
     "kmin": "merged K smallest, smallest index on ties",
     "argkmin": "merged K smallest, smallest index on ties",
 }

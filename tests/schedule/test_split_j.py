@@ -146,6 +146,46 @@ def test_ties_and_infinities():
     )
 
 
+NAN_DEFS = {  # numpy's NaN semantics: the first NaN's index, NaN for max/min
+    "amin": lambda a: np.argmin(a, axis=1), "amax": lambda a: np.argmax(a, axis=1),
+    "amin2": np.argmin, "rmax": lambda a: np.max(a, axis=1), "rmin": lambda a: np.min(a, axis=1),
+    "tmax": np.max,
+}  # fmt: skip
+
+
+def _nan_arrays(n: int, m: int, chunks: int) -> list[np.ndarray]:
+    """NaNs where a chunk (of j, or of i for a reduction to a scalar) starts and ends, at the first
+    and last element, a whole row of NaNs, two NaNs in one row; and no NaN at all."""
+    rng = np.random.default_rng(7)
+    starts = [m * c // chunks for c in range(1, chunks) if m * c // chunks < m]
+    a = rng.random((n, m), dtype=np.float32)
+    out = [a.copy()]
+    a[1, starts[1]] = a[2, starts[1] - 1] = a[3, 0] = a[4, m - 1] = np.nan
+    a[5] = np.nan
+    a[6, [starts[-1], starts[0]]] = np.nan
+    out.append(a)
+    for i, j in [(0, 0), (n - 1, m - 1), (n * 2 // chunks, 0), (n * 2 // chunks - 1, m - 1)]:
+        b = out[0].copy()
+        b[i, j] = np.nan
+        out.append(b)
+    return out
+
+
+@pytest.mark.parametrize("backend,split", [("loops", 1), ("loops", 5), ("cpu", 1), ("cpu", 5),
+                                           ("cpu", 64)])  # fmt: skip
+@pytest.mark.parametrize("name", NAN_DEFS)
+def test_nan_follows_numpy_split_or_not(name, backend, split):
+    require_backend(backend)
+    prog, exe = _compile(name, backend, split)
+    assert any(n.startswith("split-j:") for n in prog.notes) == (split > 1)
+    n, m = 7, 13
+    for a in _nan_arrays(n, m, 5):
+        want = NAN_DEFS[name](a)
+        np.testing.assert_array_equal(getattr(_interp, name)(a), want)
+        got = _run(prog, exe, backend, {"a": a}, {"N": n, "M": m}).reshape(np.shape(want))
+        np.testing.assert_array_equal(got, want, err_msg=f"{name} {backend} split {split}\n{a}")
+
+
 @pytest.mark.parametrize(
     "name,split", [("total", 64), ("lse2", 64), ("amin2", 64), ("ks", 64), ("sm", 64), ("total", 0),
                    ("lse2", 0)],
