@@ -316,6 +316,7 @@ _BODIES: dict[str, Callable] = {
     "log2": _log2_body,
     "log10": _log10_body,
 }
+POLYNOMIALS = frozenset(_BODIES)  # the ops computed here inline (long dependency chains)
 # float64: exp/log/exp2/log2/log10/erf/tanh/expm1/log1p come from libm (accurate); these compose
 _F64_OWN = ("sigmoid", "softplus")
 

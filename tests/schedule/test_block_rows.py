@@ -40,7 +40,9 @@ def lse2(float(N,M) a) -> (o) {
 }
 """
 
-SIZES = [(1, 7, 3, 1), (7, 33, 3, 2), (33, 1, 5, 3), (1023, 7, 1, 1), (33, 40, 20, 17), (17, 17, 3, 1)]
+# m covers every remainder of the cpu's unrolled j loop (2 or 4 steps per iteration)
+SIZES = [(1, 7, 3, 1), (7, 33, 3, 2), (33, 1, 5, 3), (1023, 7, 1, 1), (33, 40, 20, 17), (17, 17, 3, 1),
+         (9, 6, 3, 1), (3, 2, 2, 1)]
 MODS: dict[str, object] = {}
 
 

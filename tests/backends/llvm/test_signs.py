@@ -25,6 +25,7 @@ from loopbuild import (
     sub,
 )
 from tensorc.backends.llvm.backend import BACKEND
+from tensorc.backends.llvm.render import SWEEP_UNROLL_MATH
 from tensorc.backends.llvm.signs import BOTH, GE0, LE0, NONE, Signs
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
@@ -113,12 +114,14 @@ def test_w1_exponent_is_nonpositive_and_renders_the_variant():
     src = """def gauss_ksum(float(N,D) x, float(M,D) y, float(M,E) b, float sigma) -> (out) {
         out(i,e) = exp(-sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))) / (2 * sigma * sigma)) * b(j,e)
     }"""
-    prog = to_loops(parse_program(src).get("gauss_ksum"), "cpu", {"N": 100, "M": 100, "D": 3})
+    prog = to_loops(parse_program(src).get("gauss_ksum"), "cpu", {"N": 100, "M": 100, "D": 3, "E": 1})
     (k,) = prog.kernels
     args = _exp_args(k.body)
     assert args and all(Signs(k).nonpositive(a) for a in args)
     text = BACKEND.render(prog)
     assert "tc.exp2_nonpos.f32" in text and "tc.exp2.f32" not in text
+    # the row-blocked sweep is unrolled by SWEEP_UNROLL_MATH (it calls exp), plus the remainder loop
+    assert text.count("call float @\"tc.exp2_nonpos.f32\"") == SWEEP_UNROLL_MATH + 1
 
 
 @pytest.mark.parametrize("n, m", [(1, 1), (7, 13), (8, 8), (33, 257)])
