@@ -7,6 +7,8 @@ the GPU suite is in `cases_gpu.py`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from benchmarks import comparators as C
@@ -25,6 +27,16 @@ def pairs_metric(target: str, work=lambda s: s["N"] * s["M"]) -> Metric:
 
 def flops_metric(target: str, work) -> Metric:
     return Metric("TFLOP/s", work, 1e12) if target == "gpu" else Metric("GFLOP/s", work, 1e9)
+
+
+def device_dtype(T: str) -> str | None:
+    """The torch dtype of a case's float inputs on the device for element type T (None: fp32)."""
+    return None if T == "float" else {"half": "float16"}.get(T, T)
+
+
+def tolerance(T: str, fp32: Callable) -> Callable:
+    """`fp32` for float cases; half/bf16 cases compare at 2e-2 / 1e-2."""
+    return fp32 if T == "float" else allclose(2e-2, 1e-2)
 
 
 def dense_bytes(factor: float, *dims: str):
@@ -95,33 +107,34 @@ def ksum_case(
         Check(references.ksum, allclose(1e-3, 1e-4), rows=("N", 0)),
         pairs_metric(target),
         memory=memory,
-        device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
+        device_dtype=device_dtype(T),
     )
+
+
+def _pairwise_case(name: str, title: str, sizes: dict[str, Sizes], make, source: str,
+                   entry: str, args: tuple[str, ...], dense: tuple, fused_impls: tuple[Impl, ...],
+                   check: Check, work=lambda s: s["N"] * s["M"]) -> Case:
+    """A CPU reduction over point pairs (W2, W3, W8) against numpy and torch (`dense`: per library
+    (function, note, memory)), then the fused numba / pykeops versions."""
+    (np_fn, np_note, np_mem), (th_fn, th_note, th_mem) = dense
+    impls = (
+        C.numpy_impl("numpy", np_fn, args, np_note, np_mem),
+        C.torch_impl("torch", th_fn, args, th_note, th_mem),
+        *fused_impls,
+    )
+    workload = name.split("-")[0]
+    return Case(name, workload, title, sizes, make, sources.tc(source), entry, args, impls, check,
+                pairs_metric("cpu", work))
 
 
 def nn_case(sizes: dict[str, Sizes]) -> Case:
-    args = ("x", "y")
-    impls = (
-        C.numpy_impl(
-            "numpy", C.np_nn, args, "argmin of the dense N x M distances", dense_bytes(1, "N", "M")
-        ),
-        C.torch_impl("torch", C.th_nn, args, "cdist(x, y).argmin(1)", dense_bytes(1, "N", "M")),
-        fused.numba_nn(),
-        fused.keops_nn(),
+    dense = (
+        (C.np_nn, "argmin of the dense N x M distances", dense_bytes(1, "N", "M")),
+        (C.th_nn, "cdist(x, y).argmin(1)", dense_bytes(1, "N", "M")),
     )
-    return Case(
-        "W2-nn",
-        "W2",
-        "nearest neighbour (argmin)",
-        sizes,
-        _points,
-        sources.tc(sources.NN),
-        "nn",
-        args,
-        impls,
-        Check(references.nn_distances, references.compare_argmin, rows=("N", 0)),
-        pairs_metric("cpu"),
-    )
+    check = Check(references.nn_distances, references.compare_argmin, rows=("N", 0))
+    return _pairwise_case("W2-nn", "nearest neighbour (argmin)", sizes, _points, sources.NN, "nn",
+                          ("x", "y"), dense, (fused.numba_nn(), fused.keops_nn()), check)
 
 
 def softmin_case(sizes: dict[str, Sizes]) -> Case:
@@ -132,30 +145,14 @@ def softmin_case(sizes: dict[str, Sizes]) -> Case:
             "eps": 0.1 * s["D"] / 3,
         }
 
-    args = ("x", "y", "g", "eps")
-    impls = (
-        C.numpy_impl(
-            "numpy", C.np_softmin, args, "dense N x M, stable logsumexp", dense_bytes(1, "N", "M")
-        ),
-        C.torch_impl(
-            "torch", C.th_softmin, args, "torch.logsumexp over cdist^2", dense_bytes(2, "N", "M")
-        ),
-        fused.numba_softmin(),
-        fused.keops_softmin(),
+    dense = (
+        (C.np_softmin, "dense N x M, stable logsumexp", dense_bytes(1, "N", "M")),
+        (C.th_softmin, "torch.logsumexp over cdist^2", dense_bytes(2, "N", "M")),
     )
-    return Case(
-        "W3-softmin",
-        "W3",
-        "log-domain Sinkhorn step (logsumexp)",
-        sizes,
-        make,
-        sources.tc(sources.SOFTMIN),
-        "softmin",
-        args,
-        impls,
-        Check(references.softmin, allclose(1e-3, 1e-4), rows=("N", 0)),
-        pairs_metric("cpu"),
-    )
+    check = Check(references.softmin, allclose(1e-3, 1e-4), rows=("N", 0))
+    return _pairwise_case("W3-softmin", "log-domain Sinkhorn step (logsumexp)", sizes, make,
+                          sources.SOFTMIN, "softmin", ("x", "y", "g", "eps"), dense,
+                          (fused.numba_softmin(), fused.keops_softmin()), check)
 
 
 def mmd_case(sizes: dict[str, Sizes]) -> Case:
@@ -164,30 +161,15 @@ def mmd_case(sizes: dict[str, Sizes]) -> Case:
         p["y"] = 0.8 * p["y"] + 0.3  # a shifted sample: MMD^2 well away from 0
         return {**p, "gamma": 8.0 * 3 / s["D"]}
 
-    args = ("x", "y", "gamma")
-    impls = (
-        C.numpy_impl(
-            "numpy", C.np_mmd, args, "three dense kernel matrices, mean", dense_bytes(1, "N", "N")
-        ),
-        C.torch_impl(
-            "torch", C.th_mmd, args, "exp(-gamma cdist^2).mean() x 3", dense_bytes(2, "N", "N")
-        ),
-        fused.numba_mmd(),
-        fused.keops_mmd(),
+    dense = (
+        (C.np_mmd, "three dense kernel matrices, mean", dense_bytes(1, "N", "N")),
+        (C.th_mmd, "exp(-gamma cdist^2).mean() x 3", dense_bytes(2, "N", "N")),
     )
-    return Case(
-        "W8-mmd",
-        "W8",
-        "MMD^2 (three kernel sums to a scalar)",
-        sizes,
-        make,
-        sources.tc(sources.MMD),
-        "mmd2",
-        args,
-        impls,
-        Check(references.mmd, allclose(1e-3, 1e-3)),
-        pairs_metric("cpu", lambda s: s["N"] ** 2 + s["M"] ** 2 + s["N"] * s["M"]),
-    )
+    check = Check(references.mmd, allclose(1e-3, 1e-3))
+    return _pairwise_case("W8-mmd", "MMD^2 (three kernel sums to a scalar)", sizes, make,
+                          sources.MMD, "mmd2", ("x", "y", "gamma"), dense,
+                          (fused.numba_mmd(), fused.keops_mmd()), check,
+                          work=lambda s: s["N"] ** 2 + s["M"] ** 2 + s["N"] * s["M"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -258,7 +240,6 @@ def attention_case(
         if causal:
             impls.append(C.flex_window_impl(args, causal=True))
     gpu = target == "gpu"
-    tol = allclose(2e-2, 1e-2) if T != "float" else allclose(1e-3, 1e-3)
 
     def work(s: Sizes) -> float:
         pairs = C.causal_pairs(s["N"]) if causal else s["N"] * s["N"]
@@ -276,12 +257,12 @@ def attention_case(
         tuple(impls),
         Check(
             lambda inp, rows: references.attention(inp, rows, causal=causal),
-            tol,
+            tolerance(T, allclose(1e-3, 1e-3)),
             rows=("N", 2),
             samples=128 if gpu else 256,
         ),
         flops_metric(target, work),
-        device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
+        device_dtype=device_dtype(T),
     )
 
 
@@ -324,7 +305,6 @@ def window_case(window: int, sizes: dict[str, Sizes], target: str, T: str = "flo
     ]
     if target == "gpu":
         impls.append(C.flex_window_impl(("q", "k", "v", "scale")))
-    tol = allclose(2e-2, 1e-2) if T != "float" else allclose(1e-3, 1e-3)
     return Case(
         f"W5-win{window}",
         "W5",
@@ -337,7 +317,7 @@ def window_case(window: int, sizes: dict[str, Sizes], target: str, T: str = "flo
         tuple(impls),
         Check(
             lambda inp, rows: references.attention(inp, rows, W=inp["W"]),
-            tol,
+            tolerance(T, allclose(1e-3, 1e-3)),
             rows=("N", 2),
             samples=128,
         ),
@@ -345,7 +325,7 @@ def window_case(window: int, sizes: dict[str, Sizes], target: str, T: str = "flo
             target,
             lambda s: C.attention_flops(s["B"], s["H"], C.band_pairs(s["N"], s["W"]), s["D"]),
         ),
-        device_dtype=None if T == "float" else {"half": "float16"}.get(T, T),
+        device_dtype=device_dtype(T),
     )
 
 
@@ -417,7 +397,6 @@ def gram_case(
                 compile=True,
             )
         )
-    low = T != "float"
     return Case(
         name or ("W7-rbf" if rbf else "W7-gram"),
         "W7",
@@ -430,11 +409,11 @@ def gram_case(
         tuple(impls),
         Check(
             references.rbf_gram if rbf else references.gram,
-            allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4),
+            tolerance(T, allclose(1e-3, 1e-4)),
             rows=("N", 0),
         ),
         flops_metric(target, lambda s: 2.0 * s["N"] * s["N"] * s["D"]),
-        device_dtype={"half": "float16"}.get(T, T) if low else None,
+        device_dtype=device_dtype(T),
     )
 
 
@@ -454,7 +433,6 @@ def gemm_case(n: int, sizes: dict[str, Sizes], target: str, T: str = "float") ->
             "torch", C.th_gemm, args, "torch.matmul (cuBLAS)" if target == "gpu" else "torch.matmul"
         )
     )
-    low = T != "float"
     return Case(
         f"GEMM-{n}",
         "W7",
@@ -465,11 +443,9 @@ def gemm_case(n: int, sizes: dict[str, Sizes], target: str, T: str = "float") ->
         "gemm",
         args,
         tuple(impls),
-        Check(
-            references.gemm, allclose(2e-2, 1e-2) if low else allclose(1e-3, 1e-4), rows=("M", 0)
-        ),
+        Check(references.gemm, tolerance(T, allclose(1e-3, 1e-4)), rows=("M", 0)),
         flops_metric(target, lambda s: 2.0 * s["M"] * s["N"] * s["K"]),
-        device_dtype={"half": "float16"}.get(T, T) if low else None,
+        device_dtype=device_dtype(T),
     )
 
 

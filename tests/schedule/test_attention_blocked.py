@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from support import attention_inputs, attention_source
 
 import tensorc
 from tensorc.frontend import parse_program
@@ -18,23 +19,7 @@ from tensorc.ir.loop_printer import format_program
 from tensorc.passes import run_pipeline, to_loops
 from tensorc.schedule import Schedule, default_schedule, lower
 
-SRC = """
-def causal(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j <= i
-}
-def full(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)
-}
-def strict(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j < i
-}
-def band(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where abs(i - j) <= 3
-}
+SRC = attention_source(band_width=3) + """
 def shared_kv(float(H,N,D) q, float(M,D) k, float(M,E) v) -> (o) {
     s(h,i,j) = q(h,i,d) * k(j,d)
     o(h,i,e) = softmax(j: s(h,i,j)) * v(j,e)
@@ -48,13 +33,6 @@ SIZES = [
     {"B": 2, "H": 1, "N": 33, "M": 20, "D": 16, "E": 8},
     {"B": 1, "H": 1, "N": 100, "M": 130, "D": 64, "E": 32},
 ]
-
-
-def _inputs(sz, rng, amp=1.0):
-    q = (amp * rng.standard_normal((sz["B"], sz["H"], sz["N"], sz["D"]))).astype(np.float32)
-    k = rng.standard_normal((sz["B"], sz["H"], sz["M"], sz["D"])).astype(np.float32)
-    v = rng.standard_normal((sz["B"], sz["H"], sz["M"], sz["E"])).astype(np.float32)
-    return q, k, v
 
 
 def _has_flash(prog: L.LoopProgram) -> bool:
@@ -94,7 +72,7 @@ def test_loops_backend_matches_interpreter(name, blocks):
     from tensorc.ir.loop_interpreter import run_loops
 
     for sz in SIZES[:3]:
-        q, k, v = _inputs(sz, rng)
+        q, k, v = attention_inputs(sz, rng)
         ref = np.asarray(getattr(ref_mod, name)(q, k, v, np.float32(0.25)))
         sched = replace(default_schedule(run_pipeline(def_), "cpu", sz), flash_blocks=blocks)
         prog = to_loops(def_, "cpu", sz, sched)
@@ -107,7 +85,7 @@ def test_loops_backend_matches_interpreter(name, blocks):
 def test_loops_default_backend_and_empty_rows():
     rng = np.random.default_rng(2)
     sz = SIZES[2]
-    q, k, v = _inputs(sz, rng)
+    q, k, v = attention_inputs(sz, rng)
     ref = tensorc.compile(SRC, backend="interp")
     got = tensorc.compile(SRC, backend="loops")
     for name in ("causal", "full", "strict", "band"):
@@ -121,7 +99,7 @@ def test_loops_default_backend_and_empty_rows():
 def test_large_scores_stay_finite():
     rng = np.random.default_rng(3)
     sz = {"B": 1, "H": 1, "N": 20, "M": 20, "D": 16, "E": 8}
-    q, k, v = _inputs(sz, rng, amp=1e3)  # scores of order +-1e4
+    q, k, v = attention_inputs(sz, rng, amp=1e3)  # scores of order +-1e4
     ref = tensorc.compile(SRC, backend="interp").causal(q, k, v, np.float32(1.0))
     got = tensorc.compile(SRC, backend="loops").causal(q, k, v, np.float32(1.0))
     assert np.isfinite(got).all()

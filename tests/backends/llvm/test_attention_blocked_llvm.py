@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("llvmlite")
 
+from support import attention_inputs, attention_source
 from tensorc.backends.llvm.backend import BACKEND
 
 import tensorc
@@ -18,24 +19,7 @@ from tensorc.ir.loop_printer import format_program
 from tensorc.passes import run_pipeline, to_loops
 from tensorc.schedule import default_schedule
 
-SRC = """
-def causal(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j <= i
-}
-def full(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)
-}
-def strict(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j < i
-}
-def band(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
-    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
-    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where abs(i - j) <= 40
-}
-"""
+SRC = attention_source(band_width=40)
 
 REF = tensorc.compile(SRC, backend="interp")
 CPU = tensorc.compile(SRC, backend="cpu")
@@ -51,11 +35,7 @@ SIZES = [
 
 
 def _inputs(sz, seed, amp=1.0):
-    rng = np.random.default_rng(seed)
-    q = (amp * rng.standard_normal((sz["B"], sz["H"], sz["N"], sz["D"]))).astype(np.float32)
-    k = rng.standard_normal((sz["B"], sz["H"], sz["M"], sz["D"])).astype(np.float32)
-    v = rng.standard_normal((sz["B"], sz["H"], sz["M"], sz["E"])).astype(np.float32)
-    return q, k, v
+    return attention_inputs(sz, np.random.default_rng(seed), amp)
 
 
 @pytest.mark.parametrize("name", ["causal", "full", "strict", "band"])
