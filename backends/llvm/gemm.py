@@ -31,6 +31,7 @@ from .codec import Codec, mem_type, reg_type
 KC = 256
 MC = 96
 NC = 512
+IN_PLACE_B_ROWS = 24  # a Gemm with this few rows reads B's full panels in place (no packing)
 DOT_N = 4  # Gemms this narrow, with A read along k, run as dot products (`_dot_products`)
 
 
@@ -193,6 +194,9 @@ def _packed_body(w: Codec, fn, dts, compute):
     ukernel = _micro_kernel(w.module, compute)
     ukernel_c = _micro_kernel(w.module, compute, direct=True)
     b = w.b
+    # few rows: B is read by few row panels, so full panels are read in place, not packed
+    in_place_b = b.and_(b.icmp_signed("<=", m, _c(IN_PLACE_B_ROWS)),
+                        b.icmp_signed("==", bsc, _c(1))) if dts[2] == compute else ir.Constant(I1, 0)
 
     def elem(base, idx):
         return w.b.gep(base, [idx], inbounds=True, source_etype=ct)
@@ -236,7 +240,7 @@ def _packed_body(w: Codec, fn, dts, compute):
                 def pack_b(jp):
                     full = w.b.icmp_signed("<=", w.b.add(jp, _c(nr)), nc)
                     with w.b.if_else(full) as (then, otherwise):
-                        with then:
+                        with then, w.b.if_then(w.b.not_(in_place_b)):
                             _pack_full(w, bp, w.b.mul(jp, kc), kc, nr, B, dts[2], compute,
                                        (bi, bsb), (pc, bsr), (w.b.add(jc, jp), bsc))
                         with otherwise:
@@ -279,8 +283,15 @@ def _packed_body(w: Codec, fn, dts, compute):
                             rows = _min(w, _c(mr), w.b.sub(mc, ir_))
                             cols = _min(w, _c(nr), w.b.sub(nc, jr))
                             apan, bpan = elem(ap, w.b.mul(ir_, kc)), elem(bp, w.b.mul(jr, kc))
+                            ldb = _c(nr)
+                            if dts[2] == compute:
+                                here = w.b.and_(in_place_b, w.b.icmp_signed("==", cols, _c(nr)))
+                                bsrc = _at(w, B, compute, (bi, bsb), (pc, bsr),
+                                           (w.b.add(jc, jr), _c(1)))
+                                bpan = w.b.select(here, bsrc, bpan)
+                                ldb = w.b.select(here, bsr, ldb)
                             if dts[0] != compute:
-                                w.b.call(ukernel, [kc, apan, bpan, tile])
+                                w.b.call(ukernel, [kc, apan, bpan, ldb, tile])
                                 write_edge(ir_, rows, cols)
                                 return
                             # a whole MR x NR block of unit column stride: straight into C
@@ -291,9 +302,10 @@ def _packed_body(w: Codec, fn, dts, compute):
                                 with then:
                                     cp = _at(w, C, compute, (bi, csb), (w.b.add(ic, ir_), csr),
                                              (w.b.add(jc, jr), _c(1)))
-                                    w.b.call(ukernel_c, [kc, apan, bpan, cp, csr, alpha, first])
+                                    w.b.call(ukernel_c, [kc, apan, bpan, ldb, cp, csr, alpha,
+                                                         first])
                                 with otherwise:
-                                    w.b.call(ukernel, [kc, apan, bpan, tile])
+                                    w.b.call(ukernel, [kc, apan, bpan, ldb, tile])
                                     tile_to_c(ir_, rows, cols)
 
                         def tile_to_c(ir_, rows, cols):  # full-width rows: vectors
@@ -500,9 +512,10 @@ def _write_full(w: Codec, tile, rows, C, compute: str, vw: int, alpha, first, ba
 
 
 def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.Function:
-    """tile[MR][NR] = sum_p ap[p][0:MR] outer bp[p][0:NR] with MR x 2 vector accumulators.
+    """tile[MR][NR] = sum_p ap[p][0:MR] outer bp[p*ldb : p*ldb + NR] with MR x 2 vector
+    accumulators (ldb = NR for a packed panel, B's row stride for one read in place).
 
-    `direct`: (kc, ap, bp, c, ldc, alpha, first) writes c[r*ldc + 0:NR] = alpha * acc[r]
+    `direct`: (kc, ap, bp, ldb, c, ldc, alpha, first) writes c[r*ldc + 0:NR] = alpha * acc[r]
     (+ c[...] unless `first`) instead: C of the compute dtype, unit column stride.
     """
     name = f"tc.ukernel{'.c' if direct else ''}.{compute}"
@@ -515,11 +528,11 @@ def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.F
     vt = ir.VectorType(ct, vw)
     ptr = ir.PointerType()
     extra = [I64, ct, I1] if direct else []
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, ptr, ptr, ptr, *extra]),
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [I64, ptr, ptr, I64, ptr, *extra]),
                      name=name)
     fn.linkage = "internal"
     fn.attributes.add("nounwind")
-    kc, ap, bp, tile = fn.args[:4]
+    kc, ap, bp, ldb, tile = fn.args[:5]
     entry, loop, done = (fn.append_basic_block(x) for x in ("entry", "loop", "done"))
     b = ir.IRBuilder(entry)
     vzero = ir.Constant(vt, [0.0] * vw)
@@ -533,7 +546,7 @@ def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.F
     for row in accs:
         for a in row:
             a.add_incoming(vzero, entry)
-    bbase = b.gep(bp, [b.mul(p, _c(nr))], inbounds=True, source_etype=ct)
+    bbase = b.gep(bp, [b.mul(p, ldb)], inbounds=True, source_etype=ct)
     bv = [b.load(b.gep(bbase, [_c(h * vw)], inbounds=True, source_etype=ct), typ=vt, align=align)
           for h in range(2)]
     abase = b.gep(ap, [b.mul(p, _c(mr))], inbounds=True, source_etype=ct)
@@ -553,7 +566,7 @@ def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.F
     b.cbranch(b.icmp_signed("<", pn, kc), loop, done)
     b.position_at_end(done)
     if direct:
-        ldc, alpha, first = fn.args[4:]
+        ldc, alpha, first = fn.args[5:]
         av = b.shuffle_vector(b.insert_element(undef, alpha, ir.Constant(ir.IntType(32), 0)),
                               undef, mask)
     for rr in range(mr):

@@ -132,3 +132,18 @@ def test_narrow_gemm_same_bits_for_any_thread_count():
         got.append(c)
     np.testing.assert_allclose(got[0], a @ b, rtol=1e-4, atol=1e-4)
     assert got[0].tobytes() == got[1].tobytes() == got[2].tobytes()
+
+
+@pytest.mark.parametrize("m", [1, 6, 7, 24, 25])
+def test_few_rows_read_b_in_place(m):
+    """m <= IN_PLACE_B_ROWS: full 16-column panels of B are read where they are, the edge panel
+    (n = 50) is packed; two k blocks, two batches, accumulating."""
+    rng = np.random.default_rng(m)
+    batch, n, k = 2, 50, 300
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    c = np.ones((batch, m, n), np.float32)
+    prog = gemm_program(m, n, k, batch=batch, accumulate=True, alpha=0.5)
+    BACKEND.compile(prog, {"threads": 2})({"A": a, "B": b, "C": c}, {})
+    want = 1 + 0.5 * np.matmul(a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
