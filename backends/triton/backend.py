@@ -47,13 +47,15 @@ def candidates(prog: LoopProgram, base: dict) -> list[dict]:
     paths = [_render_kernel(prog, k, n, base) for n, k in enumerate(prog.kernels)]
     text = "\n".join(k.source for k in paths)
     out = [base]
-    if "# path: flash" in text:
-        out += [dict(zip(("FLASH_BLOCK_I", "FLASH_BLOCK_J", "FLASH_WARPS", "FLASH_STAGES"), t))
-                for t in FLASH_TILES[1:]]  # fmt: skip
-    for path, kind, tiles in (("2-D tile", "TILE", STREAM_TILES), ("2-D output", "OUT", OUT_TILES)):
+    for path, kind, tiles in (
+        ("flash", "FLASH", FLASH_TILES),
+        ("2-D tile", "TILE", STREAM_TILES),
+        ("2-D output", "OUT", OUT_TILES),
+    ):
         if f"# path: {path}" in text:
             keys = (f"{kind}_BLOCK_I", f"{kind}_BLOCK_J", f"{kind}_WARPS", f"{kind}_STAGES")
             out += [dict(zip(keys, t)) for t in tiles[1:]]
+            out.append({f"{kind}_INTERIOR": not base[f"{kind}_INTERIOR"]})
     if "# path: 2-D" in text and "tl.dot(" in text:
         out.append({"BLOCK_D": 64})
     if "# path: generic" in text:

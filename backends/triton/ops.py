@@ -251,12 +251,32 @@ def helpers_in(code: str) -> list[str]:
 
 
 # --- applying an op -------------------------------------------------------------------------
+LOG2E = 1.4426950408889634
+
+
 def render_call(w, e: L.Call) -> Val:
     """`e` applied to its rendered arguments by `w` (a KernelWriter): arguments cast to the op's
-    compute dtype, the op's rule filled in (an argument used twice is bound to a name first)."""
+    compute dtype, the op's rule filled in (an argument used twice is bound to a name first).
+
+    fp32 `exp(u * c)` / `exp(u / c)` with c uniform becomes `exp2(u * k)`, k = c * log2(e) or
+    log2(e) / c: one multiply per element where tl.exp pays a divide (or multiply) and its own
+    multiply by log2(e) (as the CPU backend folds it)."""
     if e.fn not in OPS:
         raise UnsupportedError(f"triton backend: unknown op {e.fn!r}")
-    args = [w.expr(a) for a in e.args]
+    a = e.args[0] if e.fn == "exp" else None
+    if isinstance(a, L.Call) and a.fn in ("mul", "div") and a.dtype == "float32":
+        u, c = (cast(w.expr(x), "float32") for x in a.args)
+        if a.fn == "mul" and c.varying:
+            u, c = c, u
+        if u.varying and not c.varying:
+            k = f"({c.code} * {LOG2E})" if a.fn == "mul" else f"({LOG2E} / {c.code})"
+            return cast(Val(f"tl.exp2({u.code} * {k})", "float32", True), e.dtype)
+        return apply_op(w, e, [apply_op(w, a, [u, c])])
+    return apply_op(w, e, [w.expr(x) for x in e.args])
+
+
+def apply_op(w, e: L.Call, args: list[Val]) -> Val:
+    """`e`'s rule over its already rendered arguments `args`."""
     varying = any(a.varying for a in args)
     if e.fn == "cast":
         return cast(args[0], e.dtype)
@@ -293,6 +313,7 @@ def render_call(w, e: L.Call) -> Val:
     result_dt = "bool" if OPS[e.fn].result == "bool" else comp
     return cast(Val(rule.format(*codes), result_dt, varying), e.dtype)
 
+
 def _pow(w, e: L.Call, args: list[Val], comp: str) -> Val:
     exp = e.args[1]
     if isinstance(exp, L.Const) and float(exp.value) == int(exp.value) and 0 <= exp.value <= 8:
@@ -303,6 +324,4 @@ def _pow(w, e: L.Call, args: list[Val], comp: str) -> Val:
         return Val("(" + " * ".join([base] * n) + ")", comp, args[0].varying)
     if not is_float(comp):
         raise UnsupportedError("triton backend: integer pow with a non-constant exponent")
-    return Val(
-        f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying
-    )
+    return Val(f"_pow({args[0].code}, {args[1].code})", comp, args[0].varying or args[1].varying)

@@ -52,6 +52,23 @@ def _computes(body) -> bool:
     return any(isinstance(s, (L.Local, L.Loop)) for s in body)
 
 
+def _rescales(body) -> bool:
+    """A j body with `acc[e] = acc[e] * alpha + ...`: flash attention's P @ V update."""
+    for s in body:
+        if isinstance(s, L.Loop) and len(s.body) == 1 and isinstance(s.body[0], L.Assign):
+            a = s.body[0]
+            v = a.value
+            if (
+                isinstance(v, L.Call)
+                and v.fn == "add"
+                and isinstance(v.args[0], L.Call)
+                and v.args[0].fn == "mul"
+                and _read_of(v.args[0].args[0], a.name)
+            ):
+                return True
+    return False
+
+
 def row_nest(prog: L.LoopProgram, kernel: L.Kernel, sizes: set[str]):
     """(lets, batch loops, row var, row start, row stop, row body) or None."""
     body = list(kernel.body)
@@ -250,7 +267,9 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
             raise _no(f"store to {s.buffer!r} varies along an axis its index does not")
         v = cast(self.expr(s.value), buf.dtype)
         ptr = f"p_{_ident(buf.name)} + {self.offset(buf, s.index)}"
-        m = f"{self.masks['i']} & {self.jm}" if self.in_j else self.mask_for(axes)
+        m = self.mask_for(axes)
+        if self.in_j:
+            m = f"{self.masks['i']} & {self.jm}" if self.jm else self.masks["i"]
         self.emit(f"tl.store({ptr}, {v.code}, mask={m})" if m else f"tl.store({ptr}, {v.code})")
 
     def stmt_Loop(self, s: L.Loop) -> None:
@@ -293,7 +312,12 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
 
     # -- j: the streaming loop
     def j_loop(self, s: L.Loop, columns: bool = False) -> None:
-        """`columns`: j indexes outputs (stored per (i, j) tile), else j is reduced."""
+        """`columns`: j indexes outputs (stored per (i, j) tile), else j is reduced.
+
+        Tiles run in order from the block's smallest to its largest bound. With the path's
+        `*_INTERIOR` knob, in up to three loops: masked tiles below the interior (per-row
+        starts), interior tiles that every row of the block takes whole (no masks), masked
+        tiles above (the tail, per-row stops); else in one loop, every tile masked."""
         self.columns = columns
         self.wrote_columns |= columns
         if s.step != 1 or (self.axes(s.start) | self.axes(s.stop)) - {"i"}:
@@ -303,24 +327,45 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
             for n, x in (("_lo", s.start), ("_hi", s.stop))
         )
         rm = self.masks["i"]
-        per_row = bool(self.axes(s.start) | self.axes(s.stop))
-        blo = (
-            self.bind("_jlo", f"tl.min(tl.where({rm}, {lo}, {_BIG}))") if self.axes(s.start) else lo
-        )
-        bhi = self.bind("_jhi", f"tl.max(tl.where({rm}, {hi}, 0))") if self.axes(s.stop) else hi
+        per_lo, per_hi = bool(self.axes(s.start)), bool(self.axes(s.stop))
+        blo = self.bind("_jlo", f"tl.min(tl.where({rm}, {lo}, {_BIG}))") if per_lo else lo
+        bhi = self.bind("_jhi", f"tl.max(tl.where({rm}, {hi}, 0))") if per_hi else hi
         self.deps[s.var] = frozenset("j")
         self.plan_resident(s.body)
+        bounds = (lo, hi, bhi, per_lo or per_hi)
+        kind = "FLASH" if _rescales(s.body) else "OUT" if columns else "TILE"
+        if not self.config[f"{kind}_INTERIOR"]:
+            return self.j_tiles(s, blo, bhi, bounds, masked=True)
+        # the interior [a, b): tiles inside every valid row's [lo, hi)
+        a, fhi = blo, hi
+        if per_lo:  # the first tile start at or above every row's lo
+            flo = self.bind("_jflo", f"tl.max(tl.where({rm}, {lo}, {blo}))")
+            up = f"(tl.maximum({flo} - {blo}, 0) + BLOCK_J - 1) // BLOCK_J"
+            a = self.bind("_ja", f"{blo} + {up} * BLOCK_J")
+            self.j_tiles(s, blo, a, bounds, masked=True)
+        if per_hi:
+            fhi = self.bind("_jfhi", f"tl.min(tl.where({rm}, {hi}, {bhi}))")
+        whole = f"tl.maximum({fhi} - {blo}, 0) // BLOCK_J"  # tiles from blo that end by fhi
+        b = self.bind("_jb", f"tl.maximum({a}, {blo} + {whole} * BLOCK_J)")
+        self.j_tiles(s, a, b, bounds, masked=False)
+        self.j_tiles(s, b, bhi, bounds, masked=True)
+
+    def j_tiles(self, s: L.Loop, start: str, stop: str, bounds, masked: bool) -> None:
+        """One loop over the j tiles [start, stop), the j body rendered inside it."""
+        lo, hi, bhi, per_row = bounds
         j0 = self.fresh("_j0")
-        self.emit(f"for {j0} in range({blo}, {bhi}, BLOCK_J):")
+        self.emit(f"for {j0} in range({start}, {stop}, BLOCK_J):")
         self.depth += 1
         jv = self.bind(
             "v_" + _ident(s.var), f"tl.cast({j0} + tl.arange(0, BLOCK_J), tl.int64)[None, :]"
         )
-        cm = self.bind("_cm", f"{jv} < {bhi}")
-        jm = f"({jv} >= {lo}) & ({jv} < {hi}) & {cm}" if per_row else cm
-        self.jm = self.bind("_jm", f"tl.broadcast_to({jm}, [BLOCK_I, BLOCK_J])")
+        self.jm = None
+        if masked:
+            cm = self.bind("_cm", f"{jv} < {bhi}")
+            jm = f"({jv} >= {lo}) & ({jv} < {hi}) & {cm}" if per_row else cm
+            self.jm = self.bind("_jm", f"tl.broadcast_to({jm}, [BLOCK_I, BLOCK_J])")
+            self.masks["j"] = cm
         self.jv, self.j0, self.jhi = jv, j0, bhi
-        self.masks["j"] = cm
         self.env[s.var], self.deps[s.var] = Val(jv, "int64", True), frozenset("j")
         self.in_j, self.pending, self.j_var, self.streamed = True, {}, s.var, True
         saved = dict(self.env), dict(self.locals)
@@ -329,8 +374,14 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
         self.groups()
         self.env, self.locals = saved
         self.in_j = False
-        del self.masks["j"]
+        self.masks.pop("j", None)
         self.depth -= 1
+
+    def where_j(self, x: str, other: str) -> str:
+        """`x` as a [BLOCK_I, BLOCK_J] tile with `other` outside j's bounds (masked tiles)."""
+        if self.jm is None:
+            return f"tl.broadcast_to({x}, [BLOCK_I, BLOCK_J])"
+        return f"tl.where({self.jm}, {x}, {other})"
 
     # -- whole kernel
     def render(self) -> RenderedKernel:

@@ -151,7 +151,7 @@ class DotRules:
         self.env[s.var] = Val(shape, "int64", True)
         ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
         self.env = saved
-        m = f"{self.masks[side]} & ({shape} < {hi})"
+        m = " & ".join(x for x in (self.masks.get(side), f"({shape} < {hi})") if x)
         return self.bind("_x" if side == "i" else "_y", f"tl.load({ptr}, mask={m}, other=0)")
 
     def render_dot(self, s, loads, dts, sq, acc, res) -> None:

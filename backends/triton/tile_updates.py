@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from tensorc.ir import loop_ir as L
 
+from .ops import LOG2E
 from .values import _BIG, _FOLDS, FLOAT_TYPES, Val, _ident, _no, _read_of, _strip_cast, _tl, cast
+
+NEG_INF = "float('-inf')"
 
 
 class UpdateRules:
@@ -23,7 +26,7 @@ class UpdateRules:
         loc = self.locals[name]
         red, ident = _FOLDS[fn]
         x = cast(self.expr(v), loc.dtype).code
-        tile = f"{red}(tl.where({self.jm}, {x}, {ident}), axis=1, keep_dims=True)"
+        tile = f"{red}({self.where_j(x, ident)}, axis=1, keep_dims=True)"
         if fn == "add":
             return self.set_local(name, f"{loc.py} + {tile}")
         op = "tl.maximum" if fn == "max" else "tl.minimum"
@@ -40,7 +43,7 @@ class UpdateRules:
         if isinstance(f, L.Call) and f.fn == "add" and _read_of(f.args[0], a.name):
             t, w = self.split_value(f.args[1], s.var)
             if not self.reads_outer(t):
-                p = f"tl.where({self.jm}, {cast(self.expr(t), 'float32').code}, 0)"
+                p = self.where_j(cast(self.expr(t), "float32").code, "0")
                 acc = self.locals[a.name]
                 return self.set_local(a.name, self.pv(p, w, s.var, a.name, acc.py))
         self.pending[a.name] = (s, a)
@@ -66,7 +69,8 @@ class UpdateRules:
         self.env[e] = Val(ec, "int64", True)
         ptr = f"p_{_ident(ld.buffer)} + {self.offset(self.buffers[ld.buffer], ld.index)}"
         self.env = saved
-        wv = self.bind("_w", f"tl.load({ptr}, mask=({jc} < {self.jhi}) & ({ec} < {hi}), other=0)")
+        m = f"({jc} < {self.jhi}) & ({ec} < {hi})" if self.jm else f"{ec} < {hi}"
+        wv = self.bind("_w", f"tl.load({ptr}, mask={m}, other=0)")
         wdt = self.buffers[ld.buffer].dtype
         big = not width.isdigit() or int(width) >= 16
         if big and wdt in FLOAT_TYPES:
@@ -107,20 +111,22 @@ class UpdateRules:
             raise _no(f"accumulator updates of {sorted(self.pending)} have no tile form")
 
     def tile_max(self, m: str, x: L.LExpr) -> tuple[str, str, str]:
-        """(score tile, new row max, its finite stand-in) for a running max m."""
+        """(new row max, its finite stand-in, exp(score - stand-in) unmasked) for a running
+        max m. In fp32 that exp is exp2(score * log2(e) - stand-in * log2(e)): one FMA per
+        element before ex2, where tl.exp pays a subtract and a multiply."""
         t = self.locals[m].dtype
         s = self.bind("_s", cast(self.expr(x), t).code)
-        tm = self.bind(
-            "_tm", f"tl.max(tl.where({self.jm}, {s}, float('-inf')), axis=1, keep_dims=True)"
-        )
+        tm = self.bind("_tm", f"tl.max({self.where_j(s, NEG_INF)}, axis=1, keep_dims=True)")
         mn = self.bind("_mn", f"tl.maximum({self.locals[m].py}, {tm})")
         safe = self.bind("_sf", f"tl.where({mn} == float('-inf'), 0.0, {mn})")
-        return s, mn, safe
+        if t != "float32":
+            return mn, safe, f"tl.exp({s} - {safe})"
+        return mn, safe, f"tl.exp2({s} * {LOG2E} - {self.bind('_sf2', f'{safe} * {LOG2E}')})"
 
     def logsumexp(self, m: str, lname: str, x: L.LExpr) -> None:
-        s, mn, safe = self.tile_max(m, x)
+        mn, safe, e = self.tile_max(m, x)
         M, Lc = self.locals[m].py, self.locals[lname].py
-        terms = f"tl.sum(tl.where({self.jm}, tl.exp({s} - {safe}), 0.0), axis=1, keep_dims=True)"
+        terms = f"tl.sum({self.where_j(e, '0.0')}, axis=1, keep_dims=True)"
         self.set_local(lname, f"{Lc} * tl.exp({M} - {safe}) + {terms}")
         self.set_local(m, mn)
         del self.pending[m], self.pending[lname]
@@ -151,10 +157,10 @@ class UpdateRules:
         return None
 
     def softmax(self, m: str, lname: str, x: L.LExpr, acc: str, loop: L.Loop, w: L.LExpr) -> None:
-        s, mn, safe = self.tile_max(m, x)
+        mn, safe, e = self.tile_max(m, x)
         M, Lc = self.locals[m].py, self.locals[lname].py
         alpha = self.bind("_al", f"tl.exp({M} - {safe})")
-        p = self.bind("_p", f"tl.where({self.jm}, tl.exp({s} - {safe}), 0.0)")
+        p = self.bind("_p", self.where_j(e, "0.0"))
         self.set_local(lname, f"{Lc} * {alpha} + tl.sum({p}, axis=1, keep_dims=True)")
         a = self.locals[acc].py
         self.set_local(acc, self.pv(p, w, loop.var, acc, f"{a} * {alpha}"))
@@ -194,11 +200,12 @@ class UpdateRules:
         worst, red = ("inf", "tl.min") if cmp.fn == "lt" else ("-inf", "tl.max")
         op = "<" if cmp.fn == "lt" else ">"
         x = cast(self.expr(f.args[1]), self.locals[best].dtype).code
-        v = self.bind("_v", f"tl.where({self.jm}, {x}, float('{worst}'))")
+        v = self.bind("_v", self.where_j(x, f"float('{worst}')"))
         tb = self.bind("_tb", f"{red}({v}, axis=1, keep_dims=True)")
         ti = self.bind(
             "_ti",
-            f"tl.min(tl.where({self.jm} & ({v} == {tb}), {self.jv}, {_BIG}), axis=1, keep_dims=True)",
+            f"tl.min(tl.where({self.jm + ' & ' if self.jm else ''}({v} == {tb}), {self.jv}, {_BIG}),"
+            " axis=1, keep_dims=True)",
         )
         up = self.bind(
             "_up",

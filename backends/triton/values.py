@@ -43,6 +43,12 @@ DEFAULT_CONFIG: dict = {
     "FLASH_BLOCK_J": 64,  # ... and keys per step
     "FLASH_WARPS": 8,
     "FLASH_STAGES": 3,
+    # Interior j tiles without masks (boundary tiles masked): the body is rendered 2-3 times.
+    # sm_90 compiles (benchmarks.gpu_static): flash +0-8 registers; the W1 and RBF tiles
+    # 168 -> 245 and 172 -> 255 + spills (64-bit index math), so off there until timed.
+    "FLASH_INTERIOR": True,
+    "TILE_INTERIOR": False,
+    "OUT_INTERIOR": False,
     "BLOCK_D": 32,  # d chunk of a tl.dot inner product / squared distance
     "DOT_MIN_D": 16,  # a constant d below this stays a plain loop (no tensor cores)
     "RESIDENT_MAX_D": 256,  # the i side of a dot (Q) stays in registers up to this d
