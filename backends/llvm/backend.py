@@ -43,7 +43,10 @@ def _pool(n: int) -> ThreadPoolExecutor:
 def _pointer(name: str, arr: Any, dtype: str) -> tuple[int, Any]:
     """(address, object to keep alive) of a C-contiguous numpy array or CPU torch tensor."""
     if isinstance(arr, np.ndarray):
-        assert arr.flags.c_contiguous, f"buffer {name} must be C-contiguous"
+        flags = arr.flags
+        assert flags.c_contiguous, f"buffer {name} must be C-contiguous"
+        if flags.writeable and arr.size:  # a third of the time of `arr.ctypes.data`
+            return ctypes.addressof(ctypes.c_char.from_buffer(arr)), arr
         return arr.ctypes.data, arr
     if hasattr(arr, "data_ptr") and hasattr(arr, "is_contiguous"):
         assert arr.device.type == "cpu", f"buffer {name} must be on the cpu"
@@ -85,9 +88,9 @@ class CpuExecutable:
             if v is None:
                 raise ArgumentError(f"{self.prog.name}: missing size {s!r}")
             slots_.append(int(v))
-        args = np.array(slots_, dtype=np.int64)
-        state = np.zeros(self.state_len, dtype=np.int64)
-        a, st = args.ctypes.data, state.ctypes.data
+        args = (ctypes.c_int64 * len(slots_))(*slots_)
+        state = (ctypes.c_int64 * self.state_len)()  # zeroed, fresh per call (see `_help`)
+        a, st = ctypes.addressof(args), ctypes.addressof(state)
         for _ in range(self.helpers):
             # Not awaited: the driver returns on this thread only after every chunk is done, and a
             # helper that starts later finds nothing left to claim (`keep` holds what it reads).

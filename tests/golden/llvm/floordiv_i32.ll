@@ -57,6 +57,7 @@ loop.body:
 loop.exit:
   ret void
 }
+
 declare i32 @"sched_yield"()
 
 declare void @"llvm.x86.sse2.pause"()

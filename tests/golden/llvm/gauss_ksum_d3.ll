@@ -128,6 +128,7 @@ entry:
 declare float @"llvm.rint.f32"(float %".1")
 
 declare float @"llvm.fma.f32"(float %".1", float %".2", float %".3")
+
 declare i32 @"sched_yield"()
 
 declare void @"llvm.x86.sse2.pause"()

@@ -99,6 +99,7 @@ if.end:
   store i64 %".78", i64* %".32"
   br label %"loop.head.1"
 }
+
 declare i32 @"sched_yield"()
 
 declare void @"llvm.x86.sse2.pause"()
