@@ -110,10 +110,9 @@ def render_copy(w: KernelWriter, s: L.Copy) -> None:
 
     rows, cols = (w.bind("_cn", w.scalar(cast(w.expr(x), "int64"))) for x in (s.rows, s.cols))
     r0, c0 = w.fresh("_cr0"), w.fresh("_cc0")
-    w.emit(f"for {r0} in range(0, {rows}, BM):")
-    w.depth += 1
-    w.emit(f"for {c0} in range(0, {cols}, BN):")
-    w.depth += 1
+    for var, stop, tile in ((r0, rows, "BM"), (c0, cols, "BN")):
+        w.emit(f"for {var} in range(0, {stop}, {tile}):")
+        w.depth += 1
     rr = w.bind("_crr", f"{r0} + tl.arange(0, BM)")
     rc = w.bind("_crc", f"{c0} + tl.arange(0, BN)")
     m = w.full_mask()
