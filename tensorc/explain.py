@@ -32,7 +32,9 @@ def _sym(e: L.LExpr):
         a = [_sym(x) for x in e.args]
         f = {"add": lambda: a[0] + a[1], "sub": lambda: a[0] - a[1], "mul": lambda: a[0] * a[1],
              "max": lambda: sympy.Max(*a), "min": lambda: sympy.Min(*a),
-             "floordiv": lambda: sympy.floor(a[0] / a[1]), "neg": lambda: -a[0]}.get(e.fn)  # fmt: skip
+             "floordiv": lambda: sympy.floor(a[0] / a[1]), "neg": lambda: -a[0],
+             "mod": lambda: sympy.Mod(a[0], a[1]),
+             "select": lambda: _Either(a[1], a[2])}.get(e.fn)  # fmt: skip
         if f is not None:
             return f()
     return sympy.Symbol("?")
@@ -46,30 +48,116 @@ def _ops(e: L.LExpr) -> int:
     return 0
 
 
+class _Either(sympy.Function):
+    """`select(c, a, b)` for estimates: one of a and b (bounded by both)."""
+
+
 def _extent(loop: L.Loop, bound: dict) -> sympy.Expr:
-    """Trip count of `loop`, with outer loop variables replaced by whichever end of their ranges
-    gives the larger count (a triangle `j <= i` counts at full range, a tile `[t, min(t + 64, N))`
-    counts 64)."""
+    """Trip count of `loop`, with block sizes and outer loop variables replaced by the ends of
+    their ranges that give the larger count (a triangle `j <= i` counts at full range, a tile
+    `[t, min(t + 64, N))` or a block `bm = min(i0 + 96, N) - i0` counts 64 or 96)."""
     ext = (_sym(loop.stop) - _sym(loop.start)) / loop.step
-    outer = [s for s in ext.free_symbols if str(s) in bound]
+    outer = [s for s in ext.free_symbols if s.name in bound]
     if outer:
-        ends = [_at_end(ext, bound, k) for k in (0, 1)]
-        probe = {s: 1000 for e in ends for s in e.free_symbols}
-        ext = max(ends, key=lambda e: _probe(e, probe))
+        top = _limit(_push_in(_clamps(ext, bound)), bound, upper=True)
+        if top is not None:
+            ext = top
+        else:
+            ends = [_at_end(ext, bound, k) for k in (0, 1)]
+            probe = {s: 1000 for e in ends for s in e.free_symbols}
+            ext = max(ends, key=lambda e: _probe(e, probe))
     ext = ext.replace(lambda x: isinstance(x, (sympy.Min, sympy.Max)), lambda x: x)
     if loop.step > 1:
         ext = sympy.ceiling(ext)
     return ext
 
 
+def _clamps(e: sympy.Expr, bound: dict) -> sympy.Expr:
+    """`e` with the let variables whose values involve a min or max (block ends and sizes,
+    clamped bounds) replaced by those values, so `bm = i1 - i0` with `i1 = min(i0 + 96, N)` can
+    cancel i0; other lets (block positions) stay variables."""
+    sub = {}
+    for x in e.free_symbols:
+        value = bound.get(x.name)
+        if isinstance(value, sympy.Basic):
+            key = ("clamps", x.name)
+            if key not in bound[None]:
+                bound[None][key] = _clamps(value, bound)
+            if bound[None][key].has(sympy.Min, sympy.Max):
+                sub[x] = bound[None][key]
+    return e.xreplace(sub) if sub else e
+
+
+def _push_in(e: sympy.Expr) -> sympy.Expr:
+    """`min(a, b) + c` -> `min(a + c, b + c)` (and for max, and positive factors), so a block
+    size `min(i0 + 96, N) - i0` reads `min(96, N - i0)`."""
+    if not e.args:
+        return e
+    if isinstance(e, (sympy.Min, sympy.Max)):
+        return e.func(*(_push_in(a) for a in e.args), evaluate=False)
+    e = e.func(*(_push_in(a) for a in e.args))
+    if isinstance(e, (sympy.Add, sympy.Mul)):
+        for a in e.args:
+            if isinstance(a, (sympy.Min, sympy.Max)):
+                rest = e.func(*(b for b in e.args if b is not a))
+                if isinstance(e, sympy.Mul) and not (rest.is_number and rest > 0):
+                    continue
+                return a.func(*(_push_in(e.func(x, rest)) for x in a.args), evaluate=False)
+    return e
+
+
+def _limit(e: sympy.Expr, bound: dict, upper: bool) -> sympy.Expr | None:
+    """An upper (or lower) bound of `e` over the enclosing loops and lets (`bound`: loop variable
+    -> (first, last), let variable -> value) in sizes only, or None. A min is bounded above by
+    any of its arguments, a max below."""
+    if not any(x.name in bound for x in e.free_symbols):
+        return e
+    if e.is_Symbol:
+        key = ("limit", e.name, upper)
+        if key not in bound[None]:
+            at = bound[e.name]
+            at = at if isinstance(at, sympy.Basic) else at[1 if upper else 0]
+            bound[None][key] = _limit(at, bound, upper)
+        return bound[None][key]
+    if isinstance(e, sympy.Add):
+        parts = [_limit(a, bound, upper) for a in e.args]
+        return None if None in parts else sympy.Add(*parts)
+    if isinstance(e, sympy.Mul):
+        c, rest = e.as_coeff_Mul()
+        if c.is_number and c != 1 and not rest.is_number:
+            part = _limit(rest, bound, upper if c > 0 else not upper)
+            return None if part is None else c * part
+        return None
+    if isinstance(e, (sympy.Min, sympy.Max, _Either)):
+        parts = [_limit(a, bound, upper) for a in e.args]
+        if isinstance(e, sympy.Min if upper else sympy.Max):  # any argument bounds it: the
+            parts = [x for x in parts if x is not None]  # tightest at a probe (sizes = 1000)
+            probe = {x: 1000 for p in parts for x in p.free_symbols}
+            pick = min if upper else max
+            return pick(parts, key=lambda p: _probe(p, probe)) if parts else None
+        if None in parts:
+            return None
+        if all(x.is_number for x in parts):
+            return (max if upper else min)(parts)
+        return (sympy.Max if upper else sympy.Min)(*parts, evaluate=False)
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        part = _limit(e.args[0], bound, upper)
+        return None if part is None else e.func(part)
+    if isinstance(e, sympy.Mod):
+        return e.args[1] - 1 if upper else sympy.Integer(0)
+    return None
+
+
 def _at_end(ext: sympy.Expr, bound: dict, k: int) -> sympy.Expr:
-    """`ext` with every outer loop variable at the start (k=0) or last value (k=1) of its range."""
-    for _ in range(3):  # outer bounds may mention loop variables further out
+    """`ext` with every outer loop variable at the start (k=0) or last value (k=1) of its range
+    (a let variable at its value)."""
+    for _ in range(8):  # outer bounds may mention loop or let variables further out
         free = [s for s in ext.free_symbols if str(s) in bound]
         if not free:
             break
         # E*(c+1)//C - E*c//C (a split-j chunk) reads E/C: an estimate needs no floors
-        ext = ext.subs({s: bound[str(s)][k] for s in free}).replace(
+        at = {s: bound[str(s)] for s in free}
+        ext = ext.subs({s: v if isinstance(v, sympy.Basic) else v[k] for s, v in at.items()}).replace(
             lambda x: isinstance(x, sympy.floor), lambda x: x.args[0])
     return ext
 
@@ -82,7 +170,10 @@ def _probe(e: sympy.Expr, values: dict) -> float:
 
 
 def _flops(stmts, bound: dict, mult) -> sympy.Expr:
+    """FLOPs of `stmts` run `mult` times; `bound`: enclosing loop variable -> (first, last) and
+    integer let variable -> value (block sizes count at their largest)."""
     total = sympy.Integer(0)
+    bound = {None: {}} | bound  # None: memo of `_clamps` / `_limit` (variable names are unique)
     for s in stmts:
         if isinstance(s, L.Loop):
             ext = _extent(s, bound)
@@ -91,10 +182,14 @@ def _flops(stmts, bound: dict, mult) -> sympy.Expr:
             total += _flops(s.body, inner, mult * ext)
         elif isinstance(s, (L.Let, L.Assign, L.Store)):
             total += mult * _ops(s.value)
+            if isinstance(s, L.Let) and s.value.dtype.startswith("int"):
+                bound[s.name] = _sym(s.value)
         elif isinstance(s, L.If):
             total += _flops(s.then, bound, mult) + _flops(s.orelse, bound, mult)
         elif isinstance(s, L.Gemm):
-            total += mult * 2 * _sym(s.batch) * _sym(s.m) * _sym(s.n) * _sym(s.k)
+            dims = [_sym(d) for d in (s.batch, s.m, s.n, s.k)]
+            dims = [_limit(_push_in(_clamps(d, bound)), bound, upper=True) or d for d in dims]
+            total += mult * 2 * sympy.Mul(*dims)
     return total
 
 

@@ -37,7 +37,7 @@ def test_no_i_by_j_buffer(case, target):
         syms = {str(s) for d in b.shape for s in sympy.sympify(d).free_symbols}
         assert not {i, j} <= syms, f"buffer {b.name}{b.shape} holds an {i} x {j} matrix"
     for line in explain(def_, target).splitlines():
-        if line.startswith("  temp") or line.startswith("  out"):
+        if line.startswith(("  temp", "  out")):
             assert not (f"{i}," in line and f"{j}]" in line)
 
 
@@ -69,6 +69,26 @@ def test_explain_mentions_fusion_and_path():
     assert "contraction path:" in text and "gemm" in text
     text = explain(W.value_mask()[0], "cpu")
     assert "not expressible as bounds" in text
+
+
+@pytest.mark.parametrize("case", ["w4", "w5", "gram"])
+def test_flops_of_blocked_kernels_read_in_sizes(case):
+    """Block sizes (bm = min(i0 + 96, N) - i0, ...) and clamped masked bounds count at their
+    largest: the estimate names sizes and tiles only, and is near the true count."""
+    make = {"w4": W.w4, "w5": W.w5, "gram": W.gram}[case]
+    def_, _ = make()
+    sizes = {"B": 1, "H": 2, "N": 2048, "M": 2048, "D": 64, "E": 64, "W": 4096}
+    text = explain(def_, "cpu", sizes)
+    (line,) = [x for x in text.splitlines() if x.startswith("  flops ~")]
+    names = set(re.findall(r"[A-Za-z_]\w*", line.split("=")[0])) - {"flops", "ceiling", "floor"}
+    assert names <= set(sizes), line
+    value, unit = re.search(r"= ([\d.]+)([GM])", line).groups()
+    counted = float(value) * {"G": 1e9, "M": 1e6}[unit]
+    n, d = sizes["N"], sizes["D"]
+    # attention: Q K^T and P V (a window of 4096 covers every j); Gram: x x^T, its triangle of
+    # tiles counted at full range
+    want = 4 * sizes["B"] * sizes["H"] * n * n * d if case != "gram" else 2 * n * n * d
+    assert want <= counted <= 1.3 * want, (line, want)
 
 
 GOLDENS = {
