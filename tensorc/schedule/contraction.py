@@ -4,9 +4,11 @@
   over all its LHS indices (the rest of the RHS pointwise) becomes pairwise `Gemm`s. With three or
   more operands the contraction planner orders the steps; each step picks which operand is the
   Gemm's A and which its B (`_oriented`: big operands read along their contiguous index), its
-  result is a temp laid out (batch, m, n) so each next step reads it with plain strides, a step
-  repeating an earlier one reuses its result, and big steps get kernels of their own so that the
-  threads share them (`OWN_KERNEL_FLOPS`; few-row Gemms by column blocks). Index groups
+  result is a temp laid out (batch, m, n) so each next step reads it with plain strides (or, when
+  the step reading it sums it with an input over several indices, with those indices together in
+  the input's order: `_layout`), a step repeating an earlier one reuses its result, and big steps
+  get kernels of their own so that the threads share them (`OWN_KERNEL_FLOPS`; few-row Gemms by
+  column blocks; the b, m, n loops around a Gemm are parallel). Index groups
   (batch, m, n, k) that are not contiguous in some operand are split: the mergeable innermost run
   is the Gemm dimension, the rest become loops around it. Any pointwise epilogue runs in its own
   loop nest over the result.
@@ -120,13 +122,9 @@ def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumu
         return None  # an index summed inside one operand only: no Gemm shape
     if any(i not in xs and i not in ys for i in zs):
         return None
-    B = [i for i in zs if i in xs and i in ys]
-    M = [i for i in zs if i in xs and i not in ys]
-    N = [i for i in zs if i in ys and i not in xs]
-    K = [i for i in xs if i in ys and i not in zs]
     loops: list[tuple[str, str]] = []
     dims = {}
-    for gname, group, views in (("b", B, [x, y, out]), ("m", M, [x, out]), ("n", N, [y, out]), ("k", K, [x, y])):
+    for gname, group, views in _groups(x, y, out):
         rest, run = _merge(group, views, ext)
         loops += [(g, gname) for g in rest]
         dims[gname] = run
@@ -173,6 +171,15 @@ def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumu
             zero = [L.Loop(zvars[n], const(0), sym_to_lexpr(out.shape[n], spec), tuple(zero), kind="parallel")]
         body = zero + body
     return body
+
+
+def _groups(x: View, y: View, out: View):
+    """The Gemm's index groups (name, indices, views holding them): batch, m, n and k."""
+    xs, ys, zs = x.indices, y.indices, out.indices
+    return (("b", [i for i in zs if i in xs and i in ys], [x, y, out]),
+            ("m", [i for i in zs if i in xs and i not in ys], [x, out]),
+            ("n", [i for i in zs if i in ys and i not in xs], [y, out]),
+            ("k", [i for i in xs if i in ys and i not in zs], [x, y]))  # fmt: skip
 
 
 def _extents(def_: T.Def, st: T.Statement, r: T.Reduce) -> dict:
@@ -303,6 +310,7 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
     ops = list(views)
     size = {i: sizes[c] for i, c in letters.items()}
     groups: list[list[L.Stmt]] = [[]]  # kernels: small steps share one, big ones run alone
+    reader = _readers(len(views), p.steps)
     done: dict[tuple, View] = {}  # repeated pairs (the two halves of <A|A>) are computed once
     for n, step in enumerate(p.steps):
         x, y = ops[step.lhs], ops[step.rhs]
@@ -325,6 +333,11 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
             m_ = [i for i in x.indices if i in zs and i not in b_]
             n_ = [i for i in y.indices if i in zs and i not in b_]
             order = b_ + m_ + n_ + [i for i in zs if i not in b_ + m_ + n_]
+            if n in reader:  # the step reading this result, and its other operand (an input)
+                r, other = reader[n]
+                summed = [i for i in views[other].indices if i in zs and i not in
+                          {back[c] for c in p.steps[r].out_indices}]
+                order = _layout(order, x, y, views[other], summed, ext, size)
             shape = [ext[i] for i in order]
             tname = pb.add_temp("path", dtype, shape)
             out = View(tname, order, shape)
@@ -349,6 +362,40 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
             position = {i: p_ for p_, i in names_of.items()}  # this step's name -> position
             done[key] = View(out.buffer, [position[i] for i in out.indices], out.shape)
     return [g for g in groups if g]
+
+
+def _readers(inputs: int, steps) -> dict[int, tuple[int, int]]:
+    """step -> (the later step that reads its result, that step's other operand) where the other
+    operand is an input (position in `views`), whose layout is fixed."""
+    ops: list[tuple[str, int]] = [("in", i) for i in range(inputs)]
+    out = {}
+    for n, step in enumerate(steps):
+        x, y = ops[step.lhs], ops[step.rhs]
+        for a, b in ((x, y), (y, x)):
+            if a[0] == "step" and b[0] == "in":
+                out[a[1]] = (n, b[1])
+        for pos in sorted((step.lhs, step.rhs), reverse=True):
+            del ops[pos]
+        ops.append(("step", n))
+    return out
+
+
+def _layout(order: list[str], x: View, y: View, other: View, summed: list[str], ext, size) -> list[str]:
+    """A layout of the result of `x * y` (default `order`) for the step that sums it with
+    `other` over `summed`: with the summed indices together, in `other`'s order, that step's K
+    is one Gemm dimension instead of serial loops of accumulating Gemms (which also need C
+    zeroed first and cannot be shared by threads). Costs: Gemm calls of this step, plus those
+    in the next step's k loops counted 4 times."""
+    if len(summed) < 2:
+        return order
+    rest = [i for i in order if i not in summed]
+
+    def cost(o: list[str]) -> int:
+        out = View("out", o, [ext[i] for i in o])
+        calls = volume([i for _, g, vs in _groups(x, y, out) for i in _merge(g, vs, ext)[0]], size)
+        return calls + 4 * volume(_merge(summed, [other, out], ext)[0], size)
+
+    return min((order, rest + summed, summed + rest), key=cost)
 
 
 def _pair_key(x: View, y: View, zs: list[str]) -> tuple[tuple, dict[int, str]]:

@@ -131,3 +131,25 @@ def _walk(stmts):
         yield s
         if isinstance(s, L.Loop):
             yield from _walk(s.body)
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+@pytest.mark.parametrize("p,x", [(4, 64), (3, 13), (1, 1)])
+def test_mps_intermediates_laid_out_for_their_reader(backend, p, x):
+    """A step's result is laid out so that the step reading it sums over one Gemm dimension:
+    no serial k loops of accumulating Gemms (nor the zero fill before them) anywhere."""
+    require_backend(backend)
+    from benchmarks.sources import mps_equation, mps_overlap  # the W9 benchmark's chain
+
+    fn = tensorc.compile(mps_overlap(6), backend=backend).mps_overlap
+    rng = np.random.default_rng(p * 100 + x)
+    one = [(p, x)] + [(x, p, x)] * 4 + [(x, p)]
+    ops = [rng.random(s).astype(np.float32) for s in one + one]
+    want = np.einsum(mps_equation(6), *[o.astype(np.float64) for o in ops], optimize=True)
+    np.testing.assert_allclose(fn(*ops), want, rtol=1e-4)
+    if (p, x) != (4, 64):
+        return
+    prog = to_loops(fn.def_, "cpu", {"P": p, "X": x})
+    assert all(len(k.body) == 1 for k in prog.kernels)  # each one Gemm, or column blocks
+    assert not [s for k in prog.kernels for s in _walk(k.body)
+                if isinstance(s, L.Loop) and s.kind == "serial"]
