@@ -6,8 +6,13 @@ IR function of straight-line code (fma Horner polynomials, integer exponent tric
 special cases): once inlined into a loop, the vectoriser turns it into `<8 x float>` code.
 
 Accuracy: float32 exp/exp2 use a degree-5 minimax polynomial (about 2 ulp, denormal results within
-two denormal steps), log is Cephes-style (about 1 ulp), the composed ones a few ulp; float64 exp/log/erf use libm through LLVM intrinsics (accurate, scalar), the composed ones
-reuse them. Functions without a polynomial here (sin, cbrt, atan2, ...) call libm directly.
+two denormal steps), log is Cephes-style (about 1 ulp), the composed ones a few ulp; float64
+exp/log/erf use libm through LLVM intrinsics (accurate, scalar), the composed ones reuse them.
+Functions without a polynomial here (sin, cbrt, atan2, ...) call libm directly.
+
+`exp_nonpos` / `exp2_nonpos` are float32 exp/exp2 for arguments the renderer proved <= 0
+(backends/llvm/signs.py; W1's exponent): the same accuracy with no overflow clamp and 2**n as one
+multiply: exp2 in 11 instead of 17 vector operations.
 
 Example:
     lib = MathLib(module)
