@@ -91,10 +91,14 @@ class CpuExecutable:
         args = (ctypes.c_int64 * len(slots_))(*slots_)
         state = (ctypes.c_int64 * self.state_len)()  # zeroed, fresh per call (see `_help`)
         a, st = ctypes.addressof(args), ctypes.addressof(state)
-        for _ in range(self.helpers):
-            # Not awaited: the driver returns on this thread only after every chunk is done, and a
-            # helper that starts later finds nothing left to claim (`keep` holds what it reads).
-            _pool(self.helpers).submit(self._help, a, st, (self, args, state))
+        try:
+            for _ in range(self.helpers):
+                # Not awaited: the driver returns on this thread only after every chunk is done,
+                # and a helper that starts later finds nothing left to claim (the tuple keeps
+                # alive what it reads).
+                _pool(self.helpers).submit(self._help, a, st, (self, args, state))
+        except RuntimeError:  # the pool is shut down (interpreter exit): this thread runs it all
+            pass
         self.run(a, st, self.threads)
 
     def _help(self, a: int, st: int, keep: tuple) -> None:

@@ -128,3 +128,27 @@ def test_concurrent_calls_from_python_threads():
     assert len(got) == 1
     arr = np.frombuffer(got.pop(), np.float32).reshape(want.shape)
     np.testing.assert_allclose(arr, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_forked_child_without_pool_threads_finishes_alone():
+    """After fork the pool's threads do not exist in the child: its helpers never start, and the
+    calling thread runs every chunk (nothing waits on them)."""
+    import multiprocessing
+
+    prog, inputs, sizes, want = _setup("tucker", seed=3)
+    exe = BACKEND.compile(prog, {"threads": 2})
+    exe(_buffers(prog, inputs, sizes), sizes)  # the pool and its thread exist before the fork
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def child():
+        bufs = _buffers(prog, inputs, sizes)
+        exe(bufs, sizes)
+        queue.put(_output(prog, bufs))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    got = queue.get(timeout=120)
+    proc.join(timeout=60)
+    assert proc.exitcode == 0
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
