@@ -12,6 +12,7 @@ anchors (the Assigns) and the Lets between them are not rendered (`TileWriter.sk
 from __future__ import annotations
 
 from tensorc.ir import loop_ir as L
+from tensorc.ir.types import is_float
 
 from .ops import LOG2E
 from .values import _BIG, _FOLDS, FLOAT_TYPES, Val, _ident, _no, _read_of, _strip_cast, _tl, cast
@@ -29,8 +30,12 @@ class UpdateRules:
         tile = f"{red}({self.where_j(x, ident)}, axis=1, keep_dims=True)"
         if fn == "add":
             return self.set_local(name, f"{loc.py} + {tile}")
+        if is_float(loc.dtype):  # numpy: a NaN makes max/min NaN (tl.max/tl.min may drop it)
+            xv = self.bind("_x", self.where_j(x, ident))
+            nan = f"tl.max(({xv} != {xv}).to(tl.int32), axis=1, keep_dims=True) > 0"
+            tile = f"tl.where({nan}, float('nan'), {red}({xv}, axis=1, keep_dims=True))"
         op = "tl.maximum" if fn == "max" else "tl.minimum"
-        self.set_local(name, f"{op}({loc.py}, {tile})")
+        self.set_local(name, f"{op}({loc.py}, {tile}, propagate_nan=tl.PropagateNan.ALL)")
 
     def e_update(self, s: L.Loop) -> None:
         """An e loop inside j: `acc[e] = acc[e] + t * w(j, e)` now, the softmax form later."""
@@ -201,16 +206,24 @@ class UpdateRules:
         op = "<" if cmp.fn == "lt" else ">"
         x = cast(self.expr(f.args[1]), self.locals[best].dtype).code
         v = self.bind("_v", self.where_j(x, f"float('{worst}')"))
+        jm = f"{self.jm} & " if self.jm else ""
+        nan = is_float(self.locals[best].dtype)  # numpy: the first NaN beats every number
+        if nan:  # the tile's first NaN; its best number from the others
+            vn = f"tl.min(tl.where({jm}({v} != {v}), {self.jv}, {_BIG}), axis=1, keep_dims=True)"
+            vn = self.bind("_vn", vn)
+            v = self.bind("_v", f"tl.where({v} != {v}, float('{worst}'), {v})")
         tb = self.bind("_tb", f"{red}({v}, axis=1, keep_dims=True)")
         ti = self.bind(
-            "_ti",
-            f"tl.min(tl.where({self.jm + ' & ' if self.jm else ''}({v} == {tb}), {self.jv}, {_BIG}),"
-            " axis=1, keep_dims=True)",
+            "_ti", f"tl.min(tl.where({jm}({v} == {tb}), {self.jv}, {_BIG}), axis=1, keep_dims=True)"
         )
-        up = self.bind(
-            "_up",
-            f"({ti} != {_BIG}) & (({tb} {op} {B}) | ({I} == -1) | (({tb} == {B}) & ({ti} < {I})))",
-        )
+        if nan:
+            tb = self.bind("_tb", f"tl.where({vn} != {_BIG}, float('nan'), {tb})")
+            ti = self.bind("_ti", f"tl.where({vn} != {_BIG}, {vn}, {ti})")
+        tie, better = f"({tb} == {B})", f"({tb} {op} {B}) | ({I} == -1)"
+        if nan:
+            tie = f"({tie} | (({tb} != {tb}) & ({B} != {B})))"
+            better += f" | (({tb} != {tb}) & ({B} == {B}))"
+        up = self.bind("_up", f"({ti} != {_BIG}) & ({better} | ({tie} & ({ti} < {I})))")
         self.set_local(best, f"tl.where({up}, {tb}, {B})")
         self.set_local(idx, f"tl.where({up}, {ti}, {I})")
         del self.pending[best], self.pending[idx]

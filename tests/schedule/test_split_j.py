@@ -172,7 +172,7 @@ def _nan_arrays(n: int, m: int, chunks: int) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("backend,split", [("loops", 1), ("loops", 5), ("cpu", 1), ("cpu", 5),
-                                           ("cpu", 64)])  # fmt: skip
+                                           ("cpu", 64), ("triton", 1), ("triton", 5)])  # fmt: skip
 @pytest.mark.parametrize("name", NAN_DEFS)
 def test_nan_follows_numpy_split_or_not(name, backend, split):
     require_backend(backend)
