@@ -5,6 +5,7 @@ stages, registers, spills, shared memory, tensor-core instructions and compile t
     python -m benchmarks.gpu_static --out /tmp/gpu_static.json            # default configs
     python -m benchmarks.gpu_static --only W4,W1-ksum-d64 --ptx /tmp/ptx   # also write the PTX
     python -m benchmarks.gpu_static --all-configs                           # every tuning config
+    python -m benchmarks.gpu_static --suite cpu                             # the CPU suite's programs
 
 Inputs are never allocated: the case's `make_inputs` runs with an rng that returns broadcast
 zeros, so only shapes (and scalars) reach the size binding. Triton's cache is a fresh temporary
@@ -99,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.gpu_static", description=__doc__)
     p.add_argument("--only", default=None, help="workloads or case names, comma separated")
+    p.add_argument("--suite", choices=("gpu", "cpu"), default="gpu",
+                   help="cpu: the CPU suite's fp32 programs at their sizes (TF32 off)")  # fmt: skip
     p.add_argument("--out", default=None, help="JSON path (PTX left out unless --ptx)")
     p.add_argument("--ptx", default=None, help="directory to write each kernel's PTX into")
     p.add_argument("--all-configs", action="store_true", help="every config of backend.space()")
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot compile for CUDA here: {why}", file=sys.stderr)
         return 1
     os.environ.setdefault("TRITON_CACHE_DIR", tempfile.mkdtemp(prefix="tc-aot-"))
-    cases = select_cases("gpu", args.only)
+    cases = select_cases(args.suite, args.only)
     start, rows = time.perf_counter(), []
     for case in cases:
         for r in report_case(case, args.all_configs):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 from tensorc.errors import BackendError
@@ -29,6 +30,11 @@ OUT_TILES = ((64, 64, 8, 2), (128, 64, 8, 2), (64, 128, 8, 2))
 # (BLOCK, num_warps); num_warps also sets a Gemm kernel's warps (2 spilled a 128x128 tile)
 GENERIC_BLOCKS = ((256, 4), (512, 8), (1024, 8))
 GPU_DEFAULTS = {"BM": 128, "BN": 128, "BK": 32, "num_stages": 3}  # Gemm tiles sized for a GPU
+# fp32 dots without TF32 run on FMA units with both operands in registers: smaller tiles (the
+# defaults above spilled 176-1464 bytes per thread on sm_90; these compile without spills).
+IEEE_DEFAULTS = {"BM": 64, "BN": 64, "num_warps": 4, "FLASH_BLOCK_I": 16, "FLASH_BLOCK_J": 64,
+                 "FLASH_WARPS": 4, "FLASH_STAGES": 2, "OUT_BLOCK_I": 32, "OUT_BLOCK_J": 32,
+                 "OUT_WARPS": 4}  # fmt: skip
 GEMM_TILES = (
     (64, 64, 32, 4, 3),
     (128, 64, 32, 4, 3),
@@ -67,8 +73,14 @@ def candidates(prog: LoopProgram, base: dict) -> list[dict]:
 
 
 def gpu_configs(prog: LoopProgram, allow_tf32: bool) -> list[dict]:
-    """What `space` returns on a GPU: the GPU default first, then `candidates`."""
-    return candidates(prog, {**DEFAULT_CONFIG, "allow_tf32": allow_tf32, **GPU_DEFAULTS})
+    """What `space` returns on a GPU: the GPU default first (smaller tiles where fp32 dots run
+    in IEEE precision), then `candidates`."""
+    from .program import render_program
+
+    base = {**DEFAULT_CONFIG, "allow_tf32": allow_tf32, **GPU_DEFAULTS}
+    if not allow_tf32 and re.search(r"input_precision=.ieee", render_program(prog, base)):
+        base.update(IEEE_DEFAULTS)
+    return candidates(prog, base)
 
 
 def _interpreting() -> bool:
