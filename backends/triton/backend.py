@@ -25,7 +25,8 @@ from .values import DEFAULT_CONFIG
 # memory within 227 KB): 128 flash rows need 8 warps (4 spilled at d=128), output tiles 8 warps
 # (4 spilled the RBF Gram at D=1024), and a 128x256 Gemm tile BK=32 in fp32 (BK=64: 288 KB).
 FLASH_TILES = ((128, 64, 8, 3), (128, 64, 8, 2), (64, 64, 4, 3), (128, 128, 8, 2), (128, 32, 8, 4))
-STREAM_TILES = ((64, 64, 4, 2), (128, 64, 8, 2), (128, 32, 4, 3), (256, 32, 8, 2), (32, 128, 4, 2))
+# streaming: 128x32 first, it took 64-104 registers for W1/W2/W3 where 64x64 took 168-253
+STREAM_TILES = ((128, 32, 4, 3), (64, 64, 4, 2), (128, 64, 8, 2), (256, 32, 8, 2), (32, 128, 4, 2))
 OUT_TILES = ((64, 64, 8, 2), (128, 64, 8, 2), (64, 128, 8, 2))
 # (BLOCK, num_warps); num_warps also sets a Gemm kernel's warps (2 spilled a 128x128 tile)
 GENERIC_BLOCKS = ((256, 4), (512, 8), (1024, 8))
