@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from tensorc.ir import loop_ir as L
@@ -41,6 +42,11 @@ def _definitions(stmts, out: dict[str, list]) -> dict[str, list]:
         elif isinstance(s, L.If):
             _definitions(s.then, out)
             _definitions(s.orelse, out)
+        else:  # Gemm, Copy, ...: a local written through an operand holds anything
+            for f in dataclasses.fields(s):
+                v = getattr(s, f.name)
+                if isinstance(v, L.Operand) and v.local:
+                    out.setdefault(v.buffer, []).append(None)
     return out
 
 

@@ -88,6 +88,14 @@ def test_a_local_loses_a_fact_that_any_assignment_breaks():
     assert Signs(k).of(sq) == POS and Signs(k).of(mx) == NEG
 
 
+def test_a_local_written_by_a_gemm_has_no_facts():
+    """A Gemm (or Copy) can write a local through an operand (flash attention's score tile)."""
+    op = L.Operand("sq", c(0), (c(0), c(1), c(1)), local=True)
+    gemm = L.Gemm(op, op, op, c(1), c(1), c(1), c(1), c(1.0))
+    assert Signs(_kernel()).of(sq) == POS
+    assert Signs(_kernel([gemm])).of(sq) == NONE
+
+
 def _exp_args(stmts):
     """The arguments of every exp call in a LoopIR statement tree."""
     out = []
