@@ -69,8 +69,12 @@ op_rules: dict[str, str] = {
     "pow": "_pow({0}, {1})",
 }
 
-# Variants keyed "op:d" (float64), "op:f" (float), "op:i" (integer) where the syntax differs.
+# Variants keyed "op:d" (float64), "op:f" (float), "op:i" (integer), "op:b" (bool) where the
+# syntax differs.
 typed_rules: dict[str, str] = {
+    # numpy: bool + bool is `or`, bool * bool is `and` (int1 arithmetic would wrap 1 + 1 to 0)
+    "add:b": "({0} | {1})",
+    "mul:b": "({0} & {1})",
     "sqrt:d": "tl.sqrt({0})",  # sqrt_rn is fp32-only; fp64 sqrt is correctly rounded anyway
     # numpy floors (Python semantics); Triton's `//` and `%` truncate like C.
     "floordiv:i": "_floordiv({0}, {1})",
@@ -298,6 +302,7 @@ def apply_op(w, e: L.Call, args: list[Val]) -> Val:
     kind = "f" if is_float(comp) else "i"
     rule = (
         (comp == "float64" and typed_rules.get(f"{e.fn}:d"))
+        or (comp == "bool" and typed_rules.get(f"{e.fn}:b"))
         or typed_rules.get(f"{e.fn}:{kind}")
         or op_rules.get(e.fn)
     )

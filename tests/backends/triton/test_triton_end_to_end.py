@@ -66,3 +66,13 @@ def test_workload_matches_interpreter(name):
     np.testing.assert_allclose(
         np.asarray(out, np.float64), np.asarray(ref, np.float64), rtol=1e-5, atol=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "eq, shapes", [("aa", [(3, 3)]), ("ij,jk->ik", [(3, 4), (4, 2)]), ("i->", [(5,)])]
+)
+def test_bool_einsum_sums_are_or(eq, shapes):
+    """numpy: a sum of bools is `or`, a product `and` (int1 `+` wrapped True + True to False)."""
+    ops = [np.ones(s, bool) for s in shapes]  # every sum has several True terms
+    ops[0].flat[0] = False
+    np.testing.assert_array_equal(tensorc.einsum(eq, *ops, backend="triton"), np.einsum(eq, *ops))
