@@ -4,7 +4,7 @@
     exe({"x": x, "out": out}, {"N": 7})
 
 Threads: the kernels run through one native driver per program (driver.py). The calling thread
-and `threads - 1` pool threads (ctypes releases the GIL) each call it once; they share each
+and `threads - 1` helper threads (ctypes releases the GIL) each call it once; they share each
 kernel's fixed chunks (claimed by atomic counters), wait for a kernel's last chunk before the next
 kernel, and the calling thread returns when every chunk is done. `threads` defaults to
 `$TENSORC_NUM_THREADS` or `os.cpu_count()`.
@@ -13,7 +13,9 @@ kernel, and the calling thread returns when every chunk is done. `threads` defau
 from __future__ import annotations
 
 import ctypes
-from concurrent.futures import ThreadPoolExecutor
+import os
+import queue
+import threading
 from typing import Any
 
 import numpy as np
@@ -27,17 +29,40 @@ from . import build as _build
 from .driver import LINE, chunks_per_thread, driver_symbol, render_driver, slots
 from .render import kernel_symbol, render_program
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}
+_JOBS: queue.SimpleQueue = queue.SimpleQueue()  # driver calls waiting for a helper thread
+_helpers: list[threading.Thread] = []
+_helpers_lock = threading.Lock()
 
 
 def default_threads() -> int:
     return knobs.num_threads()
 
 
-def _pool(n: int) -> ThreadPoolExecutor:
-    if n not in _POOLS:
-        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tensorc-cpu")
-    return _POOLS[n]
+def _start_helpers(n: int) -> None:
+    """At least `n` daemon threads that run queued driver calls (a put and a wake-up per call:
+    a few microseconds less than a ThreadPoolExecutor's futures)."""
+    with _helpers_lock:
+        while len(_helpers) < n:
+            t = threading.Thread(target=_serve, name=f"tensorc-cpu-{len(_helpers)}", daemon=True)
+            t.start()
+            _helpers.append(t)
+
+
+def _serve() -> None:
+    while True:
+        run, a, st, threads, _keep = _JOBS.get()
+        run(a, st, threads)
+        del _keep
+
+
+def _after_fork() -> None:  # the helpers do not exist in a forked child: start new ones there
+    global _JOBS
+    _JOBS = queue.SimpleQueue()
+    _helpers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _pointer(name: str, arr: Any, dtype: str) -> tuple[int, Any]:
@@ -91,17 +116,13 @@ class CpuExecutable:
         args = (ctypes.c_int64 * len(slots_))(*slots_)
         state = (ctypes.c_int64 * self.state_len)()  # zeroed, fresh per call (see `_help`)
         a, st = ctypes.addressof(args), ctypes.addressof(state)
-        try:
-            for _ in range(self.helpers):
-                # Not awaited: the driver returns on this thread only after every chunk is done,
-                # and a helper that starts later finds nothing left to claim (the tuple keeps
-                # alive what it reads).
-                _pool(self.helpers).submit(self._help, a, st, (self, args, state))
-        except RuntimeError:  # the pool is shut down (interpreter exit): this thread runs it all
-            pass
-        self.run(a, st, self.threads)
-
-    def _help(self, a: int, st: int, keep: tuple) -> None:
+        if self.helpers:
+            _start_helpers(self.helpers)
+        for _ in range(self.helpers):
+            # Not awaited: the driver returns on this thread only after every chunk is done, and
+            # a helper that starts later finds nothing left to claim (the job keeps alive what
+            # it reads: the library's code, `args`, `state`).
+            _JOBS.put((self.run, a, st, self.threads, (self, args, state)))
         self.run(a, st, self.threads)
 
 

@@ -130,14 +130,14 @@ def test_concurrent_calls_from_python_threads():
     np.testing.assert_allclose(arr, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
-def test_forked_child_without_pool_threads_finishes_alone():
-    """After fork the pool's threads do not exist in the child: its helpers never start, and the
-    calling thread runs every chunk (nothing waits on them)."""
+def test_forked_child_calls_with_threads():
+    """After fork the parent's helper threads do not exist in the child: calls there still
+    finish (new helpers are started, and nothing waits on a helper)."""
     import multiprocessing
 
     prog, inputs, sizes, want = _setup("tucker", seed=3)
     exe = BACKEND.compile(prog, {"threads": 2})
-    exe(_buffers(prog, inputs, sizes), sizes)  # the pool and its thread exist before the fork
+    exe(_buffers(prog, inputs, sizes), sizes)  # the helper threads exist before the fork
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
 
