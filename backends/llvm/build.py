@@ -5,7 +5,7 @@ features and returns object code, going through an on-disk cache keyed by sha256
 llvmlite version, host cpu name + features). `load_object(obj, symbols)` links the object into an
 LLJIT instance (libm and the rest of the process are visible to it) and returns the addresses.
 
-Shared routines (the Gemm routines of gemm.py): kernel modules only declare them. Each is compiled
+Shared routines (the Gemm routines of gemm_routines.py): kernel modules only declare them. Each is compiled
 once per machine with a light pipeline (it is vectorised by hand), keyed by the source of the code
 that generates it, and linked once per process; a cold compile builds it on a second thread while
 the kernel module is optimised (LLVM releases the GIL; each thread has its own context and target
@@ -168,7 +168,7 @@ def _routine(name: str) -> int:
 
 def _routine_object(name: str) -> Future:
     """Object code of routine `name`: from the store, else compiled on the builder thread. The key
-    is the generator's source (gemm.py and the modules it uses), so a cached load never
+    is the generator's source (gemm_routines.py, the modules it uses and this file's pipeline), so a cached load never
     regenerates the routine's IR."""
     with _routine_lock:
         if name not in _OBJECTS:
@@ -179,15 +179,15 @@ def _routine_object(name: str) -> Future:
 
 
 def _build_routine(name: str) -> bytes:
-    from .gemm import routine_ir
+    from .gemm_routines import routine_ir
 
     return bytes(target_machine().emit_object(optimize(routine_ir(name), light=True)))
 
 
 def _routine_key(name: str) -> str:
-    from . import gemm, mathlib, render
+    from . import codec, gemm, gemm_routines, mathlib
 
-    files = [Path(m.__file__) for m in (gemm, mathlib, render)] + [Path(__file__)]  # + pipeline
+    files = [Path(m.__file__) for m in (codec, gemm, gemm_routines, mathlib)] + [Path(__file__)]
     sources = [f.read_text() for f in files]
     return cache_key("\0".join(["routine", name, *sources]))
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from tensorc.backends.llvm import build
 from tensorc.backends.llvm.backend import BACKEND
-from tensorc.backends.llvm.gemm import routine_ir, routine_name
+from tensorc.backends.llvm.gemm import routine_name
+from tensorc.backends.llvm.gemm_routines import routine_ir
 from workloads import gemm_program
 
 HERE = Path(__file__).resolve().parent
