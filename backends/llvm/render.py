@@ -126,6 +126,8 @@ class KernelRenderer(Codec):
         if e.is_Integer:
             return ir.Constant(I64, int(e))
         if e.is_Symbol:
+            if str(e) in self.buffers and not self.buffers[str(e)][1].shape:  # an int parameter
+                return self.expr(L.Var(str(e), "int64"))
             if str(e) not in self.sizes:
                 raise UnsupportedError(f"size {e} is not a parameter of kernel {self.kernel.name}")
             return self.sizes[str(e)]
@@ -147,7 +149,7 @@ class KernelRenderer(Codec):
         if name not in self._strides:
             _, buf = self.buffers[name]
             saved, self.b = self.b, self.entry_b
-            dims = [self.sym(s) for s in buf.shape]
+            dims = [None] + [self.sym(s) for s in buf.shape[1:]]  # the first extent is not needed
             out, acc = [], ir.Constant(I64, 1)
             for k, d in enumerate(reversed(dims)):
                 out.append(acc)

@@ -98,12 +98,11 @@ class _Copy:
         with b.if_else(rows_ok) as (rows_path, other):
             with rows_path:
                 self.w.counted_loop(self.rows, self.row)
-            with other:
-                with b.if_else(cols_ok) as (cols_path, rest):
-                    with cols_path:
-                        self.transposed()
-                    with rest:
-                        self.scalar(_c(0), self.rows, _c(0), self.cols)
+            with other, b.if_else(cols_ok) as (cols_path, rest):
+                with cols_path:
+                    self.transposed()
+                with rest:
+                    self.scalar(_c(0), self.rows, _c(0), self.cols)
         if self.stream:  # non-temporal stores are weakly ordered: x86's lock-or fence skips them
             if platform.machine().lower() in ("x86_64", "amd64"):
                 b.call(declare(self.w.module, "llvm.x86.sse.sfence", ir.VoidType(), []), [])

@@ -58,3 +58,18 @@ def test_nn_argmin():
     x, y = rng.standard_normal((30, 4), np.float32), rng.standard_normal((45, 4), np.float32)
     out = _run("nn", {"x": x, "y": y}, {"N": 30, "M": 45, "D": 4})
     np.testing.assert_array_equal(out["idx"], ((x[:, None] - y[None]) ** 2).sum(-1).argmin(1))
+
+
+def test_output_shape_from_an_int_parameter():
+    """An output extent that uses an int parameter (`0:N-W`): its strides read the parameter."""
+    import tensorc
+
+    src = ("def win(float(N) x, int W) -> (s, p) {\n"
+           "    s(i) +=! x(i + k) where i in 0:N-W, k in 0:W\n"
+           "    p(i, k) = x(i + k) * 2 where i in 0:N-W, k in 0:W\n}\n")
+    x = np.arange(11, dtype=np.float32)
+    for w in (1, 3, 4):
+        s, p = tensorc.compile(src, backend="cpu").win(x, w)
+        want = np.stack([x[k: 11 - w + k] for k in range(w)], axis=1)
+        np.testing.assert_array_equal(p, want * 2)
+        np.testing.assert_allclose(s, want.sum(1), rtol=1e-6)

@@ -27,10 +27,11 @@ from loopbuild import (
 from tensorc.backends.llvm.backend import BACKEND
 from tensorc.backends.llvm.render import SWEEP_UNROLL_MATH
 from tensorc.backends.llvm.signs import BOTH, GE0, LE0, NONE, Signs
+from workloads import gauss_ksum, gauss_ksum_ref
+
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
 from tensorc.passes import to_loops
-from workloads import gauss_ksum, gauss_ksum_ref
 
 F32 = "float32"
 POS, NEG = frozenset((GE0,)), frozenset((LE0,))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy
-
-import tensorc
 from tensorc.backends.llvm.backend import BACKEND
 from tensorc.backends.llvm.driver import LINE, chunks_per_thread
+
+import tensorc
 from tensorc.passes import to_loops
 
 TUCKER = """

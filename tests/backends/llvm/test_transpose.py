@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from loopbuild import V, assign, buf, ld, local, loop, program
+
 from tensorc.ir import loop_ir as L
 from tensorc.ir.loop_interpreter import run_loops
 
 pytest.importorskip("llvmlite")
-from tensorc.backends.llvm.backend import BACKEND  # noqa: E402
+from tensorc.backends.llvm.backend import BACKEND
 
 VIEW = ("OFF", "SR", "SC")  # destination view, as sizes: one compiled program for every case
 SRC_VIEW = ("SOFF", "SSR", "SSC")
@@ -29,7 +29,7 @@ def _program(dst_dt: str, src_dt: str, stream: bool, via_local: bool) -> L.LoopP
         body += [local("T", src_dt, (V("LS"),)),
                  loop("i", 0, V("LS"), [assign("T", [V("i")], ld("A", [V("i")], src_dt))],
                       kind="vector")]
-    operand = lambda name, view, is_local=False: L.Operand(  # noqa: E731
+    operand = lambda name, view, is_local=False: L.Operand(
         name, V(view[0]), (L.Const(0, "int64"), V(view[1]), V(view[2])), local=is_local)
     body.append(L.Copy(operand("B", VIEW), operand(src, SRC_VIEW, via_local), V("R"), V("C"),
                        stream))
