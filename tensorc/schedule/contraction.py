@@ -216,6 +216,8 @@ def _scalar_alpha(scalars: list[T.Expr], dtype: str) -> L.LExpr:
 
 def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     """Lower `st` through Gemm(s) if it holds a contraction; False if it does not apply."""
+    from tensorc.schedule.gram import lower_gram  # gram.py imports this module
+
     def_ = pb.def_
     if st.mask is not None or len(set(st.indices)) != len(st.indices):
         return False
@@ -487,15 +489,3 @@ def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumula
     body_l, _ = lower_nest(def2, stmt, replace(pb.schedule, gemm=False), pb.names(), pb.spec, [])
     return list(body_l)
 
-
-# --- Gram statements (tensorc/schedule/gram.py) ----------------------------------------------
-def find_sqdist(def_: T.Def, st: T.Statement):
-    from tensorc.schedule.gram import find_sqdist
-
-    return find_sqdist(def_, st)
-
-
-def lower_gram(pb, k: int, st: T.Statement) -> bool:
-    from tensorc.schedule.gram import lower_gram
-
-    return lower_gram(pb, k, st)

@@ -304,7 +304,7 @@ class ProgramBuilder:
         )
 
     def statement(self, k: int, st: T.Statement) -> None:
-        from tensorc.schedule import contraction
+        from tensorc.schedule import contraction, gram
 
         def_ = self.def_
         label = f"statement {k + 1} ({st.tensor})"
@@ -326,7 +326,7 @@ class ProgramBuilder:
             if done:
                 return
         if self.schedule.gram_rewrite:
-            done = contraction.lower_gram(self, k, st)
+            done = gram.lower_gram(self, k, st)
             if done:
                 return
         if self.schedule.flash_blocks and self.schedule.target == "cpu" and self.schedule.online_softmax:

@@ -129,7 +129,7 @@ def _indices(def_: Def) -> tuple[list[str], list[str]]:
 
 def _gram_d(def_: Def, sizes: dict[str, int] | None) -> int | None:
     """Size of the feature dimension of a `sum_d (x_id - y_jd)^2` in the def, if any."""
-    from tensorc.schedule.contraction import find_sqdist
+    from tensorc.schedule.gram import find_sqdist
 
     for st in def_.body:
         hit = find_sqdist(def_, st)
