@@ -10,6 +10,7 @@ Location: `$TENSORC_CACHE_DIR`, else the platform's user cache dir + "/tensorc".
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -28,6 +29,22 @@ def cache_key(**parts: str) -> str:
     """sha256 over the named parts, in name order (`cache_key(ir=..., target=..., config=...)`)."""
     blob = json.dumps({k: str(v) for k, v in sorted(parts.items())}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@functools.cache
+def code_digest() -> str:
+    """sha256 of tensorc's own Python sources (the tensorc and tensorc.backends packages): part of
+    the key of anything derived by tensorc's code, such as a lowered program, so an edited
+    checkout never reads results of the code it replaced. About 3 ms, once per process."""
+    import tensorc
+    from tensorc import backends
+
+    h = hashlib.sha256()
+    for root in (Path(tensorc.__file__).parent, Path(backends.__file__).parent):
+        for f in sorted(root.rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _path(kind: str, key: str, suffix: str) -> Path | None:

@@ -13,6 +13,7 @@ signature differs in anything takes the fully checked path again.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 import warnings
@@ -25,6 +26,7 @@ import sympy
 
 from tensorc import backends as backend_registry
 from tensorc import knobs
+from tensorc.cache import store
 from tensorc.errors import ArgumentError, BackendError, TensorcError, UnsupportedError
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
@@ -250,11 +252,30 @@ class Function:
 
         backend = self._backend_object(name)
         target = "gpu" if name == "triton" else "cpu"
-        prog = to_loops(self.def_, target=target, sizes=sizes, schedule=schedule)
-        config = backend.space(prog)[0] if config is None else config
-        source = backend.render(prog, config)
-        artifact = backend.build(source, prog, config)
+        key = self._program_key(name, backend, sizes, schedule)
+        cached = store.read("program", key, ".pickle") if key else None
+        if cached is not None:
+            prog, artifact = pickle.loads(cached)
+            config = backend.space(prog)[0] if config is None else config
+        else:
+            prog = to_loops(self.def_, target=target, sizes=sizes, schedule=schedule)
+            config = backend.space(prog)[0] if config is None else config
+            artifact = backend.build(backend.render(prog, config), prog, config)
+            if key:
+                store.write("program", key, pickle.dumps((prog, artifact)), ".pickle")
         return Launch.make(prog, backend.load(artifact, prog, config), sizes)
+
+    def _program_key(self, name: str, backend, sizes: dict[str, int], schedule) -> str | None:
+        """Key of the lowered program and its object code in the kernel store, so a new process
+        skips lowering and rendering (which the object cache alone needs for its key). Only for
+        the cpu backend, whose object code does not depend on the config (threads are chosen at
+        load time). The def's full text (names included), the sizes, the schedule and a digest of
+        tensorc's sources make the key."""
+        if name != "cpu":
+            return None
+        return store.cache_key(def_=repr(self.def_), sizes=sorted(sizes.items()),
+                               schedule=repr(schedule), toolchain=backend.hash(),
+                               target=backend.target(), code=store.code_digest())
 
     def _forget(self, name: str, sizes: dict[str, int]) -> None:
         """Drop the in-memory launch for these sizes (tuning changed the choice), and the plans
