@@ -35,7 +35,7 @@ def cache_key(**parts: str) -> str:
 def code_digest() -> str:
     """sha256 of tensorc's own Python sources (the tensorc and tensorc.backends packages): part of
     the key of anything derived by tensorc's code, such as a lowered program, so an edited
-    checkout never reads results of the code it replaced. About 3 ms, once per process."""
+    checkout never reads results of the code it replaced. About 10 ms, once per process."""
     import tensorc
     from tensorc import backends
 
