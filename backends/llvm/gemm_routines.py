@@ -125,21 +125,6 @@ def _packed_body(w: Codec, fn, dts, compute):
                 kc = _min(w, _c(KC), w.b.sub(k, pc))
                 first = w.b.and_(w.b.icmp_signed("==", pc, _c(0)), w.b.not_(accumulate))
                 # pack B[pc:pc+kc, jc:jc+nc] into KC x NR panels (zero-padded columns)
-                def pack_b_edge(jp):
-                    def row(p):
-                        def col(cc):
-                            j = w.b.add(w.b.add(jc, jp), cc)
-                            inside = w.b.icmp_signed("<", j, n)
-                            jj = w.b.select(inside, j, _c(0))
-                            v = w.conv(w.load_mem(_at(w, B, dts[2], (bi, bsb), (w.b.add(pc, p), bsr),
-                                                      (jj, bsc)), dts[2]), dts[2], compute)
-                            dst = w.b.add(w.b.add(w.b.mul(jp, kc), w.b.mul(p, _c(nr))), cc)
-                            w.b.store(w.b.select(inside, v, zero), elem(bp, dst))
-
-                        w.counted_loop(_c(nr), col)
-
-                    w.counted_loop(kc, row)
-
                 def pack_b(jp):
                     full = w.b.icmp_signed("<=", w.b.add(jp, _c(nr)), nc)
                     with w.b.if_else(full) as (then, otherwise):
@@ -147,28 +132,13 @@ def _packed_body(w: Codec, fn, dts, compute):
                             _pack_full(w, bp, w.b.mul(jp, kc), kc, nr, B, dts[2], compute,
                                        (bi, bsb), (pc, bsr), (w.b.add(jc, jp), bsc))
                         with otherwise:
-                            pack_b_edge(jp)
+                            _pack_edge(w, bp, w.b.mul(jp, kc), kc, nr, B, dts[2], compute,
+                                       (bi, bsb), (pc, bsr), (w.b.add(jc, jp), bsc), n)
 
                 w.counted_loop(nc, pack_b, step=nr)
 
                 def per_ic(ic):
                     mc = _min(w, _c(MC), w.b.sub(m, ic))
-
-                    def pack_a_edge(ip):
-                        def kcol(p):
-                            def rrow(rr):
-                                i = w.b.add(w.b.add(ic, ip), rr)
-                                inside = w.b.icmp_signed("<", i, m)
-                                ii = w.b.select(inside, i, _c(0))
-                                v = w.conv(w.load_mem(_at(w, A, dts[1], (bi, asb), (ii, asr),
-                                                          (w.b.add(pc, p), asc)), dts[1]),
-                                           dts[1], compute)
-                                dst = w.b.add(w.b.add(w.b.mul(ip, kc), w.b.mul(p, _c(mr))), rr)
-                                w.b.store(w.b.select(inside, v, zero), elem(ap, dst))
-
-                            w.counted_loop(_c(mr), rrow)
-
-                        w.counted_loop(kc, kcol)
 
                     def pack_a(ip):
                         full = w.b.icmp_signed("<=", w.b.add(ip, _c(mr)), mc)
@@ -177,7 +147,8 @@ def _packed_body(w: Codec, fn, dts, compute):
                                 _pack_full(w, ap, w.b.mul(ip, kc), kc, mr, A, dts[1], compute,
                                            (bi, asb), (pc, asc), (w.b.add(ic, ip), asr))
                             with otherwise:
-                                pack_a_edge(ip)
+                                _pack_edge(w, ap, w.b.mul(ip, kc), kc, mr, A, dts[1], compute,
+                                           (bi, asb), (pc, asc), (w.b.add(ic, ip), asr), m)
 
                     w.counted_loop(mc, pack_a, step=mr)
 
@@ -340,6 +311,29 @@ def _hsum(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
         hi = b.shuffle_vector(v, undef, ir.Constant(ir.VectorType(i32, n), list(range(n, 2 * n))))
         v = b.fadd(lo, hi)
     return b.extract_element(v, ir.Constant(i32, 0))
+
+
+def _pack_edge(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str, batch, kdim,
+               wdim, limit) -> None:
+    """`_pack_full` for the last panel: dst[start + p*width + q] = src[batch, kdim0 + p, wdim0 + q],
+    zero where wdim0 + q >= limit (the padding the micro-kernel multiplies by)."""
+    (bi, sb), (k0, sk), (w0, sw) = batch, kdim, wdim
+    ct = reg_type(compute)
+    zero = ir.Constant(ct, 0.0)
+
+    def row(p):
+        def col(q):
+            j = w.b.add(w0, q)
+            inside = w.b.icmp_signed("<", j, limit)
+            v = w.conv(w.load_mem(_at(w, src, dt, (bi, sb), (w.b.add(k0, p), sk),
+                                      (w.b.select(inside, j, _c(0)), sw)), dt), dt, compute)
+            idx = w.b.add(start, w.b.add(w.b.mul(p, _c(width)), q))
+            w.b.store(w.b.select(inside, v, zero),
+                      w.b.gep(dst, [idx], inbounds=True, source_etype=ct))
+
+        w.counted_loop(_c(width), col)
+
+    w.counted_loop(kc, row)
 
 
 def _pack_full(w: Codec, dst, start, kc, width: int, src, dt: str, compute: str, batch, kdim,
