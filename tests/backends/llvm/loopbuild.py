@@ -104,3 +104,11 @@ def mul(a, b):
 
 def div(a, b):
     return call("div", a, b)
+
+
+def vector_lanes(llvm_ir: str) -> int:
+    """The widest `<n x float>` vector in LLVM IR text (8 on AVX2 hosts, 16 on AVX-512), 0 if none:
+    tests assert vectorisation on the host's own width."""
+    import re
+
+    return max((int(n) for n in re.findall(r"<(\d+) x float>", llvm_ir)), default=0)

@@ -21,6 +21,7 @@ from loopbuild import (
     mul,
     program,
     store,
+    vector_lanes,
 )
 from tensorc.backends.llvm.backend import BACKEND, CpuExecutable
 from tensorc.backends.llvm.build import optimized_ir
@@ -140,7 +141,7 @@ def test_gauss_ksum_symbolic_d_and_vectorised_reduction():
         {"N": 9, "M": 31, "D": 5})
     np.testing.assert_allclose(out, gauss_ksum_ref(x, y, b, 1.3), rtol=1e-5, atol=1e-5)
     text = optimized_ir(BACKEND.render(gauss_ksum(3)))
-    assert "<8 x float>" in text and "llvm.vector.reduce.fadd" in text
+    assert vector_lanes(text) >= 4 and "llvm.vector.reduce.fadd" in text
 
 
 def test_argmin_pairs_ties_go_to_smallest_index():

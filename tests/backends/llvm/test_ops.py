@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from loopbuild import V, buf, call, cast, ld, loop, program, store
+from loopbuild import V, buf, call, cast, ld, loop, program, store, vector_lanes
 from tensorc.backends.llvm.backend import BACKEND
 from tensorc.backends.llvm.build import optimized_ir
 
@@ -179,8 +179,9 @@ def test_float32_math_accuracy(op):
 
 
 def test_exp_loop_vectorises():
+    """The polynomial exp/log vectorise at the host's width (8 lanes on AVX2, 16 on AVX-512)."""
     text = optimized_ir(BACKEND.render(elementwise_program(["exp", "log"], "float32")))
-    assert "<8 x float>" in text
+    assert vector_lanes(text) >= 4, "no vector of floats in the optimised IR"
     assert "call float @expf" not in text and "@llvm.exp.f32" not in text
 
 
