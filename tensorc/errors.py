@@ -102,3 +102,26 @@ class UnsupportedError(TensorcError):
 
 class ScheduleError(TensorcError):
     """An illegal schedule or tuning config (tile sizes, orders)."""
+
+
+# --- warnings -------------------------------------------------------------------------------------
+class TensorcWarning(UserWarning):
+    """A likely mistake in a program that still has a meaning (filter with
+    `warnings.simplefilter("error", tensorc.TensorcWarning)`; `tensorc check --strict` does)."""
+
+
+def warn(message: str, span: Span | None = None, hint: str | None = None) -> None:
+    """Issue a `TensorcWarning` formatted like an error: file:line:col, the line, a caret, a fix."""
+    import warnings
+
+    parts = []
+    if span is not None:
+        head, _, rest = span.render().partition("\n")
+        parts.append(f"{head}: warning: {message}")
+        if rest:
+            parts.append(rest)
+    else:
+        parts.append(f"warning: {message}")
+    if hint:
+        parts.append(f"hint: {hint}")
+    warnings.warn("\n".join(parts), TensorcWarning, stacklevel=2)
