@@ -18,10 +18,10 @@
 from __future__ import annotations
 
 import math
-import string
 from dataclasses import dataclass, replace
 
 import sympy
+from opt_einsum import get_symbol
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
@@ -298,7 +298,7 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
     letters = {}
     for v in (*views, out_view):
         for i in v.indices:
-            letters.setdefault(i, string.ascii_letters[len(letters)])
+            letters.setdefault(i, get_symbol(len(letters)))  # any count: past 52, other chars
     back = {c: i for i, c in letters.items()}
     sizes = {}
     psz = dict(pb.schedule.plan_sizes) | dict(pb.spec)
