@@ -29,7 +29,17 @@ class Span:
 
 
 class TensorcError(Exception):
-    """Base of every user-facing error. `str(err)` is the full, formatted message."""
+    """Base of every user-facing error. `str(err)` is the full, formatted message.
+
+    Each kind is also the builtin exception a Python (numpy, torch) user would catch for it:
+    shape, subscript and value errors are `ValueError`s, dtype and argument-type errors
+    `TypeError`s, unknown names `NameError`s, constructs not compiled yet `NotImplementedError`s:
+
+        >>> try:
+        ...     tensorc.einsum("ij,jk", np.ones((2, 3)), np.ones((4, 5)))
+        ... except ValueError as err:  # a tensorc.errors.ShapeError
+        ...     print(err)
+    """
 
     def __init__(self, message: str, span: Span | None = None, hint: str | None = None):
         self.message = message
@@ -63,44 +73,56 @@ class ErrorGroup(TensorcError):
 
 
 # --- source (front end) errors ------------------------------------------------------------------
-class SyntaxError_(TensorcError):
-    """The text does not parse; the message names the tokens that were expected."""
+class SyntaxError_(TensorcError, ValueError):
+    """The text does not parse; the message names the tokens that were expected. Also a
+    ValueError (numpy's kind for a malformed einsum subscript; not Python's own SyntaxError, whose
+    traceback display reads its fields)."""
 
 
-class NameError_(TensorcError):
+class NameError_(TensorcError, NameError):
     """Unknown tensor, function, index or size symbol (the hint offers a 'did you mean')."""
 
 
-class ShapeError(TensorcError):
+class ShapeError(TensorcError, ValueError):
     """Wrong number of indices, a size symbol bound twice, an out-of-range access."""
 
 
-class RangeError(TensorcError):
+class RangeError(TensorcError, ValueError):
     """An index whose range cannot be inferred, or is ambiguous; the hint asks for a `where` range."""
 
 
-class TypeError_(TensorcError):
+class TypeError_(TensorcError, TypeError):
     """A dtype that does not fit: float used as an index, bad cast, bad reduction operand."""
 
 
-class StatementError(TensorcError):
+class StatementError(TensorcError, ValueError):
     """`+=` on a tensor never defined, cyclic statements, an output never written."""
 
 
 # --- call-time and build errors -------------------------------------------------------------
 class ArgumentError(TensorcError):
-    """A kernel called with the wrong arguments: count, rank, sizes, dtype, device."""
+    """A kernel called with the wrong arguments: count, rank, sizes, dtype, device. The runtime
+    raises one of the two kinds below; this base catches both."""
 
 
-class BackendError(TensorcError):
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type or dtype, a missing, extra or unknown (keyword) argument."""
+
+
+class ArgumentShapeError(ArgumentError, ShapeError):
+    """An argument of the wrong rank or shape, sizes bound twice, an `out=` buffer that does not
+    fit or aliases an input (also a `ShapeError`, so a `ValueError`)."""
+
+
+class BackendError(TensorcError, ValueError):
     """Unknown or unavailable backend; the message lists the choices."""
 
 
-class UnsupportedError(TensorcError):
+class UnsupportedError(TensorcError, NotImplementedError):
     """A construct a backend or pass cannot compile yet; says what and where, never silent."""
 
 
-class ScheduleError(TensorcError):
+class ScheduleError(TensorcError, ValueError):
     """An illegal schedule or tuning config (tile sizes, orders)."""
 
 
