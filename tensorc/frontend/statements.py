@@ -14,6 +14,7 @@ import sympy
 
 from tensorc.errors import NameError_, ShapeError, StatementError, TypeError_
 from tensorc.frontend import syntax as S
+from tensorc.frontend.einstein import place_sums
 from tensorc.frontend.exprs import Env, Lowerer, retype_weak, settle
 from tensorc.frontend.names import ASSIGN_OPS, did_you_mean
 from tensorc.frontend.ranges import bound_to_sympy, constraints_of, infer_ranges
@@ -64,6 +65,8 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
         else:
             masks.append(c.cond)
     rhs = subst(st.rhs, lets)
+    if st.op == "=":
+        rhs = place_sums(rhs, lhs, env.names, env.sizes)
     masks = [subst(m, lets) for m in masks]
     exists = [subst(e, lets) for e in exists]
 

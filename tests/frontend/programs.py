@@ -194,7 +194,7 @@ def builtins(float(N) A, float lo, float hi) -> (O) {
 """,
     "lets_and_masks": """
 def lets(float(N, D) x, float r) -> (o) {
-    o(i) = exp(-d2) where d2 = sum(d: (x(i, d) - x(j, d)) * (x(i, d) - x(j, d))), j != i, let q = 2, i >= q
+    o(i) = sum(j: exp(-d2)) where d2 = sum(d: (x(i, d) - x(j, d)) * (x(i, d) - x(j, d))), j != i, let q = 2, i >= q
 }
 """,
     "sum_two_indices": """

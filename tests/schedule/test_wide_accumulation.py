@@ -9,7 +9,7 @@ import tensorc
 
 SRC = """
 def ksum2(float(N,D) x, float(M,D) y, float gamma) -> (s) {
-    s = exp(-gamma * sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+    s = sum(i, j: exp(-gamma * sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))))
 }
 """
 
