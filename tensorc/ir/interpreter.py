@@ -24,12 +24,13 @@ import numpy as np
 import sympy
 
 from tensorc.errors import ArgumentError, ShapeError, UnsupportedError
+from tensorc.ir.interp_contract import contract, product_factors, unused_extent
 from tensorc.ir.interp_reduce import REDUCE_RULES
 from tensorc.ir.ops import OPS, reduce_identity
 from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, Statement, children
 from tensorc.ir.types import DTYPES, compute_dtype, is_float, is_int, to_numpy
 
-__all__ = ["bf16_to_f32", "f32_to_bf16", "interpret"]
+__all__ = ["bf16_to_f32", "f32_to_bf16", "interpret", "round_bf16"]
 
 _ELEM_BYTES = 8  # chunk sizes assume the widest element (float64 / int64)
 
@@ -45,15 +46,17 @@ def bf16_to_f32(u16: np.ndarray) -> np.ndarray:
 
 def f32_to_bf16(f32: np.ndarray) -> np.ndarray:
     """float32 values -> bfloat16 bits (uint16), rounding to nearest even; NaN stays a quiet NaN."""
-    x = np.ascontiguousarray(np.asarray(f32, dtype=np.float32))
-    bits = x.view(np.uint32)
+    x = np.asarray(f32, dtype=np.float32)
+    shape = x.shape  # ascontiguousarray makes a 0-d array 1-d: the shape is put back at the end
+    bits = np.ascontiguousarray(x).view(np.uint32)
     with np.errstate(over="ignore"):
         rounded = (bits + (((bits >> 16) & 1) + np.uint32(0x7FFF))) >> 16
-    out = np.where(np.isnan(x), (bits >> 16) | 0x0040, rounded)
-    return out.astype(np.uint16)
+    out = np.where(np.isnan(bits.view(np.float32)), (bits >> 16) | 0x0040, rounded)
+    return out.astype(np.uint16).reshape(shape)
 
 
-def _round_bf16(x: np.ndarray) -> np.ndarray:
+def round_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (still float32)."""
     return bf16_to_f32(f32_to_bf16(x))
 
 
@@ -149,7 +152,7 @@ class _Run:
         if not self.float64 and dtype == "float16":
             return x.astype(np.float16).astype(np.float32)
         if not self.float64 and dtype == "bfloat16":
-            return _round_bf16(x.astype(np.float32))
+            return round_bf16(x.astype(np.float32))
         return x.astype(self.np_dtype(dtype), copy=False)
 
     # -- binding -----------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ class _Run:
 
     def _load_input(self, dtype: str, arr: np.ndarray) -> np.ndarray:
         if dtype == "bfloat16":
-            f = bf16_to_f32(arr) if arr.dtype == np.uint16 else _round_bf16(arr)
+            f = bf16_to_f32(arr) if arr.dtype == np.uint16 else round_bf16(arr)
             return f.astype(self.np_dtype(dtype))
         stored = arr.astype(DTYPES[dtype].numpy, copy=False)  # what a compiled kernel would see
         return stored.astype(self.np_dtype(dtype), copy=False)
@@ -309,6 +312,8 @@ class _Run:
 
     def _cost(self, e: Expr) -> int:
         """Largest product of nested reduction extents below `e` (elements per context point)."""
+        if isinstance(e, Reduce) and self._contractible(e):
+            return 1  # contracted pairwise: memory is the planner's, not the index space's
         below = max((self._cost(c) for c in children(e)), default=1)
         if isinstance(e, Reduce):
             ext = math.prod(max(0, self.bound(r.hi) - self.bound(r.lo)) for r in e.ranges)
@@ -363,7 +368,59 @@ class _Run:
         out = np.asarray(OPS[e.fn].numpy(*args))
         return out.astype(self.np_dtype(e.dtype), copy=False)
 
+    def _contractible(self, e: Reduce) -> list[Access] | None:
+        """The factors of `e` if it is a sum of products that `contract` can run: every factor
+        and product computes in the reduction's dtype (so pairwise order changes only rounding)."""
+        found = product_factors(e)
+        if found is None:
+            return None
+        factors, dtypes = found
+        return factors if len({self.np_dtype(d) for d in dtypes}) == 1 else None
+
+    def _contract(self, e: Reduce, axes: _Axes) -> np.ndarray | None:
+        """`e` contracted pairwise over its operands' slices at `axes` (see interp_contract), or
+        None when some read falls outside its tensor (the general path reports or clips it)."""
+        factors = self._contractible(e)
+        if factors is None:
+            return None
+        spans = {r.index: (self.bound(r.lo), max(self.bound(r.lo), self.bound(r.hi)))
+                 for r in e.ranges}
+        if len(spans) != len(e.ranges):
+            return None
+        outer = {n: k for k, n in enumerate(axes.names) if n not in spans}
+        if len(outer) != sum(n not in spans for n in axes.names):
+            return None  # an index bound twice outside: the general path knows which one wins
+        operands, labels = [], []
+        for f in factors:
+            data, picks = self.tensors[f.tensor], []
+            for ax, i in enumerate(f.indices):
+                if i.name in spans:
+                    values = np.arange(*spans[i.name], dtype=np.int64)
+                elif i.name in outer:
+                    values = axes.values[outer[i.name]]
+                else:
+                    return None  # a size symbol used as an index: the general path handles it
+                if values.size and (values[0] < 0 or values.max() >= data.shape[ax]):
+                    return None
+                picks.append(values)
+            operands.append(data[np.ix_(*picks)])
+            labels.append(tuple(i.name for i in f.indices))
+        used = {n for lab in labels for n in lab}
+        output = tuple(n for n in outer if n in used)
+        dtype = self.np_dtype(e.dtype)
+        out = contract(operands, labels, output, dtype)
+        repeat = unused_extent([(n, hi - lo) for n, (lo, hi) in spans.items()], labels)
+        if repeat != 1:
+            out = (out * dtype.type(repeat)).astype(dtype, copy=False)
+        shape = [1] * len(axes.names)
+        for n in output:
+            shape[outer[n]] = len(axes.values[outer[n]])
+        return out.reshape(shape)
+
     def _reduce(self, e: Reduce, axes: _Axes) -> np.ndarray:
+        fast = self._contract(e, axes)
+        if fast is not None:
+            return fast
         rule = REDUCE_RULES[e.op]
         spans = [(self.bound(r.lo), max(self.bound(r.lo), self.bound(r.hi))) for r in e.ranges]
         extents = [hi - lo for lo, hi in spans]

@@ -32,6 +32,7 @@ from tensorc.ir.loop_ir import (
     Store,
     Var,
 )
+from tensorc.ir.interpreter import bf16_to_f32, f32_to_bf16, round_bf16
 from tensorc.ir.ops import OPS
 
 
@@ -43,12 +44,19 @@ def _np_dtype(dtype: str) -> np.dtype:
     return to_numpy(dtype)
 
 
-class _LocalStore:
-    __slots__ = ("arr", "level")
+def _rounder(dtype: str):
+    """How a value stored at `dtype` is rounded: bfloat16 lives in float32 arrays here (numpy has
+    no bfloat16), so every write to it rounds explicitly; other dtypes round by numpy's casting."""
+    return round_bf16 if dtype == "bfloat16" else None
 
-    def __init__(self, arr: np.ndarray, level: int):
+
+class _LocalStore:
+    __slots__ = ("arr", "level", "rounder")
+
+    def __init__(self, arr: np.ndarray, level: int, rounder=None):
         self.arr = arr
         self.level = level
+        self.rounder = rounder
 
 
 def _assigns_outside(body: tuple[Stmt, ...], var: str) -> bool:
@@ -74,8 +82,10 @@ def _assigns_outside(body: tuple[Stmt, ...], var: str) -> bool:
 
 
 class _Machine:
-    def __init__(self, buffers: dict[str, np.ndarray], sizes: dict[str, int]):
+    def __init__(self, buffers: dict[str, np.ndarray], sizes: dict[str, int],
+                 bf16: frozenset[str] = frozenset()):
         self.buffers = buffers
+        self.bf16 = bf16  # buffers of bfloat16 values, held as float32 (see run_loops)
         self.sizes = {k: np.int64(v) for k, v in sizes.items()}
         self.env: dict[str, object] = {}
         self.locals: dict[str, _LocalStore] = {}
@@ -95,6 +105,8 @@ class _Machine:
                 return np.asarray(self.buffers[e.name])[()]
             raise AssertionError(f"unbound variable {e.name}")
         if isinstance(e, Const):
+            if e.dtype == "bfloat16":
+                return np.float32(round_bf16(np.float32(e.value)))
             return _np_dtype(e.dtype).type(e.value) if e.dtype != "bool" else np.bool_(e.value)
         if isinstance(e, Load):
             buf = self.buffers[e.buffer]
@@ -115,7 +127,8 @@ class _Machine:
         if isinstance(e, Call):
             args = [self.ev(a) for a in e.args]
             if e.fn == "cast":
-                return np.asarray(args[0]).astype(_np_dtype(e.dtype))
+                out = np.asarray(args[0]).astype(_np_dtype(e.dtype))
+                return round_bf16(out) if e.dtype == "bfloat16" else out
             out = OPS[e.fn].numpy(*args)
             return np.asarray(out).astype(_np_dtype(e.dtype), copy=False)
         raise AssertionError(f"not a LoopIR expression: {e!r}")
@@ -176,19 +189,21 @@ class _Machine:
             init = self.ev(s.init)
             arr = np.empty((self.L, *shape), dtype=_np_dtype(s.dtype))
             arr[...] = np.reshape(np.asarray(init), (-1,) + (1,) * len(shape)) if np.ndim(init) else init
-            self.locals[s.name] = _LocalStore(arr, len(self.ids) - 1)
+            self.locals[s.name] = _LocalStore(arr, len(self.ids) - 1, _rounder(s.dtype))
         elif isinstance(s, Assign):
             st = self.locals[s.name]
             act = self.active
             rows = self.ids[st.level][act]
             idx = [np.broadcast_to(np.asarray(self.ev(i), np.int64), (self.L,))[act] for i in s.index]
             val = np.broadcast_to(np.asarray(self.ev(s.value)), (self.L,))[act]
-            st.arr[(rows, *idx)] = val
+            st.arr[(rows, *idx)] = st.rounder(val) if st.rounder else val
         elif isinstance(s, Store):
             buf = self.buffers[s.buffer]
             act = self.active
             idx = [np.broadcast_to(np.asarray(self.ev(i), np.int64), (self.L,))[act] for i in s.index]
             val = np.broadcast_to(np.asarray(self.ev(s.value)), (self.L,))[act]
+            if s.buffer in self.bf16:
+                val = round_bf16(val)
             self._check(buf, idx, s.buffer)
             if idx:
                 buf[tuple(idx)] = val
@@ -292,13 +307,22 @@ class _Machine:
             r = (alpha * np.matmul(a, b)).astype(dt)
             if g.accumulate:
                 r = (c.astype(dt) + r).astype(c.dtype)
-            c[...] = r
+            c[...] = self._rounded(g.c, r)
 
     def copy(self, s: Copy) -> None:
         for lane in np.nonzero(self.active)[0]:
             shape = (1, self.at(s.rows, lane), self.at(s.cols, lane))
             if min(shape) > 0:
-                self.view(s.dst, shape, lane)[...] = self.view(s.src, shape, lane)
+                values = self.view(s.src, shape, lane)
+                self.view(s.dst, shape, lane)[...] = self._rounded(s.dst, values)
+
+    def _rounded(self, o: Operand, values: np.ndarray) -> np.ndarray:
+        """`values` as written to operand `o` (bfloat16 destinations round)."""
+        if o.local:
+            rounder = self.locals[o.buffer].rounder
+        else:
+            rounder = round_bf16 if o.buffer in self.bf16 else None
+        return rounder(values) if rounder else values
 
 
 def run_loops(prog: LoopProgram, buffers: dict[str, np.ndarray], sizes: dict[str, int]) -> None:
@@ -307,10 +331,20 @@ def run_loops(prog: LoopProgram, buffers: dict[str, np.ndarray], sizes: dict[str
     Example:
         run_loops(to_loops(def_), {"A": a, "B": b, "C": np.zeros((m, n), np.float32)}, {...})
     """
+    # numpy has no bfloat16: such buffers arrive as uint16 bits and are run as float32 values
+    # (every store rounds to bfloat16), then the written ones go back as bits.
+    decls = (*prog.inputs, *prog.outputs, *prog.temps)
+    bf16 = frozenset(b.name for b in decls if b.dtype == "bfloat16" and b.name in buffers)
+    work = dict(buffers)
+    for name in bf16:
+        work[name] = np.array(bf16_to_f32(buffers[name]), dtype=np.float32)
     with np.errstate(all="ignore"):
         for k in prog.kernels:
-            m = _Machine(buffers, sizes)
+            m = _Machine(work, sizes, bf16)
             m.run(k.body)
+    for b in (*prog.outputs, *prog.temps):
+        if b.name in bf16:
+            buffers[b.name][...] = f32_to_bf16(work[b.name])
 
 
 class _Executable:
