@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
 import textwrap
 from collections.abc import Callable
@@ -189,13 +190,19 @@ def jit(fn: Callable | None = None, *, outputs: tuple[str, ...] | None = None,
     return JitFunction(fn, outputs, backend)
 
 
-def explain(source: str, def_name: str | None = None, target: str = "cpu",
+def explain(source: str | os.PathLike, def_name: str | None = None, target: str = "cpu",
             sizes: dict[str, int] | None = None, file: str = "<string>") -> str:
-    """The kernel plan for a def, in words: kernels, loops, fusions, buffers, costs."""
-    from tensorc.explain import explain as explain_def
-    from tensorc.frontend import parse_program
+    """The kernel plan for a def, in words: kernels, loops, fusions, buffers, costs.
 
-    program = parse_program(source, file)
+    `source` is a path to a `.tc` file (read when it exists) or the program's text.
+
+    Example:
+        >>> print(tensorc.explain("examples/w07_gram.tc", sizes={"N": 4096, "D": 3}))
+    """
+    from tensorc.explain import explain as explain_def
+    from tensorc.sources import parse_path_or_source
+
+    program = parse_path_or_source(source, file)
     defs = [program.get(def_name)] if def_name else list(program.defs)
     return "\n\n".join(explain_def(d, target=target, sizes=sizes) for d in defs)
 
