@@ -8,6 +8,11 @@ broadcast `...` dims), explicit `->`, `...` broadcasting (right-aligned, size-1 
 for named labels across operands), repeated labels in one operand (diagonals, traces), whitespace
 ignored, result dtype = numpy promotion of the operand dtypes (operands are cast to it first).
 
+numpy's interleaved form `einsum(op0, [0, 1], op1, [1, 2], [0, 2])` is read by `parse_sublists`:
+integer labels below 52 become the letters numpy gives them ('A'-'Z' for 0-25, 'a'-'z' for 26-51,
+so they sort numerically), larger ones index names `idx52`, ... : there is no limit on the number
+of distinct indices.
+
 Shapes in the `Def` are symbolic: label `i` has size symbol `n_i`, the k-th broadcast dim `n_ell{k}`.
 A dim of size 1 that broadcasts against a larger one is the literal 1, read at index 0.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import sympy
 
-from tensorc.errors import ShapeError, SyntaxError_
+from tensorc.errors import ArgumentTypeError, ShapeError, SyntaxError_
 from tensorc.ir.tensor_ir import (
     Access,
     Call,
@@ -33,9 +38,13 @@ from tensorc.ir.tensor_ir import (
 )
 from tensorc.ir.types import ALIASES, from_numpy, promote
 
-__all__ = ["einsum_def", "parse_subscripts"]
+__all__ = ["Parsed", "einsum_def", "einsum_labels", "parse_sublists", "parse_subscripts", "text_of"]
 
 _ELLIPSIS = "..."
+_BIG = "idx"  # prefix of integer labels >= 52 (sublist form)
+
+Term = tuple[list[str], "int | None"]  # labels, position of the '...' (None: no '...')
+Parsed = tuple[list[Term], "Term | None"]  # per-operand terms, the explicit output (None: implicit)
 
 
 def _ell(k: int) -> str:
@@ -99,30 +108,78 @@ def parse_subscripts(
     return parsed, out
 
 
-def einsum_def(subscripts: str, shapes: list[tuple[int, ...]], dtypes: list[str]) -> Def:
-    """The TensorIR `Def` "einsum"(op0, op1, ...) -> (out) computing numpy.einsum(subscripts, ...).
+def _sublist_term(sub, what: str) -> Term:
+    labels: list[str] = []
+    ell = None
+    for x in sub:
+        if x is Ellipsis:
+            if ell is not None:
+                raise SyntaxError_(f"einsum: {what} has more than one Ellipsis")
+            ell = len(labels)
+            continue
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)):
+            raise ArgumentTypeError(
+                f"einsum: {what}: each label must be an int or Ellipsis, got {type(x).__name__} "
+                f"{x!r}"
+            )
+        if x < 0:
+            raise SyntaxError_(f"einsum: {what}: label {int(x)} is negative")
+        n = int(x)
+        labels.append(chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26) if n < 52
+                      else f"{_BIG}{n}")
+    return labels, ell
 
-    Args:
-        subscripts: numpy einsum subscripts, e.g. "ij,jk->ik", "...ii->...i", "i,i".
-        shapes: the operands' shapes (ints).
-        dtypes: the operands' dtypes (IR names, aliases or numpy dtypes).
 
-    Raises:
-        SyntaxError_: malformed subscripts, an output label repeated or never in an input.
-        ShapeError: operand count or rank mismatch, label sizes that do not broadcast.
+def parse_sublists(args: tuple) -> tuple[list, Parsed]:
+    """numpy's interleaved form `(op0, sublist0, op1, sublist1, ..., [output sublist])`: the
+    operands and their parsed terms. Labels are ints (any number of them) and Ellipsis.
 
     Example:
-        >>> d = einsum_def("ij,jk", [(2, 3), (3, 4)], ["float32", "float32"])
-        >>> d.outputs[0].shape
-        (n_i, n_k)
+        >>> ops, (terms, out) = parse_sublists((a, [0, 1], b, [1, 2], [0, 2]))
+        >>> terms, out
+        ([(['A', 'B'], None), (['B', 'C'], None)], (['A', 'C'], None))
+    """
+    ops, terms = list(args[0::2]), []
+    for n, sub in enumerate(args[1::2]):
+        if isinstance(sub, (str, bytes)) or not hasattr(sub, "__iter__"):
+            raise ArgumentTypeError(
+                f"einsum: operand {n}'s subscripts must be a list of ints, got {type(sub).__name__}",
+                hint="interleaved form: einsum(a, [0, 1], b, [1, 2], [0, 2])",
+            )
+        terms.append(_sublist_term(sub, f"sublist of operand {n}"))
+    out = None
+    if len(args) % 2:
+        out = _sublist_term(ops.pop(), "output sublist")
+    return ops, (terms, out)
+
+
+def text_of(parsed: Parsed) -> str:
+    """The parsed subscripts as one string (labels longer than a letter in braces)."""
+    def term(t: Term) -> str:
+        labels = [lab if len(lab) == 1 else "{" + lab + "}" for lab in t[0]]
+        return _term_text(labels, t[1])
+
+    terms, out = parsed
+    return ",".join(map(term, terms)) + ("" if out is None else "->" + term(out))
+
+
+def einsum_labels(subscripts: str | Parsed, shapes: list[tuple[int, ...]]):
+    """Per-operand labels with each '...' expanded (broadcast dims are `ell0`, `ell1`, ...), the
+    output labels, and every label's size: what a contraction planner needs.
+
+    Example:
+        >>> einsum_labels("ij,jk", [(2, 3), (3, 4)])
+        ([['i', 'j'], ['j', 'k']], ['i', 'k'], {'i': 2, 'j': 3, 'k': 4})
     """
     if len(shapes) == 0:
         raise ShapeError("einsum: at least one operand is required")
-    if len(dtypes) != len(shapes):
-        raise ShapeError(f"einsum: {len(shapes)} shapes but {len(dtypes)} dtypes")
     shapes = [tuple(int(d) for d in sh) for sh in shapes]
-    dts = [_dtype_name(d) for d in dtypes]
-    terms, out_term = parse_subscripts(subscripts, len(shapes))
+    if isinstance(subscripts, str):
+        terms, out_term = parse_subscripts(subscripts, len(shapes))
+    else:
+        terms, out_term = subscripts
+        if len(terms) != len(shapes):
+            raise ShapeError(f"einsum: {len(terms)} sublist(s) for {len(shapes)} operand(s)")
 
     # expand each operand's '...' into broadcast labels, right-aligned across operands
     ell_ndims = []
@@ -143,12 +200,40 @@ def einsum_def(subscripts: str, shapes: list[tuple[int, ...]], dtypes: list[str]
         else:
             mid = [_ell(k) for k in range(n_ell - extra, n_ell)]
             full.append(labels[:ell] + mid + labels[ell:])
-
     sizes = _label_sizes(full, shapes, terms)
-    out_labels = _output_labels(terms, out_term, full, n_ell)
+    return full, _output_labels(terms, out_term, full, n_ell), sizes
+
+
+def einsum_def(subscripts: str | Parsed, shapes: list[tuple[int, ...]], dtypes: list[str],
+               dtype: str | None = None) -> Def:
+    """The TensorIR `Def` "einsum"(op0, op1, ...) -> (out) computing numpy.einsum(subscripts, ...).
+
+    Args:
+        subscripts: numpy einsum subscripts, e.g. "ij,jk->ik", "...ii->...i", "i,i", or the
+            parsed sublist form (`parse_sublists`).
+        shapes: the operands' shapes (ints).
+        dtypes: the operands' dtypes (IR names, aliases or numpy dtypes).
+        dtype: compute and result dtype (numpy's `dtype=`); None: numpy promotion of `dtypes`.
+
+    Raises:
+        SyntaxError_: malformed subscripts, an output label repeated or never in an input.
+        ShapeError: operand count or rank mismatch, label sizes that do not broadcast.
+
+    Example:
+        >>> d = einsum_def("ij,jk", [(2, 3), (3, 4)], ["float32", "float32"])
+        >>> d.outputs[0].shape
+        (n_i, n_k)
+    """
+    if len(dtypes) != len(shapes):
+        raise ShapeError(f"einsum: {len(shapes)} shapes but {len(dtypes)} dtypes")
+    full, out_labels, sizes = einsum_labels(subscripts, shapes)
+    shapes = [tuple(int(d) for d in sh) for sh in shapes]
+    dts = [_dtype_name(d) for d in dtypes]
     out_dtype = dts[0]
     for d in dts[1:]:
         out_dtype = promote(out_dtype, d)
+    if dtype is not None:
+        out_dtype = _dtype_name(dtype)
 
     # out(...) = sum(contracted: prod_n cast(op_n(...)))
     inputs, factors = [], []
@@ -192,6 +277,11 @@ def _show(label: str) -> str:
     return "'...'" if label.startswith("ell") else f"'{label}'"
 
 
+def _label_order(label: str) -> tuple[int, int | str]:
+    """numpy's implicit output order: letters in ASCII order, then integer labels >= 52."""
+    return (0, label) if len(label) == 1 else (1, int(label.removeprefix(_BIG)))
+
+
 def _label_sizes(full: list[list[str]], shapes: list[tuple[int, ...]], terms) -> dict[str, int]:
     """Size of every label: the one non-1 size it has (numpy broadcasting), else 1."""
     sizes: dict[str, int] = {}
@@ -228,7 +318,7 @@ def _output_labels(terms, out_term, full: list[list[str]], n_ell: int) -> list[s
         for labels, _ in terms:
             for lab in labels:
                 counts[lab] = counts.get(lab, 0) + 1
-        return ells + sorted(lab for lab, c in counts.items() if c == 1)
+        return ells + sorted((lab for lab, c in counts.items() if c == 1), key=_label_order)
     labels, ell = out_term
     known = {lab for t, _ in terms for lab in t}
     for k, lab in enumerate(labels):

@@ -13,12 +13,11 @@ signature differs in anything takes the fully checked path again.
 
 from __future__ import annotations
 
-import pickle
 import threading
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,16 @@ import sympy
 from tensorc import backends as backend_registry
 from tensorc import knobs
 from tensorc.cache import store
-from tensorc.errors import ArgumentError, BackendError, TensorcError, UnsupportedError
+from tensorc.errors import (
+    ArgumentShapeError,
+    ArgumentTypeError,
+    BackendError,
+    TensorcError,
+    UnsupportedError,
+)
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
-from tensorc.runtime import arrays
+from tensorc.runtime import arrays, call_args
 
 
 def remembered(cache: dict, key: Any, build: Callable[[], Any], limit: int = 64) -> Any:
@@ -81,10 +86,31 @@ class Function:
         return f"<tensorc function {self.def_.name}({ins}) -> ({outs})>"
 
     # -- the call path ------------------------------------------------------------------------
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, out: Any = None, **kwargs: Any) -> Any:
+        """Run the def: inputs by position or by parameter name; `out=` an array (a tuple of
+        arrays for several outputs) to write the result(s) into, which is then returned."""
+        if kwargs or out is not None:
+            return self._call_with(args, kwargs, out)
         plan = remembered(self._plans, self._signature(args), lambda: self._plan(args))
         self.last_backend = plan.backend
         return plan(args)
+
+    def _call_with(self, args: tuple, kwargs: dict[str, Any], out: Any) -> Any:
+        """The call path with keyword arguments and/or `out=` buffers (see call_args)."""
+        params = [d.name for d in self.def_.inputs]
+        if out is not None and "out" in params:  # an input named `out` wins
+            kwargs, out = {**kwargs, "out": out}, None
+        if kwargs:
+            args = call_args.bind_keywords(self.def_.name, params, args, kwargs)
+        if out is None:
+            return self(*args)
+        outs = call_args.out_tuple(self.def_.name, self.def_.outputs, out)
+        key = self._signature(args)
+        out_key = tuple(map(arrays.signature, outs))
+        key = None if key is None or None in out_key else (key, out_key)
+        plan = remembered(self._plans, key, lambda: self._plan(args, outs))
+        self.last_backend = plan.backend
+        return plan.into(args, outs)
 
     def _signature(self, args: tuple) -> tuple | None:
         """What a call's plan depends on (see `arrays.signature`), or None: not cacheable."""
@@ -100,9 +126,9 @@ class Function:
             key += sizes
         return key, self.backend or knobs.default_backend()
 
-    def _plan(self, args: tuple) -> _Plan:
-        """Check the arguments, bind sizes, pick the backend and get its launch: everything that
-        depends only on the arguments' signature."""
+    def _plan(self, args: tuple, outs: tuple | None = None) -> _Plan:
+        """Check the arguments (and `out=` buffers), bind sizes, pick the backend and get its
+        launch: everything that depends only on the arguments' signature."""
         infos = self._check_args(args)
         sizes = self._bind_sizes(infos, args)
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
@@ -120,12 +146,19 @@ class Function:
                     stacklevel=3,
                 )
                 name = backend_registry.REFERENCE
-        return _Plan.make(self, args, infos, sizes, name, launch, device)
+        plan = _Plan.make(self, args, infos, sizes, name, launch, device)
+        if outs is None:
+            return plan
+        like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
+        shapes = [tuple(_eval_dim(d, sizes) for d in o.shape) for o in self.def_.outputs]
+        slots = call_args.out_slots(self.def_.name, self.def_.outputs, outs, shapes, like, device,
+                                    on_torch=name == "triton")
+        return replace(plan, out_slots=slots)
 
     def _check_args(self, args: tuple) -> list[arrays.ArgInfo]:
         decls = self.def_.inputs
         if len(args) != len(decls):
-            raise ArgumentError(
+            raise ArgumentTypeError(
                 f"{self.def_.name}() takes {len(decls)} argument(s) "
                 f"({', '.join(d.name for d in decls)}), got {len(args)}"
             )
@@ -134,32 +167,32 @@ class Function:
             try:
                 info = arrays.describe(arg)
             except TypeError:
-                raise ArgumentError(
+                raise ArgumentTypeError(
                     f"argument {decl.name!r}: expected {_signature_text(decl)}, "
                     f"got an object of type {type(arg).__name__}",
                     hint="pass a numpy array, a torch tensor or a Python number",
                 ) from None
             if info.dtype is None:
-                raise ArgumentError(
+                raise ArgumentTypeError(
                     f"argument {decl.name!r}: unsupported dtype {info.raw_dtype}",
                     hint=f"expected {decl.dtype}; supported: {', '.join(DTYPES)}",
                 )
             if len(info.shape) != len(decl.shape):
-                raise ArgumentError(
+                raise ArgumentShapeError(
                     f"argument {decl.name!r}: expected rank {len(decl.shape)} "
                     f"({_signature_text(decl)}), got rank {len(info.shape)} "
                     f"with shape {info.shape}"
                 )
             if info.kind == "scalar":
                 if not _scalar_fits(info.dtype, decl.dtype):
-                    raise ArgumentError(
+                    raise ArgumentTypeError(
                         f"argument {decl.name!r}: expected a {decl.dtype} scalar, "
                         f"got {info.raw_dtype} {arg!r}"
                     )
             elif info.dtype != decl.dtype and not (
                 decl.dtype == "bfloat16" and info.kind == "numpy" and info.dtype == "uint16"
             ):
-                raise ArgumentError(
+                raise ArgumentTypeError(
                     f"argument {decl.name!r}: expected dtype {decl.dtype}, got {info.dtype}",
                     hint=f"convert it first, e.g. x.astype(np.{decl.dtype}) or "
                     f"x.to(torch.{decl.dtype})",
@@ -174,14 +207,14 @@ class Function:
             for axis, (dim, actual) in enumerate(zip(dims, info.shape)):
                 if isinstance(dim, int):
                     if dim != actual:
-                        raise ArgumentError(
+                        raise ArgumentShapeError(
                             f"argument {decl.name!r}: dimension {axis} must be {dim}, "
                             f"got {actual} (shape {info.shape})"
                         )
                     continue
                 if dim is not None:
                     if dim in sizes and sizes[dim] != actual:
-                        raise ArgumentError(
+                        raise ArgumentShapeError(
                             f"size {dim} is bound twice to different values: {where[dim]} "
                             f"gives {dim} = {sizes[dim]}, but argument {decl.name!r} dimension "
                             f"{axis} gives {dim} = {actual}"
@@ -248,21 +281,23 @@ class Function:
     def _compile(self, name: str, sizes: dict[str, int], schedule=None, config=None) -> Launch:
         """Lower with `schedule` (default: the heuristic one), build with `config` (default: the
         backend's first)."""
+        from tensorc.ir.loop_ir import LoopProgram
         from tensorc.passes import to_loops
 
         backend = self._backend_object(name)
         target = "gpu" if name == "triton" else "cpu"
         key = self._program_key(name, backend, sizes, schedule)
-        cached = store.read("program", key, ".pickle") if key else None
+        cached = store.read_pickle("program", key, (LoopProgram, bytes)) if key else None
         if cached is not None:
-            prog, artifact = pickle.loads(cached)
+            prog, artifact = cached
             config = backend.space(prog)[0] if config is None else config
         else:
             prog = to_loops(self.def_, target=target, sizes=sizes, schedule=schedule)
             config = backend.space(prog)[0] if config is None else config
             artifact = backend.build(backend.render(prog, config), prog, config)
             if key:
-                store.write("program", key, pickle.dumps((prog, artifact)), ".pickle")
+                meta = {"def": self.def_.name, "sizes": sizes, "backend": name}
+                store.write_pickle("program", key, (prog, artifact), meta)
         return Launch.make(prog, backend.load(artifact, prog, config), sizes)
 
     def _program_key(self, name: str, backend, sizes: dict[str, int], schedule) -> str | None:
@@ -339,6 +374,7 @@ class _Plan:
     zeros: Callable  # (shape, buffer dtype) -> a zero-filled buffer
     inputs: tuple[tuple[str, Callable | None], ...]
     outputs: tuple[tuple[str, Callable | None], ...]
+    out_slots: tuple[call_args.OutSlot, ...] = ()  # a call with out= buffers: how each is filled
 
     @staticmethod
     def make(fn: Function, args: tuple, infos: list, sizes: dict[str, int], name: str,
@@ -368,15 +404,32 @@ class _Plan:
         results = tuple(back(outputs[n]) if back else outputs[n] for n, back in self.outputs)
         return results[0] if len(results) == 1 else results
 
-    def run(self, args: tuple) -> dict[str, Any]:
+    def into(self, args: tuple, outs: tuple) -> Any:
+        """Run with the caller's `out=` buffers (checked by `out_slots` for this signature; for
+        aliasing here, per call) holding the outputs; return them."""
+        d = self.def_
+        call_args.check_no_alias(d.name, d.outputs, outs, d.inputs, args)
+        preset = {}
+        if self.exe is not None:
+            preset = {s.name: s.view(b) if s.view else b
+                      for s, b in zip(self.out_slots, outs) if s.direct}
+        outputs = self.run(args, preset)
+        for slot, buf in zip(self.out_slots, outs):
+            if slot.name not in preset:
+                call_args.copy_into(buf, outputs[slot.name])
+        return outs[0] if len(outs) == 1 else outs
+
+    def run(self, args: tuple, preset: dict[str, Any] | None = None) -> dict[str, Any]:
         buffers = {n: conv(a) if conv else a for (n, conv), a in zip(self.inputs, args)}
         if self.exe is None:
             from tensorc.ir.interpreter import interpret
 
             return interpret(self.def_, buffers)
-        # Outputs and temps are fresh per call (calls may run concurrently from several threads).
+        # Outputs and temps are fresh per call (calls may run concurrently from several threads),
+        # except outputs the caller passed as out= buffers (`preset`), zero-filled like fresh ones.
         for buf, shape, dtype in self.allocations:
-            buffers[buf] = self.zeros(shape, dtype)
+            given = preset.get(buf) if preset else None
+            buffers[buf] = self.zeros(shape, dtype) if given is None else call_args.zeroed(given)
         self.exe(buffers, dict(self.sizes))
         return buffers
 
