@@ -162,6 +162,7 @@ def plan(
     sizes: dict[str, int],
     method: str = "auto",
     memory_limit: int | None = None,
+    path: list[tuple[int, ...]] | None = None,
 ) -> Plan:
     """Plan the pairwise contraction order of `inputs -> output` with opt_einsum's path search.
 
@@ -172,6 +173,8 @@ def plan(
         method: "auto" (optimal for <= 8 operands, dynamic programming up to 14, greedy /
             random greedy beyond; the cheapest candidate wins), or one of `METHODS`.
         memory_limit: largest intermediate (elements) the search may create, as in opt_einsum.
+        path: a complete linear path to replay instead of searching (opt_einsum's /
+            numpy.einsum_path's convention, checked by the caller); the plan's method is "given".
 
     Example:
         >>> plan(["ij", "jk"], "ik", {"i": 2, "j": 3, "k": 4}).flops
@@ -187,7 +190,9 @@ def plan(
         f = flop_count(set(uniq[0]), bool(set(uniq[0]) - kept), 1, size)
         out_size = math.prod(size[c] for c in output)
         return Plan(tuple(inputs), output, frozen_sizes, (), f, out_size, "trivial")
-    if len(uniq) == 2:
+    if path is not None:
+        candidates, paths = ["given"], {"given": [tuple(e) for e in path]}
+    elif len(uniq) == 2:
         candidates, paths = ["trivial"], {"trivial": [(0, 1)]}
     else:
         if method == "auto":
