@@ -143,7 +143,20 @@ class KernelRenderer(Codec):
             for _ in range(int(e.exp) - 1):
                 out = b.mul(out, base)
             return out
+        if isinstance(e, (sympy.floor, sympy.ceiling)):  # strided windows: floor((H - KH)/2) + 1
+            num, den = sympy.fraction(sympy.together(e.args[0]))
+            if den.is_Integer and int(den) > 0:
+                return self.floor_div(sympy.expand(num), int(den), isinstance(e, sympy.ceiling))
         raise UnsupportedError(f"buffer shape expression {e} is not supported by the cpu backend")
+
+    def floor_div(self, num: sympy.Expr, den: int, ceiling: bool) -> ir.Value:
+        """floor(num / den) (ceiling: ceil) of an integer size expression, rounding toward -inf
+        as sympy does (sdiv truncates toward zero: a negative remainder takes one off)."""
+        b = self.b
+        p = self.sym(num + (den - 1) if ceiling else num)  # ceil(p/d) = floor((p + d - 1)/d)
+        d = ir.Constant(I64, den)
+        q, r = b.sdiv(p, d), b.srem(p, d)
+        return b.sub(q, b.zext(b.icmp_signed("<", r, ir.Constant(I64, 0)), I64))
 
     def strides(self, name: str) -> list[ir.Value]:
         if name not in self._strides:
