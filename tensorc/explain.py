@@ -337,7 +337,7 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
     from tensorc.passes.inline_temps import not_inlined
     from tensorc.schedule import default_schedule, lower
 
-    after = run_pipeline(def_)
+    after = run_pipeline(def_, sizes)
     sched = default_schedule(after, target, sizes)
     prog = lower(after, sched)
     lines = [f"def {def_.name}: {len(prog.kernels)} kernel(s) for {target}"]
@@ -403,6 +403,6 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
             lines += tl
 
     lines.append("not fused:")
-    plain = not_inlined(after) + [n for n in prog.notes if "not" in n]
+    plain = not_inlined(after, sizes) + [n for n in prog.notes if "not" in n]
     lines += ["  " + n for n in plain] or ["  (everything fused as planned)"]
     return "\n".join(lines) + "\n"

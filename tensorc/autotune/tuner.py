@@ -127,7 +127,7 @@ def candidates(fn, backend_name: str, sizes: dict[str, int]) -> list[Candidate]:
     backend = registry.get_backend(backend_name)
     target = "gpu" if backend_name == "triton" else "cpu"
     out = []
-    for sched in space(run_pipeline(fn.def_), target, sizes):
+    for sched in space(run_pipeline(fn.def_, sizes), target, sizes):
         prog = to_loops(fn.def_, target=target, sizes=sizes, schedule=sched)
         out.extend(Candidate(sched, cfg) for cfg in backend.space(prog))
     return out

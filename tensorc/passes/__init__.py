@@ -1,11 +1,13 @@
 """The pass pipeline (TensorIR -> TensorIR) and `to_loops`, the entry the runtime calls.
 
 Read PIPELINE top to bottom: it is the whole order. Every pass is a pure function `Def -> Def` in
-its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last one.
+its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last one. A pass whose
+decisions have a price (`inline_temps`) also takes the call's sizes as `sizes=`.
 """
 
 from __future__ import annotations
 
+import inspect
 
 from tensorc import knobs
 from tensorc.ir.loop_ir import LoopProgram
@@ -15,28 +17,31 @@ from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
+from tensorc.passes.merge_networks import merge_networks
 from tensorc.passes.presum_factors import presum_factors
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
     fuse_updates,  # `O = x W; O = O + b; O = relu(O)` -> one statement: epilogues stay in registers
     hoist_invariants,  # sum(j: a*b/c(i)) -> sum(j: a*b)/c(i): plain products reach the planner
-    inline_temps,  # producer-consumer fusion: single-definition temps (W4's s) are never stored
+    merge_networks,  # nested sums of products -> one network: the planner sees it whole
+    inline_temps,  # producer-consumer fusion (W4's s is never stored); network temps (stepwise
+    # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions
 ]
 
 
-def run_pipeline(def_: Def) -> Def:
+def run_pipeline(def_: Def, sizes: dict[str, int] | None = None) -> Def:
     """Run every pass of PIPELINE in order (with the TensorIR verifier between passes when
-    TENSORC_CHECKS=1)."""
+    TENSORC_CHECKS=1); `sizes` (the call's, if known) go to the passes that price decisions."""
     check = knobs.checks()
     verify = None
     if check:
         from tensorc.ir.verifier import verify
     for p in PIPELINE:
-        def_ = p(def_)
+        def_ = p(def_, sizes=sizes) if "sizes" in inspect.signature(p).parameters else p(def_)
         if verify is not None:
             verify(def_)
     return def_
@@ -59,7 +64,7 @@ def to_loops(
     """
     from tensorc.schedule import default_schedule, lower
 
-    def_ = run_pipeline(def_)
+    def_ = run_pipeline(def_, sizes)
     if schedule is None:
         schedule = default_schedule(def_, target, sizes)
     return lower(def_, schedule)

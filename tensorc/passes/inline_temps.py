@@ -4,7 +4,12 @@ Input: canonical TensorIR. Output: the same meaning, where every temporary `T` t
 - written by exactly one statement, unmasked, over its whole shape, without reading itself,
 - read only through index expressions free of tensor reads (no indirect `T(idx(l))`), and
 - not a factor of an n-ary contraction (a sum of a product of >= 3 tensors): there it stays a
-  buffer so that the planner can choose the association (W6: phi(q) (phi(k)^T v)), and
+  buffer so that the planner can choose the association (W6: phi(q) (phi(k)^T v)) -- unless it is
+  itself a pure network (a sum of a product of tensors), which is then spliced (`merged`) into
+  the reader's network so that the planner orders the whole (stepwise Tucker, pairwise MPS),
+- not a Gemm that feeds a Gemm (`h = relu(x W1 + b1)` read as a factor of `h W2`, with both
+  Gemms big enough at the call's sizes, `keeps_gemm`): inlined, both would be strided dot
+  products (a 2-layer MLP 70x slower than numpy); stored, each is one Gemm, and
 - cheap to recompute at each read: its RHS has no reduction, or every read site iterates only over
   the read's own indices plus LHS indices of the reader (which the lowering hoists: the reduction is
   computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax),
@@ -16,7 +21,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Reduce, Statement, is_zero
+import sympy
+
+from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Index, Reduce, Statement, is_zero
+from tensorc.passes.merge_networks import is_network, merged, product_factors
 from tensorc.passes.tir_utils import (
     children,
     free_indices,
@@ -52,24 +60,79 @@ def _reads_with_loops(e: Expr, bound: frozenset = frozenset()):
         yield from _reads_with_loops(c, bound)
 
 
-def _factors(e: Expr) -> list[Expr]:
-    if isinstance(e, Call) and e.fn == "mul":
-        return _factors(e.args[0]) + _factors(e.args[1])
-    return [e]
-
-
 def _contraction_factor(e: Expr, temp: str) -> bool:
     """Whether `temp` is read as a plain factor of a sum of a product of >= 3 tensors in `e`."""
     for r in walk(e):
         if isinstance(r, Reduce) and r.op == "sum" and r.mask is None:
-            tensors = [f for f in _factors(r.body) if isinstance(f, Access) and f.indices]
+            tensors = [f for f in product_factors(r.body) if isinstance(f, Access) and f.indices]
             if len(tensors) >= 3 and any(a.tensor == temp for a in tensors):
                 return True
     return False
 
 
-def why_not_inlinable(def_: Def, temp: str) -> str | None:
-    """None if `temp` can be inlined, else the reason in a plain sentence."""
+# Below these sizes a Gemm does not pay for storing its result (W1's D = 3, E = 1): the fused
+# loop nest, which never stores the temp, is as fast. Unknown sizes count as PLAN_SIZE.
+GEMM_MIN_K = 16  # summed extent of the temp's own contraction
+GEMM_MIN_N = 16  # extent of the reader's other side (the reader's Gemm's N)
+PLAN_SIZE = 64
+
+
+def _volume(ranges, sizes: dict[str, int] | None) -> int:
+    out = 1
+    for g in ranges:
+        ext = sympy.sympify(g.hi - g.lo)
+        ext = ext.subs({s: (sizes or {}).get(str(s), PLAN_SIZE) for s in ext.free_symbols})
+        out *= int(ext) if ext.is_number else PLAN_SIZE
+    return out
+
+
+def _network_reads(def_: Def, temp: str):
+    """Each read of `temp` that is a tensor factor of a network sum, with that sum, the reader's
+    domain, and whether every read of `temp` is such a factor."""
+    found, total = [], 0
+    for st in def_.body:
+        if st.tensor == temp:
+            continue
+        for expr in (st.rhs, st.mask):
+            for x in walk(expr) if expr is not None else ():
+                total += isinstance(x, Access) and x.tensor == temp
+                if is_network(x):
+                    found += [(x, f, st) for f in product_factors(x.body)
+                              if isinstance(f, Access) and f.tensor == temp]  # fmt: skip
+    return found, len(found) == total
+
+
+def keeps_gemm(def_: Def, st: Statement, sizes: dict[str, int] | None) -> bool:
+    """Whether temp `st.tensor` holds a big Gemm and is read as a factor of another big one, so
+    that storing it (two Gemms) beats inlining it (strided dot products)."""
+    if is_network(st.rhs):
+        return False  # a pure network is merged into its reader's and planned as a whole
+    reduces = [x for x in walk(st.rhs) if isinstance(x, Reduce)]
+    gemms = [
+        r for r in reduces
+        if is_network(r) and sum(isinstance(f, Access) and bool(f.indices)
+                                 for f in product_factors(r.body)) >= 2
+    ]  # fmt: skip
+    if not gemms or len(gemms) != len(reduces):
+        return False
+    if max(_volume(r.ranges, sizes) for r in gemms) < GEMM_MIN_K:
+        return False
+    reads, _ = _network_reads(def_, st.tensor)
+    for red, acc, reader in reads:
+        mine = {i.name for i in acc.indices if isinstance(i, Index)}
+        summed = {g.index for g in red.ranges}
+        others = [f for f in product_factors(red.body) if f is not acc and isinstance(f, Access)]
+        n_side = {i.name for f in others for i in f.indices if isinstance(i, Index)}
+        n_side -= mine | summed
+        ranges = [g for g in reader.domain if g.index in n_side]
+        if others and _volume(ranges, sizes) >= GEMM_MIN_N:
+            return True
+    return False
+
+
+def why_not_inlinable(def_: Def, temp: str, sizes: dict[str, int] | None = None) -> str | None:
+    """None if `temp` can be inlined, else the reason in a plain sentence (`sizes`: the call's,
+    for the cost of keeping a Gemm; unknown ones count as PLAN_SIZE)."""
     writers = [k for k, s in enumerate(def_.body) if s.tensor == temp]
     if len(writers) != 1:
         return f"temp {temp} is written by {len(writers)} statements"
@@ -82,13 +145,19 @@ def why_not_inlinable(def_: Def, temp: str) -> str | None:
         return f"temp {temp} is written on part of its shape only"
     if any(isinstance(x, Access) and x.tensor == temp for x in walk(st.rhs)):
         return f"temp {temp} reads itself"
-    costly = has_reduce(st.rhs)
+    if keeps_gemm(def_, st, sizes):
+        return (
+            f"temp {temp} is a Gemm read as a factor of another Gemm; inlined, both would be "
+            f"strided dot products"
+        )
+    network = is_network(st.rhs) and _network_reads(def_, temp)[1]
+    costly = has_reduce(st.rhs) and not network
     for k, reader in enumerate(def_.body):
         if k <= writers[0]:
             if any(a.tensor == temp for a, _ in reads(reader.rhs)) and k < writers[0]:
                 return f"temp {temp} is read before it is written"
             continue
-        if _contraction_factor(reader.rhs, temp):
+        if not network and _contraction_factor(reader.rhs, temp):
             return (
                 f"temp {temp} is a factor of an n-ary contraction; kept so that the planner "
                 f"can choose the contraction order"
@@ -123,12 +192,12 @@ def _inline_into(e: Expr, temp: str, st: Statement) -> Expr:
     return sub(e)
 
 
-def inline_temps(def_: Def) -> Def:
+def inline_temps(def_: Def, sizes: dict[str, int] | None = None) -> Def:
     changed = True
     while changed:
         changed = False
         for decl in def_.temps:
-            if why_not_inlinable(def_, decl.name) is not None:
+            if why_not_inlinable(def_, decl.name, sizes) is not None:
                 continue
             if not any(s.tensor == decl.name for s in def_.body):
                 continue
@@ -140,7 +209,7 @@ def inline_temps(def_: Def) -> Def:
                 body.append(
                     replace(
                         s,
-                        rhs=_inline_into(s.rhs, decl.name, st),
+                        rhs=merged(_inline_into(s.rhs, decl.name, st)),
                         mask=None if s.mask is None else _inline_into(s.mask, decl.name, st),
                     )
                 )
@@ -151,11 +220,11 @@ def inline_temps(def_: Def) -> Def:
     return def_
 
 
-def not_inlined(def_: Def) -> list[str]:
+def not_inlined(def_: Def, sizes: dict[str, int] | None = None) -> list[str]:
     """Plain sentences for the temps `inline_temps` left as buffers."""
     out = []
     for decl in def_.temps:
-        why = why_not_inlinable(def_, decl.name)
+        why = why_not_inlinable(def_, decl.name, sizes)
         if why is not None:
             shape = ", ".join(str(d) for d in decl.shape)
             out.append(f"{why}; stored as buffer {decl.name}[{shape}]")

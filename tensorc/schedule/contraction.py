@@ -266,8 +266,10 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     label = f"statement {k + 1} ({st.tensor})"
     views = [View(o.tensor, [i.name for i in o.indices], list(def_.tensor(o.tensor).shape)) for o in gl.operands]
     out_view = View(target, list(st.indices), out_shape)
-    if len(views) == 2:
-        got = emit_pair(pb, views[0], views[1], out_view, ext, alpha, accumulate, dtype, names)
+    if len(views) == 2:  # `B(k,n) * A(m,k)` is the same Gemm as `A(m,k) * B(k,n)`
+        size = plan_sizes(pb, ext)
+        x, y = _oriented(views[0], views[1], list(st.indices), out_view, size)
+        got = emit_pair(pb, x, y, out_view, ext, alpha, accumulate, dtype, names)
         if got is None:
             return False
         groups = [got]
@@ -292,6 +294,16 @@ def _with_temps(def_: T.Def, pb) -> T.Def:
     return replace(def_, temps=def_.temps + extra)
 
 
+def plan_sizes(pb, ext: dict) -> dict[str, int]:
+    """Each index's extent at the schedule's plan sizes and specialised sizes (unknown: 64)."""
+    psz = dict(pb.schedule.plan_sizes) | dict(pb.spec)
+    out = {}
+    for i, e in ext.items():
+        e = e.subs({s: psz.get(str(s), 64) for s in e.free_symbols})
+        out[i] = int(e) if e.is_number else 64
+    return out
+
+
 def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, label, scalars):
     from tensorc.passes.plan_contractions import plan
 
@@ -300,17 +312,13 @@ def _nary(pb, views, out_view, ext, alpha, accumulate, dtype, names, notes, labe
         for i in v.indices:
             letters.setdefault(i, get_symbol(len(letters)))  # any count: past 52, other chars
     back = {c: i for i, c in letters.items()}
-    sizes = {}
-    psz = dict(pb.schedule.plan_sizes) | dict(pb.spec)
-    for i, c in letters.items():
-        e = ext[i].subs({s: psz.get(str(s), 64) for s in ext[i].free_symbols})
-        sizes[c] = int(e) if e.is_number else 64
+    size = plan_sizes(pb, ext)
+    sizes = {letters[i]: n for i, n in size.items() if i in letters}
     inputs = ["".join(letters[i] for i in v.indices) for v in views]
     output = "".join(letters[i] for i in out_view.indices)
     p = plan(inputs, output, sizes)
     notes.append(f"{label}: {len(views)}-operand contraction, path planned:\n" + p.describe())
     ops = list(views)
-    size = {i: sizes[c] for i, c in letters.items()}
     groups: list[list[L.Stmt]] = [[]]  # kernels: small steps share one, big ones run alone
     reader = _readers(len(views), p.steps)
     done: dict[tuple, View] = {}  # repeated pairs (the two halves of <A|A>) are computed once
