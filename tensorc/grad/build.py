@@ -1,0 +1,188 @@
+"""Smart constructors for TensorIR expressions built by differentiation.
+
+Each constructor types its node with `ops.result_dtype` (numpy promotion) and folds the trivial
+cases that reverse mode produces everywhere (`g * 1`, `0 + g`, `--g`), so a derivative prints as
+what a person would write. Index helpers (`index`, `index_sum`, substitution, free variables) live
+here too: the differentiation passes share them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import sympy
+
+from tensorc.grad.affine import from_sympy, index_symbol
+from tensorc.ir.ops import result_dtype
+from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, walk
+from tensorc.ir.types import INDEX, is_float
+
+
+def const(value: float | int, dtype: str) -> Const:
+    """A literal of `dtype` (float literals for float dtypes)."""
+    return Const(float(value) if is_float(dtype) else int(value), dtype)
+
+
+def is_const(e: Expr, value: float) -> bool:
+    return isinstance(e, Const) and not isinstance(e.value, bool) and e.value == value
+
+
+def call(fn: str, *args: Expr, dtype: str | None = None) -> Expr:
+    """`fn(args)` typed by the op table (`dtype` only for casts)."""
+    return Call(fn, tuple(args), dtype or result_dtype(fn, tuple(a.dtype for a in args)))
+
+
+def add(a: Expr, b: Expr) -> Expr:
+    if is_const(a, 0):
+        return b
+    if is_const(b, 0):
+        return a
+    if isinstance(b, Call) and b.fn == "neg":
+        return sub(a, b.args[0])
+    return call("add", a, b)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    if is_const(b, 0):
+        return a
+    if is_const(a, 0):
+        return neg(b)
+    return call("sub", a, b)
+
+
+def neg(a: Expr) -> Expr:
+    if isinstance(a, Call) and a.fn == "neg":
+        return a.args[0]
+    if isinstance(a, Const) and not isinstance(a.value, bool):
+        return Const(-a.value, a.dtype)
+    return call("neg", a)
+
+
+def mul(a: Expr, b: Expr) -> Expr:
+    if is_const(a, 1):
+        return b
+    if is_const(b, 1):
+        return a
+    if is_const(a, -1):
+        return neg(b)
+    if is_const(b, -1):
+        return neg(a)
+    if isinstance(a, Call) and a.fn == "neg":  # keep the sign outermost: -(g * f)
+        return neg(mul(a.args[0], b))
+    if isinstance(b, Call) and b.fn == "neg":
+        return neg(mul(a, b.args[0]))
+    return call("mul", a, b)
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    if is_const(b, 1):
+        return a
+    if isinstance(a, Call) and a.fn == "neg":
+        return neg(div(a.args[0], b))
+    return call("div", a, b)
+
+
+def select(c: Expr, a: Expr, b: Expr) -> Expr:
+    return call("select", c, a, b)
+
+
+def cast(a: Expr, dtype: str) -> Expr:
+    return a if a.dtype == dtype else Call("cast", (a,), dtype)
+
+
+def conj(conds: list[Expr] | tuple[Expr, ...]) -> Expr | None:
+    """`c1 && c2 && ...` (None for no condition)."""
+    out = None
+    for c in conds:
+        out = c if out is None else call("and", out, c)
+    return out
+
+
+def conjuncts(e: Expr | None) -> list[Expr]:
+    if e is None:
+        return []
+    if isinstance(e, Call) and e.fn == "and":
+        return conjuncts(e.args[0]) + conjuncts(e.args[1])
+    return [e]
+
+
+# --- indices -----------------------------------------------------------------------------------
+
+
+def index(name: str) -> Index:
+    return Index(name, INDEX)
+
+
+def index_const(value: int) -> Const:
+    return Const(int(value), INDEX)
+
+
+def flat_index(ranges: tuple[Range, ...]) -> Expr:
+    """Row-major offset of a point in `ranges` from their lower corner (argmax's convention)."""
+    total = sympy.Integer(0)
+    for r in ranges:
+        total = total * (r.hi - r.lo) + (index_symbol(r.index) - r.lo)
+    return from_sympy(sympy.expand(total), {r.index for r in ranges})
+
+
+def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
+    """`e` with index variables replaced (a reduction that rebinds a name shadows it)."""
+    if not subst:
+        return e
+    if isinstance(e, Index):
+        return subst.get(e.name, e)
+    if isinstance(e, Reduce):
+        bound = {r.index for r in e.ranges} | ({e.rank} if e.rank else set())
+        inner = {k: v for k, v in subst.items() if k not in bound}
+        return replace(
+            e,
+            body=substitute(e.body, inner),
+            mask=None if e.mask is None else substitute(e.mask, inner),
+        )
+    if isinstance(e, Access):
+        return replace(e, indices=tuple(substitute(i, subst) for i in e.indices))
+    if isinstance(e, Call):
+        return replace(e, args=tuple(substitute(a, subst) for a in e.args))
+    return e
+
+
+def free_indices(e: Expr) -> set[str]:
+    """Index variables `e` reads that no reduction inside it binds (a kmin's rank is free)."""
+    if isinstance(e, Index):
+        return {e.name}
+    if isinstance(e, Reduce):
+        inner = free_indices(e.body) | (free_indices(e.mask) if e.mask is not None else set())
+        out = inner - {r.index for r in e.ranges}
+        return out | ({e.rank} if e.rank else set())
+    out: set[str] = set()
+    for c in (e.indices if isinstance(e, Access) else e.args if isinstance(e, Call) else ()):
+        out |= free_indices(c)
+    return out
+
+
+def reads(e: Expr) -> set[str]:
+    """Tensors `e` reads (index tensors included)."""
+    return {x.tensor for x in walk(e) if isinstance(x, Access)}
+
+
+def unique_binders(e: Expr, seen: set[str], fresh) -> Expr:
+    """`e` with every reduction's indices renamed where another binder (or an LHS index, in
+    `seen`) already uses the name: the printed statement lists each index's range once."""
+    if isinstance(e, Reduce):
+        subst = {}
+        ranges = []
+        for r in e.ranges:
+            name = r.index
+            if name in seen:
+                name = fresh(name)
+                subst[r.index] = Index(name, INDEX)
+            seen.add(name)
+            ranges.append(replace(r, index=name))
+        body = unique_binders(substitute(e.body, subst), seen, fresh)
+        mask = None if e.mask is None else unique_binders(substitute(e.mask, subst), seen, fresh)
+        return replace(e, ranges=tuple(ranges), body=body, mask=mask)
+    if isinstance(e, Access):
+        return replace(e, indices=tuple(unique_binders(i, seen, fresh) for i in e.indices))
+    if isinstance(e, Call):
+        return replace(e, args=tuple(unique_binders(a, seen, fresh) for a in e.args))
+    return e

@@ -1,0 +1,452 @@
+"""Reverse-mode differentiation: a forward `Def` -> its backward `Def` (TensorIR -> TensorIR).
+
+Input invariant: a checked forward def (canonical TensorIR, see tensor_ir.py).
+Output invariant: a checked def whose inputs are the forward inputs, the forward outputs (saved
+values) and one cotangent per float output, and whose outputs are the gradients of the requested
+inputs; it re-parses from its printed text and runs through the normal pipeline and backends.
+
+How:
+1. SSA: each write of a tensor is a version (`O1 = O1 + B1` reads the previous version); the
+   last version of an output is the saved forward output, the others are recomputed temps.
+2. Statements are visited in reverse. The cotangent of a version flows into its right-hand side
+   (`_backprop`): pointwise calls by `derivatives.derivative_rules`, reductions by
+   `reduce_rules` (sum broadcasts; logsumexp gives softmax weights; max/min/kmin pass to the
+   element argmax/argmin/argkmin selects, ties to the first; prod multiplies the other terms).
+3. Each read that receives a cotangent becomes one gradient statement via `transpose.transpose`
+   (accumulated with `dX = dX + ...` when several reads feed one tensor).
+4. Saved values by cost: the forward outputs are saved (already computed); a nonlinear reduction's
+   value (a logsumexp, an argmax) is recomputed once into a small temp over its free indices,
+   never the N x M scores; forward temporaries are recomputed where the backward reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import sympy
+
+from tensorc.errors import ArgumentError, UnsupportedError
+from tensorc.grad.build import (
+    add, call, cast, conj, conjuncts, const, flat_index, free_indices, index, mul, reads,
+    select, sub, substitute, unique_binders,
+)
+from tensorc.grad.derivatives import rule_for
+from tensorc.grad.transpose import Context, transpose
+from tensorc.ir.tensor_ir import (
+    Access, Call, Def, Expr, Index, Range, Reduce, Statement, TensorDecl, is_zero, size_symbol,
+    walk,
+)
+from tensorc.ir.types import INDEX, is_float
+from tensorc.ir.verifier import size_value_of
+
+
+@dataclass(frozen=True, slots=True)
+class Gradient:
+    """A forward def and its backward def, with how their tensors correspond.
+
+    The backward's inputs are `forward.inputs`, then `saved` (forward outputs), then the
+    cotangents (`cotangents`: output name -> input name); its outputs are `grads` (input name ->
+    output name), in `wrt` order. `notes` says what was saved or recomputed and why.
+    """
+
+    forward: Def
+    backward: Def
+    wrt: tuple[str, ...]
+    saved: tuple[str, ...]
+    cotangents: tuple[tuple[str, str], ...]
+    grads: tuple[tuple[str, str], ...]
+    notes: tuple[str, ...]
+
+
+class _Names:
+    """Fresh names that clash with no tensor, size or index of the def."""
+
+    def __init__(self, d: Def):
+        used = {t.name for t in (*d.inputs, *d.outputs, *d.temps)} | set(d.sizes)
+        for st in d.body:
+            used |= set(st.indices)
+            for e in walk(st.rhs):
+                if isinstance(e, Index):
+                    used.add(e.name)
+                if isinstance(e, Reduce):
+                    used |= {r.index for r in e.ranges}
+        self.used = used
+
+    def __call__(self, base: str) -> str:
+        name, k = base, 0
+        while name in self.used:
+            k += 1
+            name = f"{base}_{k}"
+        self.used.add(name)
+        return name
+
+
+def _value_reads(e: Expr) -> set[str]:
+    """Tensors read as values (not through index positions: a gather's index tensor)."""
+    if isinstance(e, Access):
+        return {e.tensor}
+    out: set[str] = set()
+    for c in (e.args if isinstance(e, Call) else (e.body,) if isinstance(e, Reduce) else ()):
+        out |= _value_reads(c)
+    return out
+
+
+def _rename_reads(e: Expr, current: dict[str, str]) -> Expr:
+    if isinstance(e, Access):
+        idx = tuple(_rename_reads(i, current) for i in e.indices)
+        return replace(e, tensor=current.get(e.tensor, e.tensor), indices=idx)
+    if isinstance(e, Call):
+        return replace(e, args=tuple(_rename_reads(a, current) for a in e.args))
+    if isinstance(e, Reduce):
+        mask = None if e.mask is None else _rename_reads(e.mask, current)
+        return replace(e, body=_rename_reads(e.body, current), mask=mask)
+    return e
+
+
+@dataclass(frozen=True, slots=True)
+class _Version:
+    stmt: Statement  # writes `stmt.tensor`, the version's name; reads versions
+    prev: str | None  # the version this statement overwrites
+    decl: TensorDecl  # the forward tensor
+
+
+class _Reverse:
+    def __init__(self, d: Def, wrt: tuple[str, ...]):
+        self.d = d
+        self.fresh = _Names(d)
+        self.wrt = wrt
+        self.versions: list[_Version] = []
+        self.decls: dict[str, TensorDecl] = {t.name: t for t in d.inputs}
+        self._ssa()
+        self.active = self._active()
+        self.cot: dict[str, str] = {}  # version -> its cotangent tensor
+        self.written: set[str] = set()  # cotangent tensors written at least once
+        self.temps: dict[str, TensorDecl] = {}
+        self.hoisted: dict[tuple, Access] = {}
+        self.recompute: list[Statement] = []  # value temps of nonlinear reductions
+        self.adjoint: list[Statement] = []
+        self.notes: list[str] = []
+        self.grad_names = {x: self.fresh(f"d_{x}") for x in wrt}
+        self.cot_inputs = {
+            o.name: self.fresh(f"d_{o.name}") for o in d.outputs if is_float(o.dtype)
+        }
+
+    # -- 1. versions -------------------------------------------------------------------------
+    def _ssa(self) -> None:
+        writes: dict[str, int] = {}
+        for st in self.d.body:
+            writes[st.tensor] = writes.get(st.tensor, 0) + 1
+        outputs = {o.name for o in self.d.outputs}
+        current = {t.name: t.name for t in self.d.inputs}
+        seen: dict[str, int] = {}
+        for st in self.d.body:
+            seen[st.tensor] = seen.get(st.tensor, 0) + 1
+            last = seen[st.tensor] == writes[st.tensor]
+            name = st.tensor if last and (st.tensor in outputs or writes[st.tensor] == 1) else (
+                self.fresh(f"{st.tensor}_v{seen[st.tensor]}")
+            )
+            rhs = _rename_reads(st.rhs, current)
+            mask = None if st.mask is None else _rename_reads(st.mask, current)
+            decl = self.d.tensor(st.tensor)
+            stmt = replace(st, tensor=name, rhs=rhs, mask=mask)
+            self.versions.append(_Version(stmt, current.get(st.tensor), decl))
+            self.decls[name] = replace(decl, name=name)
+            current[st.tensor] = name
+
+    def _active(self) -> set[str]:
+        active = set(self.wrt)
+        for v in self.versions:
+            if is_float(v.decl.dtype) and (
+                _value_reads(v.stmt.rhs) & active or (v.prev in active and v.stmt.mask is not None)
+            ):
+                active.add(v.stmt.tensor)
+        return active
+
+    def _is_active(self, e: Expr) -> bool:
+        return bool(_value_reads(e) & self.active)
+
+    # -- 2. the reverse sweep ----------------------------------------------------------------
+    def run(self) -> None:
+        outputs = {o.name for o in self.d.outputs}
+        for name, cot in self.cot_inputs.items():
+            self.cot[name] = cot
+            self.written.add(cot)
+        for v in reversed(self.versions):
+            st = v.stmt
+            if st.tensor not in self.active or st.tensor not in self.cot:
+                continue
+            root = Access(self.cot[st.tensor], tuple(index(i) for i in st.indices),
+                          self.decls[st.tensor].dtype)
+            ctx = Context(st.domain, tuple(conjuncts(st.mask)))
+            groups: dict[tuple, Expr] = {}
+            self._backprop(st.rhs, root, ctx, groups)
+            if v.prev is not None and v.prev in self.active:
+                if not _covers(st.domain, v.decl.shape):
+                    raise UnsupportedError(
+                        f"{self.d.name}: cannot differentiate the update of {v.decl.name!r} "
+                        "on part of its shape",
+                        st.span,
+                        hint="write the update over the whole tensor (use a ternary)",
+                    )
+                if st.mask is not None:
+                    keep = select(st.mask, const(0, root.dtype), root)
+                    _add(groups, (v.prev, root.indices, Context(st.domain)), keep)
+            self._emit(groups)
+        del outputs
+
+    def _backprop(self, e: Expr, g: Expr, ctx: Context, groups: dict) -> None:
+        if not is_float(e.dtype) or not self._is_active(e):
+            return
+        if isinstance(e, Access):
+            _add(groups, (e.tensor, e.indices, ctx), g)
+        elif isinstance(e, Call):
+            for arg, ga in zip(e.args, rule_for(e)(e, g)):
+                if ga is not None and is_float(arg.dtype):
+                    self._backprop(arg, cast(ga, arg.dtype), ctx, groups)
+        elif isinstance(e, Reduce) and size_value_of(e) is None:
+            rule = reduce_rules.get(e.op)
+            if rule is None:
+                raise UnsupportedError(f"{self.d.name}: cannot differentiate {e.op}(...)")
+            rule(self, e, g, ctx, groups)
+
+    # helpers of the reduction rules
+    def open(self, e: Reduce, ctx: Context) -> tuple[tuple[Range, ...], Expr, Context]:
+        """The reduction's ranges under fresh names, its body so renamed, and the context
+        inside it."""
+        names = {r.index: self.fresh(r.index) for r in e.ranges}
+        subst = {old: index(new) for old, new in names.items()}
+        ranges = tuple(replace(r, index=names[r.index]) for r in e.ranges)
+        mask = None if e.mask is None else substitute(e.mask, subst)
+        return ranges, substitute(e.body, subst), ctx.enter(ranges, mask)
+
+    def hoist(self, e: Reduce, ctx: Context, label: str) -> Access:
+        """`e`'s value as a temp over its free indices (computed once in the backward)."""
+        free = free_indices(e)
+        ranges = tuple(r for r in ctx.ranges if r.index in free)
+        key = (e, ranges)
+        if key not in self.hoisted:
+            name = self.fresh(label)
+            idx = tuple(r.index for r in ranges)
+            self.recompute.append(Statement(name, idx, ranges, e))
+            self.temps[name] = TensorDecl(name, e.dtype, tuple(r.hi for r in ranges), "temp")
+            self.hoisted[key] = Access(name, tuple(index(i) for i in idx), e.dtype)
+            self.notes.append(
+                f"recompute {e.op}({', '.join(r.index for r in e.ranges)}: ...) into {name}"
+                f"({', '.join(idx)}): small, saves a pass per use"
+            )
+        return self.hoisted[key]
+
+    def reduce_cotangent(self, e: Reduce, g: Expr, ctx: Context) -> tuple[Expr, Context]:
+        """The cotangent of a nonlinear reduction's value as a tensor over its free indices,
+        summed over the context's other indices first (so its body sees one cotangent per
+        point, not one per outer point)."""
+        free = free_indices(e)
+        outer = [r for r in ctx.ranges if r.index not in free]
+        if not outer:
+            return g, ctx
+        outer_names = {r.index for r in outer}
+        inner = tuple(r for r in ctx.ranges if r.index in free)
+        own = tuple(m for m in ctx.masks if not free_indices(m) & outer_names)
+        rest = [m for m in ctx.masks if free_indices(m) & outer_names]
+        name = self.fresh(f"d_{e.op}")
+        idx = tuple(r.index for r in inner)
+        rhs = Reduce("sum", tuple(outer), g, conj(rest), g.dtype)
+        self.adjoint.append(Statement(name, idx, inner, rhs, conj(own)))
+        self.temps[name] = TensorDecl(name, g.dtype, tuple(r.hi for r in inner), "temp")
+        return Access(name, tuple(index(i) for i in idx), g.dtype), Context(inner, own)
+
+    # -- 3. gradient statements ----------------------------------------------------------------
+    def _emit(self, groups: dict) -> None:
+        for (tensor, indices, ctx), g in groups.items():
+            if tensor not in self.active:
+                continue
+            target = self._cot_target(tensor)
+            decl = self.decls[tensor]
+            t = transpose(indices, g, ctx, decl.shape, self.fresh)
+            rhs = cast(t.rhs, decl.dtype)
+            if target in self.written:
+                rhs = add(Access(target, tuple(index(i) for i in t.indices), decl.dtype), rhs)
+            self.written.add(target)
+            self.adjoint.append(Statement(target, t.indices, t.domain, rhs, t.mask))
+
+    def _cot_target(self, tensor: str) -> str:
+        if tensor in self.grad_names:
+            return self.grad_names[tensor]
+        if tensor not in self.cot:
+            name = self.fresh(f"d_{tensor}")
+            decl = self.decls[tensor]
+            self.cot[tensor] = name
+            self.temps[name] = replace(decl, name=name, role="temp")
+        cot = self.cot[tensor]
+        if cot in self.cot_inputs.values():  # an output read by a later statement: copy first
+            name = self.fresh(f"{cot}_total")
+            decl = self.decls[tensor]
+            self.temps[name] = replace(decl, name=name, role="temp")
+            idx = tuple(self.fresh("i") for _ in decl.shape)
+            dom = _full(idx, decl.shape)
+            self.adjoint.append(Statement(name, idx, dom, Access(cot, tuple(map(index, idx)),
+                                                                 decl.dtype)))
+            self.written.add(name)
+            self.cot[tensor] = cot = name
+        return cot
+
+    # -- 4. the backward def -------------------------------------------------------------------
+    def backward(self, name: str) -> Gradient:
+        self.run()
+        d = self.d
+        body = self.recompute + self.adjoint
+        needed = _needed_forward(self.versions, body, {t.name for t in d.inputs} | {
+            o.name for o in d.outputs})
+        forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
+        for v in self.versions:
+            if v.stmt.tensor in needed:
+                self.temps[v.stmt.tensor] = replace(self.decls[v.stmt.tensor], role="temp")
+        grads = []
+        outs = []
+        for x in self.wrt:
+            gname = self.grad_names[x]
+            decl = self.decls[x]
+            if gname not in self.written:  # x does not reach an output
+                idx = tuple(self.fresh("i") for _ in decl.shape)
+                body.append(Statement(gname, idx, _full(idx, decl.shape), const(0, decl.dtype)))
+            outs.append(TensorDecl(gname, decl.dtype, decl.shape, "output"))
+            grads.append((x, gname))
+        dims: dict = {}  # an output's dimension expression -> a size name of the backward
+        saved = tuple(replace(o, role="input", shape=self._dims(o.shape, dims)) for o in d.outputs)
+        cots = tuple(
+            TensorDecl(c, d.tensor(o).dtype, self._dims(d.tensor(o).shape, dims), "input")
+            for o, c in self.cot_inputs.items()
+        )
+        body = [self._unique(st) for st in body]
+        back = Def(name, (*d.inputs, *saved, *cots), tuple(outs),
+                   tuple(self.temps[t] for t in self._temp_order(forward + body)),
+                   tuple(forward + body), d.span)
+        return Gradient(d, back, self.wrt, tuple(o.name for o in d.outputs),
+                        tuple(self.cot_inputs.items()), tuple(grads), tuple(self.notes))
+
+    def _dims(self, shape: tuple, names: dict) -> tuple:
+        """Input dimensions must be sizes or literals: an expression (`(H - KH) // 2 + 1`)
+        becomes a new size, checked against the reads at call time like any bound."""
+        out = []
+        for s in shape:
+            s = sympy.sympify(s)
+            if not (s.is_Symbol or s.is_Integer):
+                if s not in names:
+                    names[s] = size_symbol(self.fresh(f"S{len(names)}"))
+                s = names[s]
+            out.append(s)
+        return tuple(out)
+
+    def _unique(self, st: Statement) -> Statement:
+        seen = set(st.indices)
+        return replace(st, rhs=unique_binders(st.rhs, seen, self.fresh))
+
+    def _temp_order(self, body: list[Statement]) -> list[str]:
+        order = dict.fromkeys(st.tensor for st in body if st.tensor in self.temps)
+        return list(order)
+
+
+reduce_rules: dict[str, Callable] = {}
+
+
+def _rule(*ops: str):
+    def register(fn):
+        for op in ops:
+            reduce_rules[op] = fn
+        return fn
+
+    return register
+
+
+@_rule("sum")
+def _sum(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
+    _, body, inner = rev.open(e, ctx)
+    rev._backprop(body, g, inner, groups)
+
+
+@_rule("logsumexp")
+def _logsumexp(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
+    value = rev.hoist(e, ctx, "lse")
+    g, ctx = rev.reduce_cotangent(e, g, ctx)
+    _, body, inner = rev.open(e, ctx)
+    rev._backprop(body, mul(g, call("exp", sub(body, value))), inner, groups)
+
+
+@_rule("max", "min", "kmin")
+def _selected(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
+    arg = {"max": "argmax", "min": "argmin", "kmin": "argkmin"}[e.op]
+    chosen = rev.hoist(replace(e, op=arg, dtype=INDEX), ctx, arg)
+    g, ctx = rev.reduce_cotangent(e, g, ctx)
+    ranges, body, inner = rev.open(e, ctx)
+    hit = call("eq", flat_index(ranges), chosen)
+    rev._backprop(body, select(hit, g, const(0, g.dtype)), inner, groups)
+
+
+@_rule("prod")
+def _prod(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
+    g, ctx = rev.reduce_cotangent(e, g, ctx)
+    ranges, body, inner = rev.open(e, ctx)
+    # the product of the other terms, without dividing by this one (which may be 0)
+    others, obody, _ = rev.open(e, Context(()))
+    same = conj([call("eq", index(o.index), index(r.index)) for o, r in zip(others, ranges)])
+    omask = None if e.mask is None else substitute(
+        e.mask, {r.index: index(o.index) for r, o in zip(e.ranges, others)})
+    rest = Reduce("prod", others, select(same, const(1, e.dtype), obody), omask, e.dtype)
+    rev._backprop(body, mul(g, rest), inner, groups)
+
+
+def _add(groups: dict, key: tuple, g: Expr) -> None:
+    groups[key] = add(groups[key], g) if key in groups else g
+
+
+def _full(idx: tuple[str, ...], shape: tuple) -> tuple[Range, ...]:
+    return tuple(Range(i, sympy.Integer(0), sympy.sympify(s)) for i, s in zip(idx, shape))
+
+
+def _covers(domain: tuple[Range, ...], shape: tuple) -> bool:
+    return all(is_zero(r.lo) and is_zero(r.hi - s) for r, s in zip(domain, shape))
+
+
+def _needed_forward(versions: list[_Version], body: list[Statement], given: set[str]) -> set[str]:
+    """Forward versions the backward body reads, transitively (inputs and saved outputs are
+    given)."""
+    by_name = {v.stmt.tensor: v.stmt for v in versions}
+    todo = set()
+    for st in body:
+        todo |= reads(st.rhs) | (reads(st.mask) if st.mask is not None else set())
+    needed: set[str] = set()
+    while todo:
+        t = todo.pop()
+        if t in needed or t in given or t not in by_name:
+            continue
+        needed.add(t)
+        st = by_name[t]
+        todo |= reads(st.rhs) | (reads(st.mask) if st.mask is not None else set())
+    return needed
+
+
+def differentiate(d: Def, wrt: tuple[str, ...] | None = None) -> Gradient:
+    """The backward def of `d` with respect to `wrt` (default: every float input).
+
+    Raises:
+        ArgumentError: `wrt` names no input, or an integer/bool input (no gradient).
+        UnsupportedError: a construct without a derivative.
+    """
+    floats = [t.name for t in d.inputs if is_float(t.dtype)]
+    if wrt is None:
+        wrt = tuple(floats)
+    for x in wrt:
+        names = [t.name for t in d.inputs]
+        if x not in names:
+            raise ArgumentError(
+                f"{d.name}: cannot differentiate with respect to {x!r}: no such input",
+                hint=f"inputs of {d.name}: {', '.join(names)}",
+            )
+        if x not in floats:
+            raise ArgumentError(
+                f"{d.name}: input {x!r} is {d.tensor(x).dtype}: integer and bool inputs "
+                "(index tensors, sizes) have no gradient",
+                hint=f"float inputs: {', '.join(floats) or 'none'}",
+            )
+    return _Reverse(d, tuple(wrt)).backward(f"{d.name}_grad")

@@ -1,0 +1,95 @@
+"""The transposed index structure of one read: turn "`g` flows into `A(e1, ..., en)` at every
+point of a context" into one statement `dA(u1, ..., un) = sum(rest: g ...)`.
+
+Per index position (in order):
+- a plain context index not used yet becomes an LHS index with its own range (`x(i, d)`),
+- an affine expression solvable for a context index with coefficient +-1 gets a new LHS index `u`
+  and that index is substituted away, with its range as a mask (`I(2*h + kh)`: `kh = u - 2*h`,
+  `0 <= u - 2*h < KH`): the adjoint of a gather is again a gather,
+- anything else (an index tensor `T(idx(l))`, a repeated index, `i // 2`) gets a new LHS index and
+  an equality mask `e == u`: a scatter-add written as a gather over the context (quadratic, exact).
+The remaining context indices are summed; masks on LHS indices only become the statement's mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy
+
+from tensorc.grad.affine import from_sympy, index_symbol, solve_unit, to_sympy
+from tensorc.grad.build import call, conj, conjuncts, free_indices, index, substitute
+from tensorc.ir.tensor_ir import Expr, Index, Range, Reduce
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The points a cotangent lives on: the statement's domain, then each opened reduction's
+    ranges, and every mask that restricts them."""
+
+    ranges: tuple[Range, ...]
+    masks: tuple[Expr, ...] = ()
+
+    def enter(self, ranges: tuple[Range, ...], mask: Expr | None) -> Context:
+        return Context(self.ranges + ranges, self.masks + tuple(conjuncts(mask)))
+
+    def names(self) -> list[str]:
+        return [r.index for r in self.ranges]
+
+
+@dataclass(frozen=True, slots=True)
+class Transposed:
+    """`T(indices) = rhs where mask` over `domain`, for the gradient tensor T."""
+
+    indices: tuple[str, ...]
+    domain: tuple[Range, ...]
+    rhs: Expr
+    mask: Expr | None
+
+
+def _bound_expr(b) -> Expr:
+    return from_sympy(sympy.sympify(b), set())
+
+
+def transpose(indices: tuple[Expr, ...], g: Expr, ctx: Context, shape: tuple,
+              fresh: Callable[[str], str]) -> Transposed:
+    """The gradient statement for a read `A(indices)` that receives `g` over `ctx`."""
+    rng = {r.index: r for r in ctx.ranges}
+    names = ctx.names()
+    subst: dict[str, Expr] = {}
+    lhs: list[Range] = []
+    taken: set[str] = set()  # context indices that are LHS indices or substituted away
+    extra: list[Expr] = []
+    for pos, e in enumerate(indices):
+        e = substitute(e, subst)
+        if isinstance(e, Index) and e.name in rng and e.name not in taken:
+            lhs.append(rng[e.name])
+            taken.add(e.name)
+            continue
+        u = fresh("u")
+        lhs.append(Range(u, sympy.Integer(0), sympy.sympify(shape[pos])))
+        lin = to_sympy(e)
+        free = [n for n in names if n not in taken]
+        solved = solve_unit(lin, index_symbol(u), free) if lin is not None else None
+        if solved is None:
+            extra.append(call("eq", e, index(u)))
+            continue
+        var, solution = solved
+        value = from_sympy(solution, set(names) | {u})
+        subst = {k: substitute(v, {var: value}) for k, v in subst.items()}
+        subst[var] = value
+        taken.add(var)
+        r = rng[var]
+        extra += [call("ge", value, _bound_expr(r.lo)), call("lt", value, _bound_expr(r.hi))]
+    lhs_names = {r.index for r in lhs}
+    body = substitute(g, subst)
+    masks = [substitute(m, subst) for m in ctx.masks] + extra
+    summed = tuple(r for r in ctx.ranges if r.index not in taken)
+    on_lhs = [m for m in masks if free_indices(m) <= lhs_names]
+    inner = [m for m in masks if not free_indices(m) <= lhs_names]
+    if summed:
+        body = Reduce("sum", summed, body, conj(inner), body.dtype)
+    else:
+        assert not inner, f"transpose: masks on unknown indices {inner}"
+    return Transposed(tuple(r.index for r in lhs), tuple(lhs), body, conj(on_lhs))
