@@ -6,17 +6,21 @@
     ... ''')
     >>> g = mod.gram(np.random.rand(100, 3).astype(np.float32))
 
-Front ends: `compile` / `load` (.tc source), `einsum` (numpy.einsum semantics), `jit` (decorator).
+Front ends: `compile` / `load` (.tc source), `einsum` / `einsum_path` (numpy's semantics and
+signature), `jit` (decorator). Errors are `TensorcError`s and also the builtin a Python user
+catches (`ValueError` for shapes and subscripts, `TypeError` for dtypes and argument types).
 `tune(fn, *args)` searches schedules for one call's sizes and remembers the fastest correct one.
 """
 
 from __future__ import annotations
 
 import tensorc.explain  # noqa: F401 - loaded first, so its import never rebinds `explain` below
-from tensorc.api import compile, einsum, explain, jit, load
+from tensorc.api import compile, einsum, einsum_path, explain, jit, load
 from tensorc.autotune import tune
 from tensorc.backends import CHOICES as BACKENDS
 from tensorc.errors import TensorcError
 
-__all__ = ["BACKENDS", "TensorcError", "compile", "einsum", "explain", "jit", "load", "tune"]
+__all__ = [
+    "BACKENDS", "TensorcError", "compile", "einsum", "einsum_path", "explain", "jit", "load", "tune",
+]
 __version__ = "0.1.0"

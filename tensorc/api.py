@@ -1,4 +1,4 @@
-"""The public Python API: `compile`, `load`, `einsum`, `jit`, `explain`."""
+"""The public Python API: `compile`, `load`, `einsum`, `einsum_path`, `jit`, `explain`."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tensorc.errors import ArgumentError, TensorcError
-from tensorc.runtime import arrays
+from tensorc.errors import ArgumentTypeError, TensorcError
+from tensorc.runtime import arrays, call_args, einsum_call
 from tensorc.runtime.module import Function, Module, _check_backend, remembered
 
 
@@ -48,43 +48,77 @@ def load(path: str | Path, backend: str | None = None) -> Module:
 # assignment operator.
 _LHS = re.compile(r"^\s*([A-Za-z_]\w*)\s*(?:[\(\[][^=\n]*?[\)\]])?\s*(?:\+|\*|max|min)?=!?(?!=)", re.MULTILINE)
 
-_EINSUM_DEFS: dict[tuple, Function] = {}  # (subscripts, shapes, dtypes, backend) -> Function
-_EINSUM_CALLS: dict[tuple, Function] = {}  # (subscripts, backend, *signatures) -> the same
+_EINSUM_CALLS: dict[tuple, Function] = {}  # (subscripts, backend, *signatures) -> its def
 
 
-def einsum(subscripts: str, *operands: Any, backend: str | None = None) -> Any:
-    """numpy.einsum's semantics, compiled: implicit output, `...`, repeated indices, n operands.
+def einsum(subscripts: Any, *operands: Any, out: Any = None, dtype: Any = None, order: str = "K",
+           casting: str = "safe", optimize: Any = "auto", backend: str | None = None) -> Any:
+    """numpy.einsum, compiled: implicit output, `...`, repeated indices, any number of operands
+    and of distinct indices, numpy's dtype promotion, and numpy's signature.
+
+    Args:
+        subscripts: "bij,jk->bik"-style subscripts, or numpy's interleaved form
+            `einsum(a, [0, 1], b, [1, 2], [0, 2])` (int labels: no 52-letter limit).
+        operands: numpy arrays, torch tensors, or anything numpy.asarray takes (lists, scalars).
+        out: an array to write the result into (dtype, shape checked; must not share memory
+            with an operand); returned.
+        dtype: compute and return in this dtype (operands cast under `casting`, as numpy does).
+        order: "K", "A" or "C" give a C-contiguous result, "F" a Fortran-ordered one.
+        casting: numpy's rule for `dtype=` and `out=` conversions ("safe" by default).
+        optimize: "auto" (default): one compiled program whose pairwise order the compiler plans.
+            Anything else is handed to the contraction planner and the path runs step by step:
+            True or "greedy", "optimal", "dp", "branch-2", "random-greedy", ... (numpy's and
+            opt_einsum's names), (strategy, memory_limit), False (the written order, left to
+            right), or an explicit path such as `['einsum_path', (0, 1), (0, 1)]`.
+        backend: "cpu", "triton", "loops", "interp"; None picks by the operands' device.
 
     Example:
         >>> tensorc.einsum("bij,jk,bkl->bil", a, b, c)
+        >>> tensorc.einsum("ij,jk", [[1, 2]], [[3], [4]], dtype=np.float64)
     """
-    signature = tuple(map(arrays.signature, operands))
-    key = None if None in signature else (subscripts, backend, signature)
-    fn = remembered(_EINSUM_CALLS, key, lambda: _einsum_function(subscripts, operands, backend))
-    return fn(*operands)
+    if (out is None and dtype is None and order in ("K", "A", "C") and isinstance(subscripts, str)
+            and isinstance(optimize, str) and optimize == "auto"):
+        signature = tuple(map(arrays.signature, operands))
+        if None not in signature:  # arrays and tensors: the def is remembered per signature
+            key = (subscripts, backend, signature)
+            fn = remembered(_EINSUM_CALLS, key, lambda: _einsum_function(subscripts, operands,
+                                                                        backend))
+            return fn(*operands)
+    _check_backend(backend)
+    return einsum_call.einsum((subscripts, *operands), out, dtype, order, casting, optimize,
+                              backend)
+
+
+def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "auto") -> tuple[list, str]:
+    """numpy.einsum_path: the pairwise contraction path the planner picks, and a report.
+
+    `optimize` takes `einsum`'s values; "auto" is the planner's own choice (optimal for a few
+    operands, dynamic programming, then greedy), the one the compiled program starts from. The
+    path can be passed back: `einsum(eq, *ops, optimize=path)`.
+
+    Example:
+        >>> path, text = tensorc.einsum_path("ij,jk,kl->il", a, b, c, optimize="greedy")
+        >>> path
+        ['einsum_path', (1, 2), (0, 1)]
+    """
+    return einsum_call.einsum_path((subscripts, *operands), optimize)
 
 
 def _einsum_function(subscripts: str, operands: tuple, backend: str | None) -> Function:
     """The compiled def for these operands' shapes and dtypes (checked here)."""
-    from tensorc.frontend.einsum import einsum_def
-
     _check_backend(backend)
     infos = []
     for pos, op in enumerate(operands):
         try:
             info = arrays.describe(op)
         except TypeError:
-            raise ArgumentError(
+            raise ArgumentTypeError(
                 f"einsum operand {pos}: expected an array or tensor, got {type(op).__name__}"
             ) from None
         if info.dtype is None:
-            raise ArgumentError(f"einsum operand {pos}: unsupported dtype {info.raw_dtype}")
+            raise ArgumentTypeError(f"einsum operand {pos}: unsupported dtype {info.raw_dtype}")
         infos.append(info)
-    shapes = [i.shape for i in infos]
-    dtypes = [i.dtype for i in infos]
-    key = (subscripts, tuple(shapes), tuple(dtypes), backend)
-    build = lambda: Function(einsum_def(subscripts, shapes, dtypes), backend)
-    return remembered(_EINSUM_DEFS, key, build, limit=256)
+    return einsum_call.compiled(subscripts, infos, None, backend)
 
 
 class JitFunction:
@@ -107,15 +141,20 @@ class JitFunction:
         self._calls: dict[tuple, Function] = {}  # argument signatures -> the same (fast path)
         functools.update_wrapper(self, fn)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, out: Any = None, **kwargs: Any) -> Any:
+        if out is not None and "out" in self.params:  # a parameter named `out` wins
+            kwargs, out = {**kwargs, "out": out}, None
+        if kwargs:
+            args = call_args.bind_keywords(self.fn.__name__, self.params, args, kwargs)
         key = tuple(map(arrays.signature, args))
         key = None if None in key else key
-        return remembered(self._calls, key, lambda: self._function(args))(*args)
+        fn = remembered(self._calls, key, lambda: self._function(args))
+        return fn(*args) if out is None else fn(*args, out=out)
 
     def _function(self, args: tuple) -> Function:
         """The compiled def for these arguments' dtypes, ranks and size equalities."""
         if len(args) != len(self.params):
-            raise ArgumentError(
+            raise ArgumentTypeError(
                 f"{self.fn.__name__}() takes {len(self.params)} argument(s) "
                 f"({', '.join(self.params)}), got {len(args)}"
             )
@@ -124,7 +163,7 @@ class JitFunction:
             try:
                 infos.append(arrays.describe(arg))
             except TypeError:
-                raise ArgumentError(
+                raise ArgumentTypeError(
                     f"argument {name!r}: expected an array, tensor or number, "
                     f"got {type(arg).__name__}"
                 ) from None
@@ -149,7 +188,7 @@ class JitFunction:
         parts, key = [], []
         for name, info in zip(self.params, infos):
             if info.dtype is None:
-                raise ArgumentError(f"argument {name!r}: unsupported dtype {info.raw_dtype}")
+                raise ArgumentTypeError(f"argument {name!r}: unsupported dtype {info.raw_dtype}")
             if info.kind == "scalar":
                 dtype = float_dtype if info.dtype == "float64" else info.dtype
                 parts.append(f"{dtype} {name}")

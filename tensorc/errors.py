@@ -109,6 +109,11 @@ class ArgumentTypeError(ArgumentError, TypeError):
     """An argument of the wrong type or dtype, a missing, extra or unknown (keyword) argument."""
 
 
+class ArgumentValueError(ArgumentError, ValueError):
+    """An argument whose value is not one of its choices (einsum's optimize=, casting=, order=,
+    an optimize path that is not a path)."""
+
+
 class ArgumentShapeError(ArgumentError, ShapeError):
     """An argument of the wrong rank or shape, sizes bound twice, an `out=` buffer that does not
     fit or aliases an input (also a `ShapeError`, so a `ValueError`)."""

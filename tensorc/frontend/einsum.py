@@ -143,7 +143,8 @@ def parse_sublists(args: tuple) -> tuple[list, Parsed]:
     for n, sub in enumerate(args[1::2]):
         if isinstance(sub, (str, bytes)) or not hasattr(sub, "__iter__"):
             raise ArgumentTypeError(
-                f"einsum: operand {n}'s subscripts must be a list of ints, got {type(sub).__name__}",
+                f"einsum: operand {n}'s subscripts must be a list of ints, "
+                f"got {type(sub).__name__}",
                 hint="interleaved form: einsum(a, [0, 1], b, [1, 2], [0, 2])",
             )
         terms.append(_sublist_term(sub, f"sublist of operand {n}"))
