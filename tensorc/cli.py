@@ -1,23 +1,30 @@
 """The `tensorc` command: check, ir, explain and run `.tc` files.
 
+    tensorc --version
     tensorc check FILE                  all errors, exit 1 on error
     tensorc ir FILE                     the canonical TensorIR
-    tensorc explain FILE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
-    tensorc run FILE [--def NAME] [--size N=1000 ...] [--backend B] [--repeat 5] [--check]
-    tensorc tune FILE [--def NAME] [--size N=1000 ...] [--backend B] [--budget 1.0]
+    tensorc explain FILE|SOURCE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
+    tensorc run FILE [--def NAME] --size N=1000 ... [--backend B] [--repeat 5] [--check]
+    tensorc tune FILE [--def NAME] --size N=1000 ... [--backend B] [--budget 1.0]
+
+`run` and `tune` make random inputs, so they need every size of the def (`--size`, one per size
+symbol and integer scalar parameter); a missing one is an error that lists them all, and a name no
+def uses is an error with a did-you-mean. A def the backend cannot compile follows the API's rule
+(`runtime.module.Function`): without `--backend` it falls back to the reference interpreter with
+a warning, with `--backend` it is an error.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
-
-DEFAULT_SIZE = 256
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     from tensorc.errors import TensorcError
 
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer()
+            return args.handler(args)
     except TensorcError as err:
         # User errors print as themselves: no internal frames.
         print(err.format(), file=sys.stderr)
@@ -44,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     from tensorc.backends import CHOICES
 
     p = argparse.ArgumentParser(prog="tensorc", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     c = sub.add_parser("check", help="parse and check a .tc file; print every error")
@@ -55,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(handler=_ir)
 
     c = sub.add_parser("explain", help="the kernel plan: loops, fusions, buffers, costs")
-    c.add_argument("file")
+    c.add_argument("file", help="a .tc file, or the source text of a program")
     c.add_argument("--def", dest="def_name")
     c.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
     c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE")
@@ -65,8 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--def", dest="def_name")
     c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"size symbols and integer scalars (default {DEFAULT_SIZE})")
-    c.add_argument("--backend", choices=CHOICES, default=None)
+                   help="every size symbol and integer scalar of the def (required)")
+    c.add_argument("--backend", choices=CHOICES, default=None,
+                   help="default: per the inputs, falling back to the interpreter with a warning")
     c.add_argument("--repeat", type=int, default=5)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--check", action="store_true",
@@ -77,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--def", dest="def_name")
     c.add_argument("--size", action="append", default=[], metavar="NAME=VALUE",
-                   help=f"size symbols and integer scalars (default {DEFAULT_SIZE})")
+                   help="every size symbol and integer scalar of the def (required)")
     c.add_argument("--backend", choices=("cpu", "triton"), default=None)
     c.add_argument("--budget", type=float, default=1.0, help="timing seconds per candidate")
     c.add_argument("--seed", type=int, default=0)
@@ -111,10 +122,12 @@ def _ir(args) -> int:
 
 def _explain(args) -> int:
     from tensorc.explain import explain
+    from tensorc.sources import parse_path_or_source
 
-    program = _read(args.file)
-    sizes = _sizes(args.size) or None
-    for d in _defs(program, args.def_name):
+    program = parse_path_or_source(args.file, "<command line>")
+    defs = _defs(program, args.def_name)
+    sizes = _sizes(args.size, defs) or None
+    for d in defs:
         print(explain(d, target=args.target, sizes=sizes))
     return 0
 
@@ -123,9 +136,10 @@ def _run(args) -> int:
     from tensorc.runtime.module import Function
 
     program = _read(args.file)
-    sizes = _sizes(args.size)
+    defs = _defs(program, args.def_name)
+    sizes = _sizes(args.size, defs)
     rng = np.random.default_rng(args.seed)
-    for d in _defs(program, args.def_name):
+    for d in defs:
         fn = Function(d, args.backend)
         inputs = _random_inputs(d, sizes, rng)
         compile_s = fn.compile_time(*inputs)
@@ -156,10 +170,12 @@ def _tune(args) -> int:
     from tensorc.runtime.module import Function
 
     program = _read(args.file)
+    defs = _defs(program, args.def_name)
+    sizes = _sizes(args.size, defs)
     rng = np.random.default_rng(args.seed)
-    for d in _defs(program, args.def_name):
+    for d in defs:
         fn = Function(d, args.backend)
-        result = tune(fn, *_random_inputs(d, _sizes(args.size), rng), budget=args.budget,
+        result = tune(fn, *_random_inputs(d, sizes, rng), budget=args.budget,
                       progress=sys.stderr.isatty())
         print(f"{d.name}: {len(result.trials)} candidates, best is {result.speedup:.2f}x the default")
         print(result.table())
@@ -177,8 +193,9 @@ def _defs(program, name):
     return [program.get(name)]
 
 
-def _sizes(items: list[str]) -> dict[str, int]:
-    from tensorc.errors import TensorcError
+def _sizes(items: list[str], defs: list) -> dict[str, int]:
+    """The `--size NAME=VALUE` options; a name that none of `defs` uses is an error."""
+    from tensorc.errors import ArgumentError, NameError_
 
     out = {}
     for item in items:
@@ -186,15 +203,42 @@ def _sizes(items: list[str]) -> dict[str, int]:
         try:
             out[key.strip()] = int(float(value))
         except ValueError:
-            raise TensorcError(f"--size {item!r}: expected NAME=INTEGER, e.g. --size N=1000") from None
+            raise ArgumentError(
+                f"--size {item!r}: expected NAME=INTEGER", hint="e.g. --size N=1000"
+            ) from None
+    known = list(dict.fromkeys(n for d in defs for n in _size_names(d)))
+    for key in out:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            names = ", ".join(known) or "none"
+            raise NameError_(
+                f"--size {key}: no size named {key!r} in {', '.join(d.name for d in defs)}",
+                hint=(f"did you mean {close[0]!r}? " if close else "") + f"its sizes are: {names}",
+            )
     return out
 
 
-def _all_sizes(d, sizes: dict[str, int]) -> dict[str, int]:
+def _size_names(d) -> list[str]:
+    """Size symbols of the inputs' shapes, then integer scalar parameters (they bound ranges)."""
     from tensorc.ir.types import is_int
 
-    names = list(d.sizes) + [p.name for p in d.inputs if p.shape == () and is_int(p.dtype)]
-    return {n: sizes.get(n, DEFAULT_SIZE) for n in names}
+    return list(d.sizes) + [p.name for p in d.inputs if p.shape == () and is_int(p.dtype)]
+
+
+def _all_sizes(d, sizes: dict[str, int]) -> dict[str, int]:
+    """Every size `d` needs to make its inputs; each must be given (no default: a guess of 256
+    for every size asks some defs for terabytes)."""
+    from tensorc.errors import ArgumentError
+
+    names = _size_names(d)
+    missing = [n for n in names if n not in sizes]
+    if missing:
+        example = " ".join(f"--size {n}={sizes.get(n, 64)}" for n in names)
+        raise ArgumentError(
+            f"def {d.name} needs sizes that were not given: {', '.join(missing)}",
+            hint=f"give every size of the def, e.g. {example}",
+        )
+    return {n: sizes[n] for n in names}
 
 
 def _random_inputs(d, sizes: dict[str, int], rng: np.random.Generator) -> list:
@@ -206,7 +250,7 @@ def _random_inputs(d, sizes: dict[str, int], rng: np.random.Generator) -> list:
 
     all_sizes = _all_sizes(d, sizes)
     subs = {sympy.Symbol(k, integer=True, nonnegative=True): v for k, v in all_sizes.items()}
-    smallest = min(all_sizes.values(), default=DEFAULT_SIZE)
+    smallest = min(all_sizes.values(), default=1)
     inputs = []
     for p in d.inputs:
         if p.shape == ():
@@ -222,6 +266,29 @@ def _random_inputs(d, sizes: dict[str, int], rng: np.random.Generator) -> list:
             arr = rng.random(shape) < 0.5
         inputs.append(arr)
     return inputs
+
+
+def _version() -> str:
+    import llvmlite
+
+    import tensorc
+
+    return (f"tensorc {tensorc.__version__} (python {sys.version.split()[0]}, "
+            f"numpy {np.__version__}, llvmlite {llvmlite.__version__})")
+
+
+def _warning_printer():
+    """`warnings.showwarning` for the command: `tensorc: warning: ...`, each message once (a
+    command has no caller's line to point at; compiling and running may warn alike)."""
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = str(message).removeprefix("tensorc: ")
+        if text not in seen:
+            seen.add(text)
+            print(f"tensorc: warning: {text}", file=sys.stderr if file is None else file)
+
+    return show
 
 
 def _summary(a: np.ndarray) -> str:

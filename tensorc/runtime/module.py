@@ -132,20 +132,7 @@ class Function:
         infos = self._check_args(args)
         sizes = self._bind_sizes(infos, args)
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
-        name = self._pick_backend(device)
-        launch = None
-        if name != backend_registry.REFERENCE:
-            try:
-                launch = self._executable(name, sizes)
-            except UnsupportedError as err:
-                if self.backend is not None:
-                    raise
-                warnings.warn(
-                    f"tensorc: {self.def_.name} falls back to the reference interpreter (slow): "
-                    f"{err.message}",
-                    stacklevel=3,
-                )
-                name = backend_registry.REFERENCE
+        name, launch = self._launch(self._pick_backend(device), sizes)
         plan = _Plan.make(self, args, infos, sizes, name, launch, device)
         if outs is None:
             return plan
@@ -154,6 +141,28 @@ class Function:
         slots = call_args.out_slots(self.def_.name, self.def_.outputs, outs, shapes, like, device,
                                     on_torch=name == "triton")
         return replace(plan, out_slots=slots)
+
+    def _launch(self, name: str, sizes: dict[str, int]) -> tuple[str, Launch | None]:
+        """(backend, launch) for these sizes, by the one fallback rule the API and the CLI share:
+        a def the picked backend cannot compile runs on the reference interpreter with a warning,
+        unless the backend was named (`backend=`, `--backend`): then it is an error."""
+        if name == backend_registry.REFERENCE:
+            return name, None
+        try:
+            return name, self._executable(name, sizes)
+        except UnsupportedError as err:
+            if self.backend is not None:
+                raise UnsupportedError(
+                    err.message, err.span,
+                    hint=err.hint or f"leave the backend unnamed (no backend=, no --backend) to "
+                    f"run {self.def_.name} on the reference interpreter (slow)",
+                ) from None
+            warnings.warn(
+                f"tensorc: {self.def_.name} falls back to the reference interpreter (slow): "
+                f"{err.message}",
+                stacklevel=6,  # the caller of Function.__call__
+            )
+            return backend_registry.REFERENCE, None
 
     def _check_args(self, args: tuple) -> list[arrays.ArgInfo]:
         decls = self.def_.inputs
@@ -335,8 +344,7 @@ class Function:
         sizes = self._bind_sizes(infos, args)
         name = self._pick_backend(next((i.device for i in infos if i.kind == "torch"), "cpu"))
         start = time.perf_counter()
-        if name != backend_registry.REFERENCE:
-            self._executable(name, sizes)
+        self._launch(name, sizes)
         return time.perf_counter() - start
 
 
