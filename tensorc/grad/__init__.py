@@ -9,6 +9,9 @@ shown are exactly the ones compiled). `tensorc.grad(fn, wrt)` wraps it as a call
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from tensorc.errors import ShapeError
 from tensorc.grad.reverse import Gradient, differentiate
 
 __all__ = ["Gradient", "differentiate", "gradient"]
@@ -16,15 +19,28 @@ __all__ = ["Gradient", "differentiate", "gradient"]
 
 def gradient(def_, wrt=None) -> Gradient:
     """`differentiate`, with the backward def printed and parsed again (canonical form)."""
-    from dataclasses import replace
+    wrt = None if wrt is None else tuple(wrt)
+    g = differentiate(def_, wrt)
+    try:
+        return replace(g, backward=_reparse(g.backward))
+    except ShapeError:
+        # The front end proves reads in bounds from ranges alone, not masks, so a transposed
+        # convolution's `W(u - h) where 0 <= u - h < KH` is refused: use equality masks there
+        # (exact; quadratic in the spatial extent).
+        g = differentiate(def_, wrt, invert=False)
+        note = "transposed affine reads as equality masks (the front end cannot prove the "
+        note += "solved reads in bounds)"
+        return replace(g, backward=_reparse(g.backward), notes=(*g.notes, note))
 
+
+def _reparse(back):
     from tensorc.frontend import parse_program
     from tensorc.ir.printer import print_def
 
-    g = differentiate(def_, None if wrt is None else tuple(wrt))
-    text = print_def(g.backward)
+    text = print_def(back)
     try:
-        parsed = parse_program(text, f"<gradient of {def_.name}>").defs[0]
+        return parse_program(text, f"<{back.name}>").defs[0]
+    except ShapeError:
+        raise
     except Exception as err:  # noqa: BLE001 - a bug here: show the text that failed
-        raise AssertionError(f"backward of {def_.name} does not re-parse:\n{text}") from err
-    return replace(g, backward=parsed)
+        raise AssertionError(f"{back.name} does not re-parse:\n{text}") from err

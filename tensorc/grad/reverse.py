@@ -112,8 +112,9 @@ class _Version:
 
 
 class _Reverse:
-    def __init__(self, d: Def, wrt: tuple[str, ...]):
+    def __init__(self, d: Def, wrt: tuple[str, ...], invert: bool = True):
         self.d = d
+        self.invert = invert
         self.fresh = _Names(d)
         self.wrt = wrt
         self.versions: list[_Version] = []
@@ -263,7 +264,7 @@ class _Reverse:
                 continue
             target = self._cot_target(tensor)
             decl = self.decls[tensor]
-            t = transpose(indices, g, ctx, decl.shape, self.fresh)
+            t = transpose(indices, g, ctx, decl.shape, self.fresh, self.invert)
             rhs = cast(t.rhs, decl.dtype)
             if target in self.written:
                 rhs = add(Access(target, tuple(index(i) for i in t.indices), decl.dtype), rhs)
@@ -318,7 +319,8 @@ class _Reverse:
             TensorDecl(c, d.tensor(o).dtype, self._dims(d.tensor(o).shape, dims), "input")
             for o, c in self.cot_inputs.items()
         )
-        body = [self._unique(st) for st in body]
+        body = [self._unique(_clip(st, dims)) for st in body]
+        forward = [_clip(st, dims) for st in forward]
         back = Def(name, (*d.inputs, *saved, *cots), tuple(outs),
                    tuple(self.temps[t] for t in self._temp_order(forward + body)),
                    tuple(forward + body), d.span)
@@ -396,6 +398,32 @@ def _prod(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None
     rev._backprop(body, mul(g, rest), inner, groups)
 
 
+def _clip(st: Statement, dims: dict) -> Statement:
+    """Ranges up to an output dimension expression `e` that the backward reads as the new size
+    `S` run to `min(e, S)`: both equal at call time, and the bounds of every read are provable."""
+    if not dims:
+        return st
+
+    def hi(r: Range) -> Range:
+        for e, s in dims.items():
+            if is_zero(sympy.sympify(r.hi) - e):
+                return replace(r, hi=sympy.Min(e, s))
+        return r
+
+    def expr(e: Expr) -> Expr:
+        if isinstance(e, Reduce):
+            mask = None if e.mask is None else expr(e.mask)
+            return replace(e, ranges=tuple(map(hi, e.ranges)), body=expr(e.body), mask=mask)
+        if isinstance(e, Access):
+            return replace(e, indices=tuple(map(expr, e.indices)))
+        if isinstance(e, Call):
+            return replace(e, args=tuple(map(expr, e.args)))
+        return e
+
+    mask = None if st.mask is None else expr(st.mask)
+    return replace(st, domain=tuple(map(hi, st.domain)), rhs=expr(st.rhs), mask=mask)
+
+
 def _add(groups: dict, key: tuple, g: Expr) -> None:
     groups[key] = add(groups[key], g) if key in groups else g
 
@@ -426,8 +454,9 @@ def _needed_forward(versions: list[_Version], body: list[Statement], given: set[
     return needed
 
 
-def differentiate(d: Def, wrt: tuple[str, ...] | None = None) -> Gradient:
+def differentiate(d: Def, wrt: tuple[str, ...] | None = None, invert: bool = True) -> Gradient:
     """The backward def of `d` with respect to `wrt` (default: every float input).
+    `invert=False` transposes affine reads by equality masks instead of solved indices.
 
     Raises:
         ArgumentError: `wrt` names no input, or an integer/bool input (no gradient).
@@ -449,4 +478,4 @@ def differentiate(d: Def, wrt: tuple[str, ...] | None = None) -> Gradient:
                 "(index tensors, sizes) have no gradient",
                 hint=f"float inputs: {', '.join(floats) or 'none'}",
             )
-    return _Reverse(d, tuple(wrt)).backward(f"{d.name}_grad")
+    return _Reverse(d, tuple(wrt), invert).backward(f"{d.name}_grad")

@@ -53,8 +53,9 @@ def _bound_expr(b) -> Expr:
 
 
 def transpose(indices: tuple[Expr, ...], g: Expr, ctx: Context, shape: tuple,
-              fresh: Callable[[str], str]) -> Transposed:
-    """The gradient statement for a read `A(indices)` that receives `g` over `ctx`."""
+              fresh: Callable[[str], str], invert: bool = True) -> Transposed:
+    """The gradient statement for a read `A(indices)` that receives `g` over `ctx`
+    (`invert=False`: equality masks only, never a solved index)."""
     rng = {r.index: r for r in ctx.ranges}
     names = ctx.names()
     subst: dict[str, Expr] = {}
@@ -71,7 +72,7 @@ def transpose(indices: tuple[Expr, ...], g: Expr, ctx: Context, shape: tuple,
         lhs.append(Range(u, sympy.Integer(0), sympy.sympify(shape[pos])))
         lin = to_sympy(e)
         free = [n for n in names if n not in taken]
-        solved = solve_unit(lin, index_symbol(u), free) if lin is not None else None
+        solved = solve_unit(lin, index_symbol(u), free) if lin is not None and invert else None
         if solved is None:
             extra.append(call("eq", e, index(u)))
             continue
