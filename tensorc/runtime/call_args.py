@@ -58,12 +58,9 @@ def bind_keywords(fname: str, params: list[str], args: tuple, kwargs: dict[str, 
 
 
 def out_tuple(fname: str, outputs: tuple[TensorDecl, ...], out: Any) -> tuple:
-    """`out=` as one buffer per output: a single array for a def with one output, else a tuple or
-    list in the order of the outputs."""
-    if isinstance(out, (tuple, list)):
-        outs = tuple(out)
-    else:
-        outs = (out,)
+    """`out=` as one buffer per output: an array for a def with one output, else a tuple in the
+    order of the outputs (numpy's ufunc convention: `out=(a,)` works for one output too)."""
+    outs = out if isinstance(out, tuple) else (out,)
     if len(outs) != len(outputs):
         raise ArgumentTypeError(
             f"{fname}(): out= has {len(outs)} buffer(s), the def has {len(outputs)} output(s) "
