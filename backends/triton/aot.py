@@ -17,7 +17,6 @@ only when it loads a kernel on a device). In a process whose Triton was imported
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pickle
 import re
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from tensorc.ir import loop_ir as L
 
-from .build import source_path
+from .build import load_module, source_path
 from .program import render_program
 from .values import DEFAULT_CONFIG
 
@@ -156,10 +155,7 @@ def record_launches(source: str, prog: L.LoopProgram, sizes: dict, scalars: dict
     from triton.runtime.jit import JITFunction
 
     path = source_path(source)
-    spec = importlib.util.spec_from_file_location(f"tensorc_triton_aot_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_module(path, f"tensorc_triton_aot_{path.stem}")
     out: list[_Launch] = []
     for name, fn in list(vars(mod).items()):
         if isinstance(fn, JITFunction) and name.startswith("k"):

@@ -1,11 +1,19 @@
-"""The on-disk store of compiled kernels (and, later, tuning results).
+"""The kernel store: compiled objects, lowered programs, tuning results and the parser tables.
 
 A key is a named list of parts (canonical IR text, dtypes, backend + versions, target, config), so a
-miss can be explained. Entries are written atomically (temp file + `os.replace`) under a file lock,
-carry a sha256 of their payload, and a bad file is detected, removed and rebuilt.
+miss can be explained. An entry is `<root>/<kind>/<key[:2]>/<key><suffix>` in the format of
+entry.py (a JSON header saying what it is, then the payload, under one sha256); writes are atomic
+(a 0600 temp file + `os.replace`, the temp file removed on any failure), and a file that is torn,
+foreign or fails to decode is removed so the caller rebuilds it.
 
-Location: `$TENSORC_CACHE_DIR`, else the platform's user cache dir + "/tensorc". Set
-`TENSORC_CACHE_DIR=off` to disable the disk cache.
+Trust (trust.py): nothing is read from a root whose directories or files another user could have
+written; such a root (or one that cannot be created) gives one `TensorcWarning` and an in-process
+cache for the rest of the process. Payloads are data where they can be (object code, JSON); the
+cached programs are pickles, read with the IR-only unpickler of pickled.py.
+
+Location: `$TENSORC_CACHE_DIR`, else the platform's user cache dir ("~/.cache/tensorc"); set
+`TENSORC_CACHE_DIR=off` to store nothing. Size: `TENSORC_CACHE_MAX` (default 4G); a write that
+passes it evicts the least recently used entries (usage.py). `tensorc cache list|info|clear|prune`.
 """
 
 from __future__ import annotations
@@ -15,17 +23,22 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from filelock import FileLock
+from tensorc import knobs
+from tensorc.cache import entry, pickled, trust, usage
 
-from tensorc.knobs import cache_root
+_lock = threading.Lock()
+_ROOTS: dict[str, str] = {}  # cache root -> '' (trusted) or why it is not (decided once)
+_MEMORY: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()  # for an untrusted root
+_memory_bytes = 0
 
-_MAGIC = b"TCK1"
 
-
-def cache_key(**parts: str) -> str:
+def cache_key(**parts: Any) -> str:
     """sha256 over the named parts, in name order (`cache_key(ir=..., target=..., config=...)`)."""
     blob = json.dumps({k: str(v) for k, v in sorted(parts.items())}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
@@ -47,52 +60,160 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
+def trusted_root() -> Path | None:
+    """The cache root when it exists (created 0700 if missing) and passes the owner rule; None
+    when the cache is off or the root is not trusted (warned about once per process)."""
+    root = knobs.cache_root()
+    if root is None:
+        return None
+    with _lock:
+        why = _ROOTS.get(str(root))
+        if why is None:
+            why = _ROOTS[str(root)] = trust.make_private_dirs(root, root)
+            if why:
+                _warn_untrusted(root, why)
+    return None if why else root
+
+
+def private_dir(kind: str) -> Path | None:
+    """`<root>/<kind>`, created 0700, when the whole chain is trusted (for files that are not
+    store entries: Triton modules, which must be real files)."""
+    root = trusted_root()
+    if root is None or trust.make_private_dirs(root, root / kind):
+        return None
+    return root / kind
+
+
+def _warn_untrusted(root: Path, why: str) -> None:
+    from tensorc.errors import warn
+
+    warn(f"the kernel cache {root} is not used: {why}; this process keeps its kernels in memory",
+         hint=f"make it private (chmod 700, owned by you), remove it, or set TENSORC_CACHE_DIR to "
+              f"a private directory (or to 'off')")
+
+
 def _path(kind: str, key: str, suffix: str) -> Path | None:
-    root = cache_root()
+    """Where the entry lives on disk (None: the cache is off or in memory)."""
+    root = trusted_root()
     return None if root is None else root / kind / key[:2] / f"{key}{suffix}"
 
 
-def read(kind: str, key: str, suffix: str = ".bin") -> bytes | None:
-    """The payload stored under `key`, or None if absent or corrupt (a corrupt file is removed)."""
+def _in_memory() -> bool:
+    return knobs.cache_root() is not None and trusted_root() is None
+
+
+def read(kind: str, key: str, suffix: str = ".bin",
+         decode: Callable[[bytes], Any] | None = None) -> Any:
+    """The payload stored under `key` (passed through `decode` when given), or None if absent,
+    corrupt, not trusted, or `decode` raises (a corrupt or undecodable file is removed)."""
+    if _in_memory():
+        with _lock:
+            payload = _MEMORY.get((kind, key, suffix))
+            if payload is not None:
+                _MEMORY.move_to_end((kind, key, suffix))
+        return _decoded(payload, decode, None)
     path = _path(kind, key, suffix)
-    if path is None or not path.exists():
+    if path is None or not os.path.lexists(path):
         return None
+    if trust.chain_problem(path.parents[2], path.parent):
+        return None  # a directory someone else can write: never read what is in it
+    data = trust.read_private(path)
+    if data is None:
+        return None
+    parsed = entry.decode(data)
+    return _decoded(parsed[1] if parsed else None, decode, path)
+
+
+def _decoded(payload: bytes | None, decode: Callable[[bytes], Any] | None, path: Path | None):
+    if payload is not None and decode is not None:
+        try:
+            return decode(payload)
+        except Exception:  # noqa: BLE001 - an entry that does not decode is corrupt, whatever it raises
+            payload = None
+    if payload is None and path is not None:
+        _remove(path)  # truncated, foreign or undecodable: drop it so the caller rebuilds
+    return payload
+
+
+def _remove(path: Path) -> None:
     try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    if data[:4] == _MAGIC and len(data) >= 36:
-        digest, payload = data[4:36], data[36:]
-        if hashlib.sha256(payload).digest() == digest:
-            return payload
-    try:  # truncated or foreign file: drop it so the caller rebuilds
         path.unlink()
     except OSError:
         pass
-    return None
 
 
-def write(kind: str, key: str, payload: bytes, suffix: str = ".bin") -> Path | None:
-    """Store `payload` atomically; returns its path (None when the cache is disabled)."""
-    path = _path(kind, key, suffix)
-    if path is None:
+def write(kind: str, key: str, payload: bytes, suffix: str = ".bin",
+          meta: dict | None = None) -> Path | None:
+    """Store `payload` atomically; its path, or None when nothing was written to disk (cache
+    off, kept in memory, or the disk refused: a full or read-only disk costs speed only).
+    `meta` (def, sizes, backend) is what `tensorc cache list` shows."""
+    if _in_memory():
+        _remember(kind, key, suffix, payload)
         return None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(_MAGIC + hashlib.sha256(payload).digest() + payload)
-            os.replace(tmp, path)
-    except OSError:
-        return None  # a read-only or full disk costs speed, never correctness
+    path = _path(kind, key, suffix)
+    if path is None or trust.make_private_dirs(path.parents[2], path.parent):
+        return None
+    data = entry.encode(payload, {"kind": kind, **(meta or {})})
+    if not write_atomic(path, data):
+        return None
+    usage.account(path.parents[2], len(data), keep=path)
     return path
 
 
-def get_or_build(kind: str, key: str, build: Callable[[], bytes], suffix: str = ".bin") -> bytes:
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` through a 0600 temp file in the same directory and `os.replace`;
+    the temp file never outlives a failure (full disk, read-only directory)."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        tmp = None
+        return True
+    except OSError:
+        return False
+    finally:
+        if tmp is not None:
+            _remove(Path(tmp))
+
+
+def _remember(kind: str, key: str, suffix: str, payload: bytes) -> None:
+    """Keep an entry in memory, least recently used out first beyond TENSORC_CACHE_MAX."""
+    global _memory_bytes
+    cap = knobs.cache_max_bytes()
+    with _lock:
+        old = _MEMORY.pop((kind, key, suffix), None)
+        _memory_bytes += len(payload) - (len(old) if old is not None else 0)
+        _MEMORY[(kind, key, suffix)] = payload
+        while _memory_bytes > cap and len(_MEMORY) > 1:
+            _, dropped = _MEMORY.popitem(last=False)
+            _memory_bytes -= len(dropped)
+
+
+def get_or_build(kind: str, key: str, build: Callable[[], bytes], suffix: str = ".bin",
+                 meta: dict | None = None) -> bytes:
     """The cached payload for `key`, building and storing it on a miss."""
     payload = read(kind, key, suffix)
     if payload is None:
         payload = build()
-        write(kind, key, payload, suffix)
+        write(kind, key, payload, suffix, meta)
     return payload
+
+
+def read_pickle(kind: str, key: str, types: tuple[type, ...]) -> tuple | None:
+    """A pickled tuple of objects of `types` (`.pickle`, read with the IR-only unpickler); None
+    if absent or anything else (which is removed)."""
+
+    def decode(payload: bytes) -> tuple:
+        value = pickled.loads(payload)
+        if not (isinstance(value, tuple) and len(value) == len(types)
+                and all(isinstance(v, t) for v, t in zip(value, types))):
+            raise TypeError(f"a cached {kind} entry is not a tuple of {types}")
+        return value
+
+    return read(kind, key, ".pickle", decode=decode)
+
+
+def write_pickle(kind: str, key: str, obj: Any, meta: dict | None = None) -> Path | None:
+    return write(kind, key, pickled.dumps(obj), ".pickle", meta)

@@ -7,7 +7,6 @@ tokens in words; nothing from lark escapes.
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
 import lark
@@ -15,7 +14,6 @@ from lark import Lark, Token, Transformer, v_args
 
 from tensorc.errors import Span, SyntaxError_
 from tensorc.frontend import syntax as S
-from tensorc.knobs import cache_root
 
 _WORDS = {
     "NAME": "a name",
@@ -43,20 +41,31 @@ def _grammar_text() -> str:
 
 @functools.cache
 def _lark() -> Lark:
-    """The LALR parser. Building its tables costs ~0.5 s, so lark keeps them in tensorc's cache
-    dir (its file name hashes the grammar, the options, lark's and Python's versions; a bad file is
-    rebuilt by lark). `TENSORC_CACHE_DIR=off` builds them every time."""
+    """The LALR parser. Its tables are kept in tensorc's kernel store (kind "grammar", keyed by
+    the grammar, the options, lark's and Python's versions), which only reads files the user
+    wrote; lark's serialised form is plain data, and a stored copy that names any Python object
+    is refused (and rebuilt). `TENSORC_CACHE_DIR=off` builds them every time (~0.1-0.5 s)."""
+    import io
+    import sys
+
+    from tensorc.cache import pickled, store
+
     text = _grammar_text()
-    cache: str | bool = False
-    root = cache_root()
-    if root is not None:
-        try:
-            (root / "grammar").mkdir(parents=True, exist_ok=True)
-            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-            cache = str(root / "grammar" / f"tensorc-lalr-{digest}.pickle")
-        except OSError:  # a read-only cache dir costs speed, never correctness
-            pass
-    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=cache)
+    options = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
+    key = store.cache_key(grammar=text, options=options, lark=lark.__version__,
+                          python=sys.version)
+
+    def decode(payload: bytes) -> Lark:
+        pickled.loads_data(payload)  # raises unless it is plain data
+        return Lark.load(io.BytesIO(payload))
+
+    parser = store.read("grammar", key, ".pickle", decode=decode)
+    if parser is None:
+        parser = Lark(text, **options)
+        buf = io.BytesIO()
+        parser.save(buf)
+        store.write("grammar", key, buf.getvalue(), ".pickle", {"def": "tensorc.lark"})
+    return parser
 
 
 def _describe(term: str) -> str:
