@@ -54,6 +54,8 @@ class Env:
         self.body_first = body_first  # tensor -> span of the statement that first writes it
         self.defined: set[str] = {n for n, d in decls.items() if d.role == "input"}
         self.names: set[str] = set(decls) | set(body_first)  # every tensor name of the def
+        # tensor -> ((lo, hi), ...) where its first defining statement wrote it: readers stay there
+        self.ranges: dict[str, tuple] = {}
 
     def read(self, name: str, span: Span | None) -> TensorDecl:
         if name not in self.defined:
@@ -80,6 +82,8 @@ class Lowerer:
         self.free: dict[str, Span | None] = {}  # indices used outside any binder, first use
         self.binders: dict[str, Span | None] = {}
         self.accesses: list[tuple[Access, Span | None]] = []
+        self.guarded: set[int] = set()  # positions in `accesses` inside a `?:` branch
+        self.in_branch = 0
         self.knn: list[Reduce] = []
         self.mask_mode = False  # in masks/exists: no new indices may appear
         self.size_ranges: dict[str, str] = {}  # binder of a size value -> size name
@@ -152,9 +156,13 @@ class Lowerer:
                     node.cond.span,
                     "compare explicitly, e.g. `x != 0 ? a : b`",
                 )
+            first = len(self.accesses)
+            self.in_branch += 1  # `i < N ? A(i) : B(i - N)`: each read happens only where chosen
             a, b = unify(
                 [self.lower(node.a, index_ctx, bound), self.lower(node.b, index_ctx, bound)]
             )
+            self.in_branch -= 1
+            self.guarded.update(range(first, len(self.accesses)))
             return Call(
                 "select", (cond, a, b), result_dtype("select", ("bool", a.dtype, b.dtype))
             ), None

@@ -170,6 +170,7 @@ def check_def(dn: S.DefNode) -> Def:
             if role == "temp":
                 temps.append(name)
         env.defined.add(name)
+        env.ranges.setdefault(name, tuple((r.lo, r.hi) for r in stmt.domain))
         body.append(stmt)
     if not errors:
         for p in out_params:

@@ -118,8 +118,10 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
                 "write a comparison, e.g. `j <= i`",
             )
         mask_exprs.append(e)
-    for e in exists:
+    for e in exists:  # `exists A(i)` only informs range inference: it reads nothing
+        first = len(low.accesses)
         low.lower(e)
+        low.guarded.update(range(first, len(low.accesses)))
 
     # --- ranges -------------------------------------------------------------------------------
     all_idx = [*lhs, *implicit, *[b for b in low.binders if b not in implicit]]
@@ -144,11 +146,17 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     for z, size in low.size_ranges.items():
         fixed[z] = (0, size_symbol(size))
     fixed = {n: (_sym(lo), _sym(hi)) for n, (lo, hi) in fixed.items()}
-    shapes = {n: d.shape for n, d in env.decls.items()}
+    bounds = {
+        n: env.ranges.get(n) or tuple((0, dim) for dim in d.shape) for n, d in env.decls.items()
+    }
     int_scalars = {n for n in env.sizes if n in env.decls}
     first_use = {i.id: i.span for i in st.indices}
     first_use.update({**low.binders, **low.free})
-    got = infer_ranges(all_idx, fixed, constraints_of(low.accesses, shapes, int_scalars), first_use)
+    cons = constraints_of(low.accesses, bounds, int_scalars, low.size_ranges, low.guarded)
+    got = infer_ranges(all_idx, fixed, cons, first_use)
+    for i in lhs:  # arrays start at 0: `O(i) = I(i + 5)` writes O(0 .. I_0 - 6)
+        if i not in fixed and sympy.sympify(got[i][0]).is_negative:
+            got[i] = (sympy.Integer(0), got[i][1])
 
     def fill(e: Expr) -> Expr:
         if isinstance(e, Reduce) and e.ranges and e.ranges[0].lo is None:

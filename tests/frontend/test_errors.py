@@ -108,16 +108,34 @@ def test_lhs_index_without_range():
     _located(err, 1, 33, "B(i, k)")
 
 
-def test_ambiguous_range():
-    err = _err(
-        "def f(float(N) A, float(M) B) -> (C) { C(i) = A(i) + B(i) }",
-        RangeError,
-        "ambiguous range for index 'i'",
-        "0:N",
-        "0:M",
-        "where i in",
+def test_different_extents_intersect_with_a_warning():
+    """TC's rule: accesses implying different extents give their intersection; two different
+    size symbols warn (file:line:col, caret, the `where` fix), and a `where` range silences it."""
+    from tensorc.errors import TensorcWarning
+
+    src = "def f(float(N) A, float(M) B) -> (C) { C(i) = A(i) + B(i) }"
+    with pytest.warns(TensorcWarning) as rec:
+        prog = parse_program(src, "bad.tc")
+    text = str(rec[0].message)
+    assert "bad.tc:1:" in text and "index 'i'" in text and "min(N, M)" in text
+    assert "where i in" in text and "^" in text
+    assert str(prog.defs[0].outputs[0].shape[0]) == "Min(M, N)"
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TensorcWarning)
+        parse_program(src.replace("}", "where i in 0:N }").replace("float(M)", "float(N)"))
+
+
+def test_access_no_range_was_solved_from_must_be_in_bounds():
+    """TC's RuntimeCheckOnDerivedSize / TCC: i + j may pass I's extent."""
+    _err(
+        "def f(float(N, NM, M) I) -> (O) { O(i, j) = I(i, i + j, j) }",
+        ShapeError,
+        "dimension 1",
+        "i + j",
+        "where",
     )
-    assert err.span.line == 1
 
 
 def test_plus_equal_on_undefined_tensor():
