@@ -18,6 +18,7 @@ from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
 from tensorc.passes.merge_networks import merge_networks
+from tensorc.passes.normalize_softmax import normalize_softmax
 from tensorc.passes.presum_factors import presum_factors
 
 PIPELINE = [
@@ -27,6 +28,8 @@ PIPELINE = [
     merge_networks,  # nested sums of products -> one network: the planner sees it whole
     inline_temps,  # producer-consumer fusion (W4's s is never stored); network temps (stepwise
     # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
+    hoist_invariants,  # an inlined normaliser `/ z(i)` leaves the sum it was read in
+    normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions

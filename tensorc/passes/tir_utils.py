@@ -105,6 +105,25 @@ def rename_statement_indices(st: Statement, mapping: dict[str, str]) -> Statemen
     )
 
 
+def alpha_key(e: Expr) -> Expr:
+    """`e` with its bound indices renamed canonically (equal up to renaming -> equal keys)."""
+    names: dict[str, str] = {}
+    for x in walk(e):
+        if isinstance(x, Reduce):
+            for rg in x.ranges:
+                names.setdefault(rg.index, f"%b{len(names)}")
+
+    def ren(x: Expr) -> Expr:
+        if isinstance(x, Index):
+            return Index(names.get(x.name, x.name))
+        if isinstance(x, Reduce):
+            ranges = tuple(replace(g, index=names[g.index]) for g in x.ranges)
+            x = replace(x, ranges=ranges)
+        return map_children(x, ren)
+
+    return ren(e)
+
+
 def has_reduce(e: Expr) -> bool:
     return any(isinstance(x, Reduce) for x in walk(e))
 

@@ -23,6 +23,7 @@ from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import is_zero, size_symbol
 from tensorc.ir.verifier import size_value_of
 from tensorc.passes.tir_utils import (
+    alpha_key,
     conjoin,
     conjuncts,
     free_indices,
@@ -110,27 +111,6 @@ def _mul_factors(e: T.Expr) -> list[T.Expr]:
 
 def _same_ranges(a: T.Range, b: T.Range) -> bool:
     return is_zero(a.lo - b.lo) and is_zero(a.hi - b.hi)
-
-
-def alpha_key(r: T.Reduce) -> T.Expr:
-    """`r` with its bound indices renamed canonically (equal up to renaming -> equal keys)."""
-    names = {}
-    for x in walk(r):
-        if isinstance(x, T.Reduce):
-            for rg in x.ranges:
-                names.setdefault(rg.index, f"%b{len(names)}")
-
-    def ren(e):
-        from tensorc.passes.tir_utils import map_children
-
-        if isinstance(e, T.Index):
-            return T.Index(names.get(e.name, e.name))
-        if isinstance(e, T.Reduce):
-            e = T.Reduce(e.op, tuple(T.Range(names[g.index], g.lo, g.hi) for g in e.ranges),
-                         e.body, e.mask, e.dtype, e.k, e.rank)  # fmt: skip
-        return map_children(e, ren)
-
-    return ren(r)
 
 
 class Nest:
