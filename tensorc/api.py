@@ -76,8 +76,8 @@ def einsum(subscripts: Any, *operands: Any, out: Any = None, dtype: Any = None, 
         >>> tensorc.einsum("bij,jk,bkl->bil", a, b, c)
         >>> tensorc.einsum("ij,jk", [[1, 2]], [[3], [4]], dtype=np.float64)
     """
-    if (out is None and dtype is None and order in ("K", "A", "C") and isinstance(subscripts, str)
-            and isinstance(optimize, str) and optimize == "auto"):
+    if (out is None and dtype is None and order in ("K", "A", "C") and casting == "safe"
+            and isinstance(subscripts, str) and isinstance(optimize, str) and optimize == "auto"):
         signature = tuple(map(arrays.signature, operands))
         if None not in signature:  # arrays and tensors: the def is remembered per signature
             key = (subscripts, backend, signature)
@@ -102,6 +102,20 @@ def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "auto") -> tupl
         ['einsum_path', (1, 2), (0, 1)]
     """
     return einsum_call.einsum_path((subscripts, *operands), optimize)
+
+
+def einsum_function(subscripts: str, *operands: Any, backend: str | None = None) -> Function:
+    """The compiled `Function` that `einsum(subscripts, *operands)` runs (the default
+    `optimize="auto"` path), e.g. to tune it: later einsum calls with these shapes and dtypes
+    run the tuned kernel.
+
+    Example:
+        >>> fn = tensorc.api.einsum_function("ij,jk->ik", a, b)
+        >>> tensorc.tune(fn, a, b)       # the same as tensorc.tune(tensorc.einsum, "ij,jk->ik", a, b)
+    """
+    signature = tuple(map(arrays.signature, operands))
+    key = None if None in signature else (subscripts, backend, signature)
+    return remembered(_EINSUM_CALLS, key, lambda: _einsum_function(subscripts, operands, backend))
 
 
 def _einsum_function(subscripts: str, operands: tuple, backend: str | None) -> Function:
@@ -150,6 +164,11 @@ class JitFunction:
         key = None if None in key else key
         fn = remembered(self._calls, key, lambda: self._function(args))
         return fn(*args) if out is None else fn(*args, out=out)
+
+    def function(self, *args: Any) -> Function:
+        """The compiled `Function` a call with these arguments runs (for `tensorc.tune`,
+        `compile_time`, or to keep): `gram.function(x)(x)` is `gram(x)`."""
+        return self._function(args)
 
     def _function(self, args: tuple) -> Function:
         """The compiled def for these arguments' dtypes, ranks and size equalities."""
