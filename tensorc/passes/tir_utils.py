@@ -160,6 +160,8 @@ def index_to_sympy(e: Expr) -> sympy.Expr | None:
         return sympy.Integer(int(e.value))
     if isinstance(e, Access) and not e.indices:
         return sympy.Symbol(e.tensor, integer=True)  # an integer scalar parameter
+    if isinstance(e, Call) and e.fn == "cast" and e.dtype.startswith(("int", "uint")):
+        return index_to_sympy(e.args[0])  # an index widened or narrowed: the same integer
     if isinstance(e, Call):
         args = [index_to_sympy(a) for a in e.args]
         if any(a is None for a in args):

@@ -5,6 +5,9 @@ Recognises, after temp inlining, a statement (the online-softmax pattern of
 
     O(batch.., i, e) = sum_j exp(a_ij - logsumexp_j'(a_ij')) * c * V(.., j, e)   [where mask]
     a_ij             = alpha * sum_d X(.., i, d) * Y(.., j, d)
+                       or any pointwise f(sum_d X Y, batch.., i, j) without d or e: a score
+                       term (ALiBi `- slope(h) * float32(i - j)`, a bias tensor, soft-capping
+                       `c * tanh(s / c)`), applied to each score tile after its Gemm
 
 whose mask is a conjunction of bounds on j linear in i (`j <= i`, `abs(i - j) <= W`), and lowers
 it to one kernel of two `Gemm`s per (i-block, j-block) on per-thread scratch:
@@ -13,7 +16,7 @@ it to one kernel of two `Gemm`s per (i-block, j-block) on per-thread scratch:
       local O[BM, E] = 0, m[BM] = -inf, l[BM] = 0, S[BM, BN]
       serial for j0 in [jlo(block), jhi(block)) step BN:   # fully masked j-blocks never visited
         gemm S = alpha * X[i-block, :] @ Y[j-block, :]^T
-        per row r: the mask as column bounds [clo, chi) of this block; row max; p = exp(s - m')
+        per row r: S[r, c] = f(S[r, c], i, j) inside the bounds (a score term only); the mask as column bounds [clo, chi) of this block; row max; p = exp(s - m')
                    (0 outside the bounds) into S; l = l * exp(m - m') + sum p; O[r] *= exp(m - m')
         gemm O += c * S @ V[j-block, :]
       o[.., i, e] = l == 0 ? 0 : O / l                    # a fully masked row is the empty sum
@@ -31,7 +34,14 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.types import DTYPES, compute_dtype
-from tensorc.passes.tir_utils import conjuncts, index_sym, index_to_sympy
+from tensorc.passes.tir_utils import (
+    conjuncts,
+    free_indices,
+    index_sym,
+    index_to_sympy,
+    map_children,
+    walk,
+)
 from tensorc.schedule.contraction import _plain, _scalar_alpha, _strides
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 from tensorc.schedule.nest import KernelNames, Nest, _mul_factors
@@ -54,6 +64,25 @@ class Attention:
     value_scalars: list[T.Expr]
     mask: list[T.Expr]
     d_hi: sympy.Expr  # extent of d
+    score_mod: T.Expr | None = None  # f(SCORE, indices) when the score is not alpha * dot
+
+
+SCORE = "%score"  # the placeholder index that stands for the dot product in a score term
+
+
+def _score_term(a: T.Expr, dot: T.Reduce, allowed: set[str], out: str) -> T.Expr | None:
+    """`a` with `dot` replaced by the SCORE placeholder, if what remains is pointwise in the
+    indices `allowed` (no reduction, no read of the output `out`), else None."""
+
+    def sub(x: T.Expr) -> T.Expr:
+        return T.Index(SCORE, dot.dtype) if x is dot else map_children(x, sub)
+
+    mod = sub(a)
+    if any(isinstance(x, T.Reduce) for x in walk(mod)):
+        return None
+    if any(isinstance(x, T.Access) and x.tensor == out for x in walk(mod)):
+        return None
+    return mod if free_indices(mod) - {SCORE} <= allowed else None
 
 
 def _is_scalar(f: T.Expr) -> bool:
@@ -103,8 +132,12 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     a, rest = parts
     j = r.ranges[0].index
     dots, score_scalars = _split(a)
+    mod = None
     if len(dots) != 1 or not isinstance(dots[0], T.Reduce):
-        return None
+        reduces = [x for x in walk(a) if isinstance(x, T.Reduce)]
+        if len(reduces) != 1:
+            return None
+        dots, score_scalars, mod = reduces, [], a  # a score term: f(dot, indices)
     dot = dots[0]
     if (
         dot.op != "sum"
@@ -143,8 +176,13 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     mask = conjuncts(r.mask)
     if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
         return None
+    if mod is not None:
+        mod = _score_term(a, dot, (lhs - {e}) | {j}, st.tensor)
+        if mod is None:
+            return None
     scalars = score_scalars + inner_scalars
-    return Attention(r, i, j, d, e, batch, x, y, v, scalars, value_scalars, mask, dot.ranges[0].hi)
+    return Attention(r, i, j, d, e, batch, x, y, v, scalars, value_scalars, mask,
+                     dot.ranges[0].hi, mod)  # fmt: skip
 
 
 def lower_attention(pb, k: int, st: T.Statement) -> bool:
@@ -167,6 +205,9 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     ]
     if m.mask:
         notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
+    if m.score_mod is not None:
+        notes.append(f"{label}: score term applied to each score tile after its Gemm, in the "
+                     f"online pass")  # fmt: skip
     pb.kernel(body, notes)
     return True
 
@@ -304,6 +345,12 @@ class _Builder:
         c = fresh("c")
         C = L.Var(c)
         s_rc = L.LocalRead(S, (R, C), t)
+        if self.m.score_mod is not None:  # S[r, c] = f(S[r, c], i, j) where the mask keeps j
+            self.nest.env[self.m.j] = (iadd(j0, C), None)
+            self.nest.env[SCORE] = (s_rc, None)
+            val = self.nest.emit(self.m.score_mod, None, ())
+            val = val if val.dtype == t else L.Call("cast", (val,), t)
+            out.append(L.Loop(c, clo, chi, (L.Assign(S, (R, C), val),), kind="vector"))
         ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
         bmax, bsum = fresh("bmax"), fresh("bsum")
         names = {x: fresh(x) for x in ("mold", "mn", "safe", "alpha", "p")}
