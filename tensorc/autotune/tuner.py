@@ -5,56 +5,52 @@ that computes the right answer, and remember it on disk.
     result = tensorc.tune(fn, x, y, w)      # prints nothing; result.table() tells what was tried
     fn(x, y, w)                             # now runs the tuned schedule (this and later processes)
 
+`fn` is anything tensorc compiled: a `Function` (`tensorc.compile(...).name`), a `@tensorc.jit`
+function, or `tensorc.einsum` itself followed by its subscripts (`tune(tensorc.einsum, "ij,jk",
+a, b)`). Candidates run in a worker process (worker.py), each within `timeout` seconds: one that
+crashes or hangs scores infinity and the search goes on.
+
 Every candidate is checked before it is timed: its outputs must match a reference (the TensorIR
 interpreter when the call is small enough, otherwise the default schedule, which the test suite
 checks against the interpreter) within the output dtype's tolerance. A candidate that raises, or
 disagrees, is recorded as rejected and never chosen. The default candidate is always tried first,
 so tuning can only keep or improve the default.
 
-Results live in the kernel store (`tensorc.cache.store`, kind "tune"), keyed by the def's structural
-hash, the call sizes, the tensorc version, the backend, its toolchain and the host target: a different machine or compiler
-version never reuses them. `TENSORC_CACHE_DIR=off` keeps them in memory for this process only.
+Results live in the kernel store (`tensorc.cache.store`, kind "tune"), keyed by the def's
+structural hash, the call sizes, the tensorc version, the backend, its toolchain and the host
+target: a different machine or compiler version never reuses them. `TENSORC_CACHE_DIR=off` keeps
+them in memory for this process only. A stored record is checked on load (records.py): a bad one
+is ignored with a warning.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tensorc.autotune import records
+from tensorc.autotune.records import Candidate, RecordError
+from tensorc.autotune.timing import as_numpy
+from tensorc.autotune.worker import Job, Outcome, Worker, run_candidate
 from tensorc.cache import store
-from tensorc.errors import TensorcError
+from tensorc.errors import ArgumentTypeError, TensorcError, warn
 from tensorc.ir.hashing import structural_hash
 from tensorc.ir.tensor_ir import Def
-from tensorc.schedule.schedule import Schedule
 
 INTERP_WORK_MAX = 2e7  # loop iterations up to which the interpreter is the reference
 _MEMORY: dict[str, dict] = {}  # tuning results of this process (also when the disk cache is off)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    schedule: Schedule
-    config: dict
-
-    def label(self, default: Candidate | None = None) -> str:
-        """What differs from `default` (the whole candidate when no default is given)."""
-        if default is None:
-            return f"{self.schedule.to_json()} {json.dumps(self.config, sort_keys=True)}"
-        a, b = json.loads(default.schedule.to_json()), json.loads(self.schedule.to_json())
-        parts = [f"{k}={b[k]}" for k in sorted(b) if b[k] != a[k]]
-        parts += [f"{k}={v}" for k, v in sorted(self.config.items()) if default.config.get(k) != v]
-        return ", ".join(parts) or "default"
+_WARNED: set[str] = set()  # keys of bad records already warned about
 
 
 @dataclass
 class Trial:
     candidate: Candidate
-    status: str  # "ok" | "wrong" | "error"
+    status: str  # "ok" | "wrong" | "error" | "crash" | "timeout" (the last two score inf)
     seconds: float | None = None
     detail: str = ""
 
@@ -69,14 +65,17 @@ class TuneResult:
     def speedup(self) -> float:
         """Default time / best time (1.0 when the default won)."""
         times = [t.seconds for t in self.trials if t.status == "ok"]
-        return self.trials[0].seconds / min(times) if times and self.trials[0].seconds else 1.0
+        first = self.trials[0] if self.trials else None
+        if not times or first is None or first.status != "ok" or not first.seconds:
+            return 1.0
+        return first.seconds / min(times)
 
     def table(self) -> str:
         default = self.trials[0].candidate if self.trials else None
         lines = [f"reference: {self.reference}"]
         for t in self.trials:
             mark = "*" if t.candidate == self.best else " "
-            took = f"{t.seconds * 1e3:10.3f} ms" if t.seconds is not None else f"{t.status:>13}"
+            took = f"{t.seconds * 1e3:10.3f} ms" if t.status == "ok" else f"{t.status:>13}"
             lines.append(f"{mark} {took}  {t.candidate.label(default)}  {t.detail}".rstrip())
         return "\n".join(lines)
 
@@ -91,22 +90,26 @@ def _key(def_: Def, backend, sizes: dict[str, int]) -> str:
 
 
 def lookup(def_: Def, backend, sizes: dict[str, int]) -> Candidate | None:
-    """The stored winner for this def, backend and sizes, or None."""
+    """The stored winner for this def, backend and sizes, or None (also for a record that
+    fails its checks, with a warning once per process)."""
     key = _key(def_, backend, sizes)
     entry = _MEMORY.get(key)
     if entry is None:
-        payload = store.read("tune", key, ".json")
-        if payload is None:
+        entry = store.read("tune", key, ".json", decode=json.loads)  # bad JSON: removed
+        if entry is None:
             return None
-        try:
-            entry = json.loads(payload)
-        except ValueError:
-            return None
-        _MEMORY[key] = entry
     try:
-        return Candidate(Schedule.from_json(entry["schedule"]), dict(entry["config"]))
-    except (TensorcError, KeyError, TypeError):  # written by another tensorc version: ignore it
+        candidate = records.check(entry, def_, backend.name, sizes)
+    except RecordError as err:
+        if key not in _WARNED:
+            _WARNED.add(key)
+            warn(f"ignoring the stored tuning record of {def_.name} at sizes "
+                 f"{dict(sorted(sizes.items()))} on {backend.name}: {err.message}",
+                 hint="tune again (tensorc.tune), or remove the records: "
+                      "tensorc cache clear --kind tune")
         return None
+    _MEMORY[key] = entry
+    return candidate
 
 
 def _remember(def_: Def, backend, sizes: dict[str, int], result: TuneResult) -> None:
@@ -115,7 +118,8 @@ def _remember(def_: Def, backend, sizes: dict[str, int], result: TuneResult) -> 
     entry = {"schedule": result.best.schedule.to_json(), "config": result.best.config,
              "seconds": best.seconds, "reference": result.reference}
     _MEMORY[key] = entry
-    store.write("tune", key, json.dumps(entry, sort_keys=True).encode(), ".json")
+    meta = {"def": def_.name, "sizes": sizes, "backend": backend.name}
+    store.write("tune", key, json.dumps(entry, sort_keys=True).encode(), ".json", meta)
 
 
 def candidates(fn, backend_name: str, sizes: dict[str, int]) -> list[Candidate]:
@@ -142,8 +146,8 @@ def tolerance(dtype: str) -> tuple[float, float]:
 def _mismatch(got: dict, want: dict, def_: Def) -> str:
     """'' when every output matches, else which output differs and by how much."""
     for decl in def_.outputs:
-        a = np.asarray(_as_numpy(got[decl.name]), dtype=np.float64)
-        b = np.asarray(_as_numpy(want[decl.name]), dtype=np.float64)
+        a = np.asarray(as_numpy(got[decl.name]), dtype=np.float64)
+        b = np.asarray(as_numpy(want[decl.name]), dtype=np.float64)
         rtol, atol = tolerance(decl.dtype)
         scale = float(np.max(np.abs(b), initial=0.0)) if b.size else 0.0
         same_nan = np.isnan(a) == np.isnan(b)
@@ -154,68 +158,59 @@ def _mismatch(got: dict, want: dict, def_: Def) -> str:
     return ""
 
 
-def _as_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().float().cpu() if str(x.dtype) == "torch.bfloat16" else x.detach().cpu()
-        return x.numpy()
-    return np.asarray(x)
-
-
-def _timed(run, budget: float, repeats: int) -> float:
-    """Best wall time of `run` over up to `repeats` calls within `budget` seconds (after one warm-up)."""
-    run()
-    best, spent, n = math.inf, 0.0, 0
-    while n < repeats and (n == 0 or spent < budget):
-        start = time.perf_counter()
-        run()
-        took = time.perf_counter() - start
-        best, spent, n = min(best, took), spent + took, n + 1
-    return best
-
-
 def tune(fn, *args: Any, backend: str | None = None, budget: float = 1.0, repeats: int = 10,
-         progress: bool = False) -> TuneResult:
-    """Tune `fn` (a `tensorc` Function) for these arguments; store and return the result.
+         progress: bool = False, timeout: float | None = None, isolate: bool = True) -> TuneResult:
+    """Tune `fn` for these arguments; store and return the result.
 
-    `budget` is the timing budget per candidate in seconds. The winner is used by every later call
-    of this def with the same sizes on this backend and machine, in this process and later ones.
+    Args:
+        fn: a `Function` (`tensorc.compile(src).name`), a `@tensorc.jit` function, or
+            `tensorc.einsum` (then `args` starts with the subscripts).
+        budget: the timing budget per candidate in seconds.
+        timeout: seconds a candidate may take to build, run and time (default max(60, 30 x
+            budget)); a candidate past it, or one that crashes its worker, scores infinity.
+        isolate: run candidates in a worker process (default); False runs them here.
+        progress: show a tqdm bar (with each candidate's outcome).
+
+    The winner is used by every later call of this def with the same sizes on this backend and
+    machine, in this process and later ones.
+
+    Example:
+        >>> result = tensorc.tune(mod.gauss_ksum, x, y, w, budget=0.2)
+        >>> print(result.table())
     """
     from tensorc import backends as registry
 
+    fn, args = resolve(fn, args)
     infos = fn._check_args(args)
     sizes = fn._bind_sizes(infos, args)
     device = next((i.device for i in infos if i.kind == "torch"), "cpu")
     name = backend or fn._pick_backend(device)
     if name == registry.REFERENCE or name == "loops":
         raise TensorcError(f"backend {name!r} has nothing to tune", hint="tune 'cpu' or 'triton'")
-    sync = _synchronizer(device)
-    work = _work(fn.def_, sizes)
-    if work <= INTERP_WORK_MAX:
+    if _work(fn.def_, sizes) <= INTERP_WORK_MAX:
         reference, want = "the TensorIR interpreter", fn._run_interpreter(args, sizes)
     else:
         reference, want = "the default schedule", None
+    timeout = max(60.0, 30 * budget) if timeout is None else timeout
     trials: list[Trial] = []
     cands = candidates(fn, name, sizes)
-    for cand in _progress(cands, progress, fn.def_.name):
-        try:
-            launch = fn._compile(name, sizes, cand.schedule, cand.config)
-            got = fn._execute(name, launch, args, sizes, device)
-            sync()
-        except Exception as err:  # noqa: BLE001 - a failing candidate is data, not a crash
-            trials.append(Trial(cand, "error", detail=f"{type(err).__name__}: {err}"[:200]))
-            continue
-        if want is None:
-            want = got
-        wrong = _mismatch(got, want, fn.def_)
-        if wrong:
-            trials.append(Trial(cand, "wrong", detail=wrong))
-            continue
-
-        def run(launch=launch):
-            fn._execute(name, launch, args, sizes, device)
-            sync()
-
-        trials.append(Trial(cand, "ok", _timed(run, budget, repeats)))
+    with Worker() as worker:
+        bar = _progress(cands, progress, fn.def_.name)
+        for index, cand in enumerate(bar):
+            job = Job(index, fn.def_, name, sizes, cand, tuple(args), device, budget, repeats)
+            if isolate:
+                outcome = worker.run(run_candidate, job, timeout)
+            else:
+                outcome = run_candidate(job, fn)
+            if want is None and outcome.status == "ok":
+                want = outcome.outputs
+            trials.append(_judge(cand, outcome, want, fn.def_))
+            if progress:
+                counts = Counter(t.status for t in trials)
+                bar.set_postfix_str(", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
+                if trials[-1].status in ("crash", "timeout"):
+                    bar.write(f"candidate {index} ({cand.label(cands[0])}): {trials[-1].status}: "
+                              f"{trials[-1].detail}")
     ok = [t for t in trials if t.status == "ok"]
     if not ok:
         raise TensorcError(f"no candidate schedule of {fn.def_.name} computed the right result",
@@ -225,6 +220,43 @@ def tune(fn, *args: Any, backend: str | None = None, budget: float = 1.0, repeat
     _remember(fn.def_, registry.get_backend(name), sizes, result)
     fn._forget(name, sizes)
     return result
+
+
+def _judge(cand: Candidate, outcome: Outcome, want: dict | None, def_: Def) -> Trial:
+    """The trial of one candidate: its outcome, and its outputs checked against `want`."""
+    if outcome.status in ("crash", "timeout"):
+        return Trial(cand, outcome.status, math.inf, outcome.detail)
+    if outcome.status != "ok":
+        return Trial(cand, outcome.status, detail=outcome.detail)
+    wrong = _mismatch(outcome.outputs, want, def_)
+    if wrong:
+        return Trial(cand, "wrong", detail=wrong)
+    return Trial(cand, "ok", outcome.seconds)
+
+
+def resolve(fn: Any, args: tuple) -> tuple[Any, tuple]:
+    """The `Function` that `fn(*args)` runs, and its arguments: `fn` itself, a one-def module's
+    def, a `@tensorc.jit` function's def for these arguments (`JitFunction.function`), or for
+    `tensorc.einsum` the def of its subscripts and operands (`tensorc.api.einsum_function`)."""
+    from tensorc import api
+    from tensorc.runtime.module import Function, Module
+
+    if isinstance(fn, Module) and len(fn.functions) == 1:
+        fn = next(iter(fn))
+    if isinstance(fn, Function):
+        return fn, args
+    if isinstance(fn, api.JitFunction):
+        return fn.function(*args), args
+    if fn is api.einsum:
+        if not args or not isinstance(args[0], str):
+            raise ArgumentTypeError("tune(tensorc.einsum, ...): the first argument after einsum "
+                                    "must be its subscripts",
+                                    hint='tensorc.tune(tensorc.einsum, "ij,jk->ik", a, b)')
+        return api.einsum_function(args[0], *args[1:]), args[1:]
+    raise ArgumentTypeError(
+        f"tensorc.tune: expected a function tensorc compiled, got {type(fn).__name__}",
+        hint="pass tensorc.compile(src).NAME, a @tensorc.jit function, or tensorc.einsum "
+             "followed by its subscripts")
 
 
 def _work(def_: Def, sizes: dict[str, int]) -> float:
@@ -244,14 +276,6 @@ def _work(def_: Def, sizes: dict[str, int]) -> float:
             n *= float(ext) if ext.is_number else 1e6
         total += n
     return total
-
-
-def _synchronizer(device: str):
-    if device.startswith("cuda"):
-        import torch
-
-        return torch.cuda.synchronize
-    return lambda: None
 
 
 def _progress(items: list, show: bool, name: str):
