@@ -6,6 +6,7 @@
     tensorc explain FILE|SOURCE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
     tensorc run FILE [--def NAME] --size N=1000 ... [--backend B] [--repeat 5] [--check]
     tensorc tune FILE [--def NAME] --size N=1000 ... [--backend B] [--budget 1.0]
+    tensorc cache info|list|clear|prune [--kind K] [--older-than 7d] [--max 500M] [--json]
 
 `run` and `tune` make random inputs, so they need every size of the def (`--size`, one per size
 symbol and integer scalar parameter); a missing one is an error that lists them all, and a name no
@@ -93,7 +94,19 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", type=float, default=1.0, help="timing seconds per candidate")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(handler=_tune)
+
+    from tensorc.cache import report
+
+    c = sub.add_parser("cache", help="the kernel cache: info, list, clear or prune it")
+    report.add_arguments(c)
+    c.set_defaults(handler=_cache)
     return p
+
+
+def _cache(args) -> int:
+    from tensorc.cache import report
+
+    return report.run(args)
 
 
 def _read(path: str):

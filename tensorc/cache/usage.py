@@ -10,6 +10,7 @@ until the total is back under it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ def scan(root: Path, with_meta: bool = True) -> list[Entry]:
             except OSError:
                 continue
             kind = rel.parts[0] if rel.parts else "other"
-            meta = (entry.read_meta(path) or {}) if with_meta else {}
+            meta = (entry.read_meta(path) or _module_meta(path)) if with_meta else {}
             sizes = meta.get("sizes", "")
             if isinstance(sizes, dict):
                 sizes = ",".join(f"{k}={v}" for k, v in sorted(sizes.items()))
@@ -62,6 +63,19 @@ def scan(root: Path, with_meta: bool = True) -> list[Entry]:
                              str(sizes), str(meta.get("backend", "")), meta))
     out.sort(key=lambda e: (e.last_use, str(e.path)))
     return out
+
+
+def _module_meta(path: Path) -> dict:
+    """What a generated Triton module's docstring says it is ({} for other files)."""
+    if path.suffix != ".py":
+        return {}
+    try:
+        with open(path, "rb") as f:
+            head = f.read(200).decode(errors="replace")
+    except OSError:
+        return {}
+    m = re.search(r"LoopProgram '(\w+)'", head)
+    return {"def": m.group(1), "backend": "triton"} if m else {}
 
 
 def account(root: Path, nbytes: int, keep: Path | None = None) -> None:
