@@ -1,9 +1,12 @@
 """Checked, typed lowering of one statement's syntax expressions to TensorIR expressions.
 
-Typing follows numpy (`types.promote`, `ops.result_dtype`) with Python-style *weak* literals: an int
-literal takes the dtype of the array it meets (float32 * 2 -> float32, int32 + 1 -> int32), a float
-literal makes an int partner float64 and takes a float partner's dtype. Expressions made only of
-literals fold to one weak literal (`2 * 3` -> 6). Index variables are int64.
+Typing follows numpy (`types.promote`, `ops.result_dtype`) with *weak scalars* (LANGUAGE.md 5):
+literals, index variables and size symbols take the dtype of the array they meet (float32 * 2 ->
+float32, int32 + i -> int32, `a(i) + i * 0.5 + N` -> a's dtype); a float literal makes an int partner
+float64 and takes a float partner's dtype. An expression of literals, indices and sizes alone is
+float32 when it holds a float literal and int32 otherwise, as in Tensor Comprehensions. Expressions
+made only of literals fold to one weak literal (`2 * 3` -> 6). Index expressions (subscripts) are
+int64.
 
 `Reduce` nodes come out with placeholder ranges (`lo is None`); `sema` fills them after range
 inference.
@@ -43,6 +46,7 @@ Typed = tuple[Expr, str | None]  # (expr, weak kind: None | "int" | "float")
 _WEAK_OPS = ("add", "sub", "mul", "div", "floordiv", "mod", "neg")
 _FOLD = {"add": operator.add, "sub": operator.sub, "mul": operator.mul}
 _ARITH_RULES = ("promote", "float", "first")
+_WEAK_REDUCERS = ("sum", "prod", "max", "min")  # the result has the body's dtype
 
 
 class Env:
@@ -93,10 +97,11 @@ class Lowerer:
     def known_indices(self) -> list[str]:
         return [*self.lhs, *self.free, *self.binders]
 
-    def name(self, node: S.Name, bound: tuple[str, ...]) -> Typed:
+    def name(self, node: S.Name, bound: tuple[str, ...], index_ctx: bool = False) -> Typed:
         n = node.id
+        weak = None if index_ctx else "int"  # subscripts stay int64: `A(h * KH + kh)`
         if n in bound:
-            return Index(n), None
+            return Index(n), weak
         if n in self.env.names:
             decl = self.env.read(n, node.span)
             if decl.shape:
@@ -112,7 +117,7 @@ class Lowerer:
             return Const(n == "true", "bool"), None
         if self.mask_mode:
             if n in self.known_indices():
-                return Index(n), None
+                return Index(n), weak
             raise NameError_(
                 f"unknown index or tensor '{n}'",
                 node.span,
@@ -121,7 +126,7 @@ class Lowerer:
             )
         if n not in self.free:
             self.free[n] = node.span
-        return Index(n), None
+        return Index(n), weak
 
     def size_value(self, n: str) -> Reduce:
         """A size symbol used as a value. TensorIR has no node for it, so it is written as the
@@ -141,7 +146,7 @@ class Lowerer:
         if isinstance(node, S.Num):
             return _literal(node)
         if isinstance(node, S.Name):
-            return self.name(node, bound)
+            return self.name(node, bound, index_ctx)
         if isinstance(node, S.Apply):
             return self.apply(node, index_ctx, bound)
         if isinstance(node, S.Unary):
@@ -158,14 +163,16 @@ class Lowerer:
                 )
             first = len(self.accesses)
             self.in_branch += 1  # `i < N ? A(i) : B(i - N)`: each read happens only where chosen
-            a, b = unify(
-                [self.lower(node.a, index_ctx, bound), self.lower(node.b, index_ctx, bound)]
-            )
+            ta, tb = self.lower(node.a, index_ctx, bound), self.lower(node.b, index_ctx, bound)
             self.in_branch -= 1
             self.guarded.update(range(first, len(self.accesses)))
+            a, b = unify([ta, tb])
+            weak = None
+            if ta[1] and tb[1]:  # `j <= i ? 1 : 0` stays weak: it adapts to what it meets
+                weak = "float" if "float" in (ta[1], tb[1]) else "int"
             return Call(
                 "select", (cond, a, b), result_dtype("select", ("bool", a.dtype, b.dtype))
-            ), None
+            ), weak
         raise AssertionError(f"lower: unexpected node {node!r}")
 
     def strong(self, typed: Typed) -> Expr:
@@ -231,8 +238,13 @@ class Lowerer:
         if fn in DTYPE_NAMES:
             if len(node.args) != 1:
                 raise TypeError_(f"a cast takes one argument, got {len(node.args)}", node.span)
-            x = settle(self.lower(node.args[0], index_ctx, bound))
-            return Call("cast", (x,), DTYPE_NAMES[fn]), None
+            dt = DTYPE_NAMES[fn]
+            e, weak = self.lower(node.args[0], index_ctx, bound)
+            if weak == "int" or (weak == "float" and is_float(dt)):
+                x = retype(e, dt)  # `float32(i - j)`: the weak value takes the cast's dtype
+            else:
+                x = settle((e, weak))
+            return (x if x.dtype == dt else Call("cast", (x,), dt)), None
         if fn in BUILTINS:
             op = BUILTINS[fn]
             arity = OPS[op].arity
@@ -244,7 +256,12 @@ class Lowerer:
                 raise TypeError_(
                     f"'{fn}' takes {arity} argument(s), got {len(node.args)}", node.span
                 )
-            args = unify([self.lower(a, index_ctx, bound) for a in node.args])
+            typed = [self.lower(a, index_ctx, bound) for a in node.args]
+            if all(w for _, w in typed) and not index_ctx:
+                # only weak arguments (`exp(0.5 * i)`, `abs(i - j)`): TC's int32 / float32
+                kind = "float" if OPS[op].result == "float" else None
+                typed = [(settle((e, kind or w)), None) for e, w in typed]
+            args = unify(typed)
             if OPS[op].result in _ARITH_RULES or OPS[op].result == "float":
                 _no_bool(op, args, node.span)
             return Call(op, tuple(args), result_dtype(op, tuple(a.dtype for a in args))), None
@@ -270,7 +287,7 @@ class Lowerer:
             )
         indices = []
         for arg in node.args:
-            x = settle(self.lower(arg, True, bound))
+            x = self.lower(arg, True, bound)[0]  # subscripts keep int64
             if not is_int(x.dtype):
                 raise TypeError_(
                     f"a {x.dtype} value used as an index of '{node.fn}'",
@@ -312,7 +329,9 @@ class Lowerer:
                 )
             names.append(b.id)
             self.binders.setdefault(b.id, b.span)
-        body = settle(self.lower(node.args[0], False, (*bound, *names)))
+        body, weak = self.lower(node.args[0], False, (*bound, *names))
+        if fn not in _WEAK_REDUCERS:
+            body, weak = settle((body, weak)), None
         if body.dtype == "bool" and fn in ("sum", "prod", "logsumexp", "softmax"):
             raise TypeError_(f"'{fn}' over bool values", node.span, "cast first, e.g. int32(c)")
         k = 0
@@ -335,7 +354,7 @@ class Lowerer:
         red = Reduce(fn, ranges, body, None, dtype, k, None)
         if fn in KNN_REDUCERS:
             self.knn.append(red)
-        return red, None
+        return red, weak  # a sum of weak values (`sum(j: 1)`) stays weak, like `min=! r_n`
 
 
 # --- typing helpers ---------------------------------------------------------------------------
@@ -352,8 +371,12 @@ def _literal(node: S.Num) -> Typed:
 
 
 def settle(typed: Typed) -> Expr:
-    """A weak literal alone takes its default dtype (int64 / float64)."""
-    return typed[0]
+    """A weak expression alone (literals, indices, sizes) takes TC's default dtype: float32 when
+    it holds a float literal, int32 otherwise."""
+    e, weak = typed
+    if weak is None:
+        return e
+    return retype(e, "float32" if weak == "float" else "int32")
 
 
 def unify(items: list[Typed]) -> list[Expr]:
@@ -379,11 +402,16 @@ def retype(e: Expr, dtype: str) -> Expr:
     """Give a weak expression (literals, sizes, + - * / // % of them) the dtype `dtype`."""
     if isinstance(e, Const):
         return Const(e.value, dtype)
-    if isinstance(e, Reduce):  # a size value: sum(z: 1)
-        return dataclasses.replace(e, body=Const(1, dtype), dtype=dtype)
+    if isinstance(e, Reduce):  # a size value `sum(z: 1)`, or a reduction of weak values
+        return dataclasses.replace(e, body=retype(e.body, dtype), dtype=dtype)
+    if isinstance(e, Index):
+        return e if e.dtype == dtype else Call("cast", (e,), dtype)
     if isinstance(e, Call) and e.fn in _WEAK_OPS:
         args = tuple(retype(a, dtype) for a in e.args)
         return Call(e.fn, args, result_dtype(e.fn, tuple(a.dtype for a in args)))
+    if isinstance(e, Call) and e.fn == "select":
+        cond, a, b = e.args
+        return Call("select", (cond, retype(a, dtype), retype(b, dtype)), dtype)
     return e
 
 

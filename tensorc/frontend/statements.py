@@ -166,7 +166,7 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
             )
         return e
 
-    body = map_expr(settle(typed), fill)
+    body = map_expr(typed[0], fill)  # weak values settle once, below, against the LHS dtype
     mask_exprs = [map_expr(m, fill) for m in mask_exprs]
     if implicit:
         red = "sum" if op == "=" else ASSIGN_OPS[base][0]
@@ -179,6 +179,7 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     if op != "=" and not init:
         comb = ASSIGN_OPS[base][1]
         cur = Access(name, tuple(Index(i) for i in lhs), decl.dtype)
+        body = retype_weak((body, typed[1]), decl.dtype)
         body = Call(comb, (cur, body), result_dtype(comb, (decl.dtype, body.dtype)))
         typed = (body, None)
     else:
