@@ -60,6 +60,8 @@ class Env:
         self.names: set[str] = set(decls) | set(body_first)  # every tensor name of the def
         # tensor -> ((lo, hi), ...) where its first defining statement wrote it: readers stay there
         self.ranges: dict[str, tuple] = {}
+        # masked temporary -> (its LHS indices, its mask): readers inherit it (frontend/masks.py)
+        self.masks: dict[str, tuple] = {}
 
     def read(self, name: str, span: Span | None) -> TensorDecl:
         if name not in self.defined:

@@ -7,6 +7,8 @@ are raised together as an `ErrorGroup`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import sympy
 
 from tensorc.errors import (
@@ -171,6 +173,10 @@ def check_def(dn: S.DefNode) -> Def:
                 temps.append(name)
         env.defined.add(name)
         env.ranges.setdefault(name, tuple((r.lo, r.hi) for r in stmt.domain))
+        if stmt.mask is not None and env.decls[name].role == "temp" and name not in env.masks:
+            # readers carry the mask from here on (frontend/masks.py); the temp itself need not
+            env.masks[name] = (stmt.indices, stmt.mask)
+            stmt = dataclasses.replace(stmt, mask=None)
         body.append(stmt)
     if not errors:
         for p in out_params:

@@ -15,6 +15,7 @@ import sympy
 from tensorc.errors import NameError_, ShapeError, StatementError, TypeError_
 from tensorc.frontend import syntax as S
 from tensorc.frontend.einstein import place_sums
+from tensorc.frontend.masks import conjoin, inherit_masks
 from tensorc.frontend.exprs import Env, Lowerer, retype_weak, settle
 from tensorc.frontend.names import ASSIGN_OPS, did_you_mean
 from tensorc.frontend.ranges import bound_to_sympy, constraints_of, infer_ranges
@@ -174,7 +175,8 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
             raise TypeError_("summing bool values", st.rhs.span, "cast first, e.g. int32(c)")
         body = Reduce(red, tuple(Range(n, *got[n]) for n in implicit), body, None, body.dtype)
     body = _attach_masks(body, mask_exprs, set(lhs), ren.aliases, st)
-    stmt_mask = _stmt_mask(mask_exprs, set(lhs))
+    body, inherited = inherit_masks(body, env.masks, st.span)
+    stmt_mask = conjoin(_stmt_mask(mask_exprs, set(lhs)), inherited)
 
     if op != "=" and not init:
         comb = ASSIGN_OPS[base][1]
