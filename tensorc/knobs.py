@@ -13,6 +13,7 @@ TENSORC_ACCEPT_GOLDEN "1": tests rewrite golden files instead of comparing (deve
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -45,14 +46,14 @@ def cache_max_bytes() -> int:
 
 def parse_bytes(text: str, what: str) -> int:
     """'4096', '500M', '2G', '1.5GB', '300KiB' -> bytes (binary units)."""
-    import re
-
     m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([KMGT]?)(?:I?B)?\s*", text, re.IGNORECASE)
     if m is None:
         from tensorc.errors import ArgumentError
 
-        raise ArgumentError(f"{what}: cannot read {text!r} as a size in bytes",
-                            hint="write a number of bytes, or one with a unit: 500M, 2G, 1.5T")
+        raise ArgumentError(
+            f"{what}: cannot read {text!r} as a size in bytes",
+            hint="write a number of bytes, or one with a unit: 500M, 2G, 1.5T",
+        )
     return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 

@@ -55,15 +55,19 @@ def source_path(source: str) -> Path:
     if path.parent != _private_tmp():
         from tensorc.errors import warn
 
-        warn(f"cannot write the Triton module {path}; using a private temporary directory",
-             hint="make the cache directory writable, or set TENSORC_CACHE_DIR")
+        warn(
+            f"cannot write the Triton module {path}; using a private temporary directory",
+            hint="make the cache directory writable, or set TENSORC_CACHE_DIR",
+        )
         path = _private_tmp() / name
         if _written(path, source):
             return path
     from tensorc.errors import BackendError
 
-    raise BackendError(f"cannot write the Triton module {path}",
-                       hint="free some space in the temporary directory, or set TMPDIR")
+    raise BackendError(
+        f"cannot write the Triton module {path}",
+        hint="free some space in the temporary directory, or set TMPDIR",
+    )
 
 
 def _written(path: Path, source: str) -> bool:
@@ -84,8 +88,10 @@ def verified_source(path: Path) -> str:
     m = _NAME.fullmatch(path.name)
     root = store.trusted_root()
     trusted = path.parent == _private_tmp() or (
-        root is not None and path.parent == root / "triton"
-        and not trust.chain_problem(root, path.parent))
+        root is not None
+        and path.parent == root / "triton"
+        and not trust.chain_problem(root, path.parent)
+    )
     data = trust.read_private(path) if m and trusted else None
     if data is None or hashlib.sha256(data).hexdigest() != m.group(1):
         raise ImportError(f"{path} is not a Triton module tensorc wrote (or it was changed)")
@@ -105,7 +111,7 @@ def load_module(path: str | os.PathLike, name: str) -> ModuleType:
     code = compile(text, str(path), "exec", dont_inherit=True)
     sys.modules[name] = mod  # triton.jit looks the module up while the body runs
     try:
-        exec(code, mod.__dict__)
+        exec(code, mod.__dict__)  # noqa: S102 - the text tensorc wrote and verified
     finally:
         del sys.modules[name]
     return mod

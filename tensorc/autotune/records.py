@@ -61,12 +61,18 @@ def _threads(v) -> bool:
 # (config key pattern, check, what it must be): the first matching rule decides
 config_rules: list[tuple[re.Pattern, Callable[[object], bool], str]] = [
     (re.compile(r"threads"), _threads, "an int in 1..4 x the CPU count"),
-    (re.compile(r"(num_warps|\w+_WARPS)"), lambda v: v in (1, 2, 4, 8, 16, 32) and _int(v),
-     "1, 2, 4, 8, 16 or 32"),
+    (
+        re.compile(r"(num_warps|\w+_WARPS)"),
+        lambda v: v in (1, 2, 4, 8, 16, 32) and _int(v),
+        "1, 2, 4, 8, 16 or 32",
+    ),
     (re.compile(r"(num_stages|\w+_STAGES)"), lambda v: _int(v) and 1 <= v <= 8, "an int in 1..8"),
     (re.compile(r"(allow_tf32|fast_paths|\w+_INTERIOR)"), lambda v: type(v) is bool, "a bool"),
-    (re.compile(r"(BLOCK|BM|BN|BK|\w+_BLOCK_[IJ]|BLOCK_D|DOT_MIN_D|RESIDENT_MAX_D)"),
-     lambda v: _power_of_two(v, BLOCK_MAX), f"a power of two up to {BLOCK_MAX}"),
+    (
+        re.compile(r"(BLOCK|BM|BN|BK|\w+_BLOCK_[IJ]|BLOCK_D|DOT_MIN_D|RESIDENT_MAX_D)"),
+        lambda v: _power_of_two(v, BLOCK_MAX),
+        f"a power of two up to {BLOCK_MAX}",
+    ),
 ]
 _BACKEND_KEYS = {"cpu": {"threads"}}  # other backends: any key a rule knows
 
@@ -106,17 +112,21 @@ def check_schedule(text: str, def_: Def, backend: str, sizes: dict[str, int]) ->
     names = _indices(def_)
     for name, tile in s.tiles:
         if name not in names or not (tile == 0 or _power_of_two(tile, TILE_MAX)):
-            raise RecordError(f"tile {name}={tile}: an index of {def_.name} and 0 or a power "
-                              f"of two up to {TILE_MAX}")
+            raise RecordError(
+                f"tile {name}={tile}: an index of {def_.name} and 0 or a power "
+                f"of two up to {TILE_MAX}"
+            )
     if not set(s.order) <= names:
         raise RecordError(f"loop order {s.order} names indices {def_.name} does not have")
     for label, pairs in (("specialise", s.specialise), ("plan_sizes", s.plan_sizes)):
         for name, value in pairs:
             if sizes.get(name) != value:
-                raise RecordError(f"{label} {name}={value}, but the call has "
-                                  f"{name}={sizes.get(name)}")
+                raise RecordError(
+                    f"{label} {name}={value}, but the call has {name}={sizes.get(name)}"
+                )
     if s.flash_blocks is not None and not all(
-            _int(b) and 0 < b <= TILE_MAX and b % 8 == 0 for b in s.flash_blocks):
+        _int(b) and 0 < b <= TILE_MAX and b % 8 == 0 for b in s.flash_blocks
+    ):
         raise RecordError(f"flash_blocks {s.flash_blocks}: multiples of 8 up to {TILE_MAX}")
     return s
 
@@ -131,5 +141,3 @@ def check(entry: object, def_: Def, backend: str, sizes: dict[str, int]):
             raise RecordError(f"field {name!r} has type {type(entry[name]).__name__}")
     schedule = check_schedule(entry["schedule"], def_, backend, sizes)
     return Candidate(schedule, check_config(dict(entry["config"]), backend))
-
-

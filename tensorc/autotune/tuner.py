@@ -84,8 +84,12 @@ def _key(def_: Def, backend, sizes: dict[str, int]) -> str:
     from tensorc import __version__
 
     return store.cache_key(
-        def_=structural_hash(def_), sizes=json.dumps(sorted(sizes.items())), tensorc=__version__,
-        backend=backend.name, toolchain=backend.hash(), target=backend.target(),
+        def_=structural_hash(def_),
+        sizes=json.dumps(sorted(sizes.items())),
+        tensorc=__version__,
+        backend=backend.name,
+        toolchain=backend.hash(),
+        target=backend.target(),
     )
 
 
@@ -103,10 +107,12 @@ def lookup(def_: Def, backend, sizes: dict[str, int]) -> Candidate | None:
     except RecordError as err:
         if key not in _WARNED:
             _WARNED.add(key)
-            warn(f"ignoring the stored tuning record of {def_.name} at sizes "
-                 f"{dict(sorted(sizes.items()))} on {backend.name}: {err.message}",
-                 hint="tune again (tensorc.tune), or remove the records: "
-                      "tensorc cache clear --kind tune")
+            warn(
+                f"ignoring the stored tuning record of {def_.name} at sizes "
+                f"{dict(sorted(sizes.items()))} on {backend.name}: {err.message}",
+                hint="tune again (tensorc.tune), or remove the records: "
+                "tensorc cache clear --kind tune",
+            )
         return None
     _MEMORY[key] = entry
     return candidate
@@ -115,8 +121,12 @@ def lookup(def_: Def, backend, sizes: dict[str, int]) -> Candidate | None:
 def _remember(def_: Def, backend, sizes: dict[str, int], result: TuneResult) -> None:
     key = _key(def_, backend, sizes)
     best = next(t for t in result.trials if t.candidate == result.best)
-    entry = {"schedule": result.best.schedule.to_json(), "config": result.best.config,
-             "seconds": best.seconds, "reference": result.reference}
+    entry = {
+        "schedule": result.best.schedule.to_json(),
+        "config": result.best.config,
+        "seconds": best.seconds,
+        "reference": result.reference,
+    }
     _MEMORY[key] = entry
     meta = {"def": def_.name, "sizes": sizes, "backend": backend.name}
     store.write("tune", key, json.dumps(entry, sort_keys=True).encode(), ".json", meta)
@@ -139,8 +149,12 @@ def candidates(fn, backend_name: str, sizes: dict[str, int]) -> list[Candidate]:
 
 def tolerance(dtype: str) -> tuple[float, float]:
     """(rtol, atol relative to the reference's largest magnitude) a candidate must meet."""
-    return {"float16": (2e-2, 2e-3), "bfloat16": (5e-2, 1e-2), "float32": (1e-4, 1e-5),
-            "float64": (1e-9, 1e-12)}.get(dtype, (0.0, 0.0))
+    return {
+        "float16": (2e-2, 2e-3),
+        "bfloat16": (5e-2, 1e-2),
+        "float32": (1e-4, 1e-5),
+        "float64": (1e-9, 1e-12),
+    }.get(dtype, (0.0, 0.0))
 
 
 def _mismatch(got: dict, want: dict, def_: Def) -> str:
@@ -158,8 +172,16 @@ def _mismatch(got: dict, want: dict, def_: Def) -> str:
     return ""
 
 
-def tune(fn, *args: Any, backend: str | None = None, budget: float = 1.0, repeats: int = 10,
-         progress: bool = False, timeout: float | None = None, isolate: bool = True) -> TuneResult:
+def tune(
+    fn,
+    *args: Any,
+    backend: str | None = None,
+    budget: float = 1.0,
+    repeats: int = 10,
+    progress: bool = False,
+    timeout: float | None = None,
+    isolate: bool = True,
+) -> TuneResult:
     """Tune `fn` for these arguments; store and return the result.
 
     Args:
@@ -209,12 +231,16 @@ def tune(fn, *args: Any, backend: str | None = None, budget: float = 1.0, repeat
                 counts = Counter(t.status for t in trials)
                 bar.set_postfix_str(", ".join(f"{k} {n}" for k, n in sorted(counts.items())))
                 if trials[-1].status in ("crash", "timeout"):
-                    bar.write(f"candidate {index} ({cand.label(cands[0])}): {trials[-1].status}: "
-                              f"{trials[-1].detail}")
+                    bar.write(
+                        f"candidate {index} ({cand.label(cands[0])}): {trials[-1].status}: "
+                        f"{trials[-1].detail}"
+                    )
     ok = [t for t in trials if t.status == "ok"]
     if not ok:
-        raise TensorcError(f"no candidate schedule of {fn.def_.name} computed the right result",
-                           hint="\n".join(f"{t.candidate.label()}: {t.detail}" for t in trials))
+        raise TensorcError(
+            f"no candidate schedule of {fn.def_.name} computed the right result",
+            hint="\n".join(f"{t.candidate.label()}: {t.detail}" for t in trials),
+        )
     best = min(ok, key=lambda t: t.seconds).candidate
     result = TuneResult(best, reference, trials)
     _remember(fn.def_, registry.get_backend(name), sizes, result)
@@ -249,14 +275,16 @@ def resolve(fn: Any, args: tuple) -> tuple[Any, tuple]:
         return fn.function(*args), args
     if fn is api.einsum:
         if not args or not isinstance(args[0], str):
-            raise ArgumentTypeError("tune(tensorc.einsum, ...): the first argument after einsum "
-                                    "must be its subscripts",
-                                    hint='tensorc.tune(tensorc.einsum, "ij,jk->ik", a, b)')
+            raise ArgumentTypeError(
+                "tune(tensorc.einsum, ...): the first argument after einsum must be its subscripts",
+                hint='tensorc.tune(tensorc.einsum, "ij,jk->ik", a, b)',
+            )
         return api.einsum_function(args[0], *args[1:]), args[1:]
     raise ArgumentTypeError(
         f"tensorc.tune: expected a function tensorc compiled, got {type(fn).__name__}",
         hint="pass tensorc.compile(src).NAME, a @tensorc.jit function, or tensorc.einsum "
-             "followed by its subscripts")
+        "followed by its subscripts",
+    )
 
 
 def _work(def_: Def, sizes: dict[str, int]) -> float:
@@ -271,7 +299,8 @@ def _work(def_: Def, sizes: dict[str, int]) -> float:
     total = 0.0
     for st in def_.body:
         n = 1.0
-        for r in (*st.domain, *(r for x in walk(st.rhs) if isinstance(x, Reduce) for r in x.ranges)):
+        reduced = (r for x in walk(st.rhs) if isinstance(x, Reduce) for r in x.ranges)
+        for r in (*st.domain, *reduced):
             ext = sympy.sympify(r.hi - r.lo).subs(subs)
             n *= float(ext) if ext.is_number else 1e6
         total += n

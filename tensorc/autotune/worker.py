@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from tensorc.autotune.records import Candidate
 from tensorc.ir.tensor_ir import Def
@@ -84,10 +84,10 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.stderr = None
 
-    def __enter__(self) -> Worker:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def run(self, runner, job: Job, timeout: float) -> Outcome:
@@ -107,11 +107,16 @@ class Worker:
         return answer
 
     def _start(self) -> None:
-        self.stderr = tempfile.TemporaryFile()
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tensorc.autotune.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.stderr, env=env, close_fds=True)
+            [sys.executable, "-m", "tensorc.autotune.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=env,
+            close_fds=True,
+        )
         self._send(list(sys.path))
         try:
             if self._receive(STARTUP_TIMEOUT) != "ready":

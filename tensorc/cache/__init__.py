@@ -46,9 +46,14 @@ def info() -> dict:
         k["entries"] += 1
         k["bytes"] += e.bytes
     state = "off" if root is None else "on" if trusted is not None else "not trusted (memory only)"
-    return {"root": str(root) if root else None, "state": state, "entries": len(found),
-            "bytes": sum(e.bytes for e in found), "max_bytes": knobs.cache_max_bytes(),
-            "kinds": dict(sorted(kinds.items()))}
+    return {
+        "root": str(root) if root else None,
+        "state": state,
+        "entries": len(found),
+        "bytes": sum(e.bytes for e in found),
+        "max_bytes": knobs.cache_max_bytes(),
+        "kinds": dict(sorted(kinds.items())),
+    }
 
 
 def clear(kind: str | None = None, older_than: float | None = None) -> list[Entry]:

@@ -1,6 +1,6 @@
 """The byte format of one store entry: a header that says what it is, then the payload.
 
-    b"TCK2" | sha256(meta + payload) (32 bytes) | len(meta) (4 bytes, little endian) | meta | payload
+    b"TCK2" | sha256(meta + payload) (32 bytes) | len(meta) (4 bytes, LE) | meta | payload
 
 `meta` is a small JSON object (kind, def, sizes, backend: what `tensorc cache list` shows), so a
 listing reads headers only. The digest covers both parts: a truncated or torn file is detected.

@@ -12,9 +12,25 @@ from __future__ import annotations
 import importlib
 import io
 import pickle
+from typing import ClassVar
 
-_BUILTINS = frozenset({"tuple", "list", "dict", "set", "frozenset", "complex", "slice", "range",
-                       "bytes", "bytearray", "int", "float", "bool"})
+_BUILTINS = frozenset(
+    {
+        "tuple",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "complex",
+        "slice",
+        "range",
+        "bytes",
+        "bytearray",
+        "int",
+        "float",
+        "bool",
+    }
+)
 
 
 class UnsafePickle(pickle.UnpicklingError):
@@ -43,7 +59,7 @@ class _IRUnpickler(pickle._Unpickler):
     """The pure-Python unpickler (its opcode table can be extended): about 0.5 ms for a program
     that `pickle.loads` reads in 0.13 ms."""
 
-    dispatch = dict(pickle._Unpickler.dispatch)
+    dispatch: ClassVar[dict] = dict(pickle._Unpickler.dispatch)
 
     def find_class(self, module: str, name: str):
         if module == "builtins" and name in _BUILTINS:

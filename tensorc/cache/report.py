@@ -14,7 +14,7 @@ import json
 import re
 import time
 
-import tensorc.cache as cache
+from tensorc import cache
 from tensorc.errors import ArgumentValueError
 
 KINDS = ("llvm", "program", "tune", "triton", "grammar")
@@ -24,10 +24,14 @@ _AGES = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("info", "list", "clear", "prune"))
     p.add_argument("--kind", help=f"only entries of this kind ({', '.join(KINDS)})")
-    p.add_argument("--older-than", metavar="AGE", help="clear: only entries unused for AGE "
-                   "(30m, 12h, 7d)")
-    p.add_argument("--max", metavar="BYTES", help="prune: the size to prune down to "
-                   "(500M, 2G; default TENSORC_CACHE_MAX)")
+    p.add_argument(
+        "--older-than", metavar="AGE", help="clear: only entries unused for AGE (30m, 12h, 7d)"
+    )
+    p.add_argument(
+        "--max",
+        metavar="BYTES",
+        help="prune: the size to prune down to (500M, 2G; default TENSORC_CACHE_MAX)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -76,18 +80,23 @@ def _ago(t: float) -> str:
 def _age(text: str) -> float:
     m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([smhdw]?)\s*", text)
     if m is None:
-        raise ArgumentValueError(f"--older-than: cannot read {text!r} as an age",
-                                 hint="a number of seconds, or with a unit: 30m, 12h, 7d, 2w")
+        raise ArgumentValueError(
+            f"--older-than: cannot read {text!r} as an age",
+            hint="a number of seconds, or with a unit: 30m, 12h, 7d, 2w",
+        )
     return float(m.group(1)) * _AGES[m.group(2) or "s"]
 
 
 def _info_text(info: dict) -> str:
-    lines = [f"cache:   {info['root'] or '(none)'}", f"state:   {info['state']}",
-             f"size:    {human(info['bytes'])} in {info['entries']} {_entries(info['entries'])} "
-             f"(cap {human(info['max_bytes'])}, TENSORC_CACHE_MAX)"]
+    size = (
+        f"size:    {human(info['bytes'])} in {info['entries']} {_entries(info['entries'])} "
+        f"(cap {human(info['max_bytes'])}, TENSORC_CACHE_MAX)"
+    )
+    lines = [f"cache:   {info['root'] or '(none)'}", f"state:   {info['state']}", size]
     for kind, k in info["kinds"].items():
-        lines.append(f"  {kind:<8} {k['entries']:>6} {_entries(k['entries']):<7}  "
-                     f"{human(k['bytes']):>10}")
+        lines.append(
+            f"  {kind:<8} {k['entries']:>6} {_entries(k['entries']):<7}  {human(k['bytes']):>10}"
+        )
     return "\n".join(lines)
 
 
@@ -95,8 +104,11 @@ def _list_text(rows: list) -> str:
     if not rows:
         return "(no entries)"
     head = ("KIND", "DEF", "SIZES", "BACKEND", "BYTES", "LAST USE")
-    body = [(e.kind, e.def_ or "-", e.sizes or "-", e.backend or "-", human(e.bytes),
-             _ago(e.last_use)) for e in rows]
+    body = [
+        (e.kind, e.def_ or "-", e.sizes or "-", e.backend or "-", human(e.bytes), _ago(e.last_use))
+        for e in rows
+    ]
     widths = [max(len(r[i]) for r in (head, *body)) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
-                     for r in (head, *body))
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in (head, *body)
+    )

@@ -87,9 +87,11 @@ def private_dir(kind: str) -> Path | None:
 def _warn_untrusted(root: Path, why: str) -> None:
     from tensorc.errors import warn
 
-    warn(f"the kernel cache {root} is not used: {why}; this process keeps its kernels in memory",
-         hint=f"make it private (chmod 700, owned by you), remove it, or set TENSORC_CACHE_DIR to "
-              f"a private directory (or to 'off')")
+    warn(
+        f"the kernel cache {root} is not used: {why}; this process keeps its kernels in memory",
+        hint="make it private (chmod 700, owned by you), remove it, or set TENSORC_CACHE_DIR to "
+        "a private directory (or to 'off')",
+    )
 
 
 def _path(kind: str, key: str, suffix: str) -> Path | None:
@@ -102,8 +104,9 @@ def _in_memory() -> bool:
     return knobs.cache_root() is not None and trusted_root() is None
 
 
-def read(kind: str, key: str, suffix: str = ".bin",
-         decode: Callable[[bytes], Any] | None = None) -> Any:
+def read(
+    kind: str, key: str, suffix: str = ".bin", decode: Callable[[bytes], Any] | None = None
+) -> Any:
     """The payload stored under `key` (passed through `decode` when given), or None if absent,
     corrupt, not trusted, or `decode` raises (a corrupt or undecodable file is removed)."""
     if _in_memory():
@@ -128,7 +131,7 @@ def _decoded(payload: bytes | None, decode: Callable[[bytes], Any] | None, path:
     if payload is not None and decode is not None:
         try:
             return decode(payload)
-        except Exception:  # noqa: BLE001 - an entry that does not decode is corrupt, whatever it raises
+        except Exception:  # noqa: BLE001 - an undecodable entry is corrupt, whatever raises
             payload = None
     if payload is None and path is not None:
         _remove(path)  # truncated, foreign or undecodable: drop it so the caller rebuilds
@@ -142,8 +145,9 @@ def _remove(path: Path) -> None:
         pass
 
 
-def write(kind: str, key: str, payload: bytes, suffix: str = ".bin",
-          meta: dict | None = None) -> Path | None:
+def write(
+    kind: str, key: str, payload: bytes, suffix: str = ".bin", meta: dict | None = None
+) -> Path | None:
     """Store `payload` atomically; its path, or None when nothing was written to disk (cache
     off, kept in memory, or the disk refused: a full or read-only disk costs speed only).
     `meta` (def, sizes, backend) is what `tensorc cache list` shows."""
@@ -191,8 +195,9 @@ def _remember(kind: str, key: str, suffix: str, payload: bytes) -> None:
             _memory_bytes -= len(dropped)
 
 
-def get_or_build(kind: str, key: str, build: Callable[[], bytes], suffix: str = ".bin",
-                 meta: dict | None = None) -> bytes:
+def get_or_build(
+    kind: str, key: str, build: Callable[[], bytes], suffix: str = ".bin", meta: dict | None = None
+) -> bytes:
     """The cached payload for `key`, building and storing it on a miss."""
     payload = read(kind, key, suffix)
     if payload is None:
@@ -207,8 +212,11 @@ def read_pickle(kind: str, key: str, types: tuple[type, ...]) -> tuple | None:
 
     def decode(payload: bytes) -> tuple:
         value = pickled.loads(payload)
-        if not (isinstance(value, tuple) and len(value) == len(types)
-                and all(isinstance(v, t) for v, t in zip(value, types))):
+        if not (
+            isinstance(value, tuple)
+            and len(value) == len(types)
+            and all(isinstance(v, t) for v, t in zip(value, types))
+        ):
             raise TypeError(f"a cached {kind} entry is not a tuple of {types}")
         return value
 

@@ -38,8 +38,15 @@ class Entry:
 
     def row(self) -> dict:
         """The entry as plain data (for JSON output)."""
-        return {"kind": self.kind, "def": self.def_, "sizes": self.sizes, "backend": self.backend,
-                "bytes": self.bytes, "last_use": self.last_use, "path": str(self.path)}
+        return {
+            "kind": self.kind,
+            "def": self.def_,
+            "sizes": self.sizes,
+            "backend": self.backend,
+            "bytes": self.bytes,
+            "last_use": self.last_use,
+            "path": str(self.path),
+        }
 
 
 def scan(root: Path, with_meta: bool = True) -> list[Entry]:
@@ -59,8 +66,18 @@ def scan(root: Path, with_meta: bool = True) -> list[Entry]:
             sizes = meta.get("sizes", "")
             if isinstance(sizes, dict):
                 sizes = ",".join(f"{k}={v}" for k, v in sorted(sizes.items()))
-            out.append(Entry(kind, path, st.st_size, st.st_mtime, str(meta.get("def", "")),
-                             str(sizes), str(meta.get("backend", "")), meta))
+            out.append(
+                Entry(
+                    kind,
+                    path,
+                    st.st_size,
+                    st.st_mtime,
+                    str(meta.get("def", "")),
+                    str(sizes),
+                    str(meta.get("backend", "")),
+                    meta,
+                )
+            )
     out.sort(key=lambda e: (e.last_use, str(e.path)))
     return out
 

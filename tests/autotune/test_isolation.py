@@ -41,8 +41,14 @@ def test_a_crashing_and_a_hanging_candidate_score_inf(tmp_path):
         print("OK")
     """)
     env = {**os.environ, "TENSORC_CACHE_DIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert done.returncode == 0 and "OK" in done.stdout, done.stderr[-3000:]
     assert "crash" in done.stderr and "timeout" in done.stderr  # the progress bar says so
 
@@ -79,8 +85,9 @@ def test_tune_takes_einsum(cache, monkeypatch):
     _one_candidate(monkeypatch)
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 6))
-    result = tensorc.tune(tensorc.einsum, "ij,jk->ik", a, b, backend="cpu", budget=0.01,
-                          repeats=1, isolate=False)
+    result = tensorc.tune(
+        tensorc.einsum, "ij,jk->ik", a, b, backend="cpu", budget=0.01, repeats=1, isolate=False
+    )
     assert result.trials[0].status == "ok"
     fn = tensorc.api.einsum_function("ij,jk->ik", a, b)
     sizes = fn._bind_sizes(fn._check_args((a, b)), (a, b))

@@ -30,8 +30,12 @@ def setup(tmp_path, monkeypatch):
 
 def _record(fn, schedule: Schedule | None = None, **config) -> dict:
     schedule = schedule or default_schedule(fn.def_, "cpu", SIZES)
-    return {"schedule": schedule.to_json(), "config": {"threads": 1, **config}, "seconds": 1e-3,
-            "reference": "the TensorIR interpreter"}
+    return {
+        "schedule": schedule.to_json(),
+        "config": {"threads": 1, **config},
+        "seconds": 1e-3,
+        "reference": "the TensorIR interpreter",
+    }
 
 
 def _store(fn, backend, entry) -> None:
@@ -68,8 +72,10 @@ def _bad_records(fn):
         "order": (_record(fn, sched(order=("z",))), "loop order"),
         "target": (_record(fn, sched(target="gpu")), "target 'gpu'"),
         "flash": (_record(fn, sched(flash_blocks=(12, 64))), "flash_blocks"),
-        "split": ({**_record(fn), "schedule": json.dumps({**json.loads(base.to_json()),
-                                                           "split_j": -3})}, "split_j"),
+        "split": (
+            {**_record(fn), "schedule": json.dumps({**json.loads(base.to_json()), "split_j": -3})},
+            "split_j",
+        ),
         "knob": ({**_record(fn), "schedule": '{"no_such_knob": 1}'}, "unknown schedule knobs"),
         "fields": ({"schedule": base.to_json(), "config": {}}, "fields"),
         "types": ({**_record(fn), "config": [1]}, "config"),
@@ -99,10 +105,23 @@ def test_bad_json_is_removed(setup):
 
 
 def test_triton_config_rules():
-    good = {"BLOCK": 256, "num_warps": 8, "num_stages": 3, "allow_tf32": False,
-            "FLASH_BLOCK_I": 128, "TILE_INTERIOR": True, "OUT_WARPS": 4}
+    good = {
+        "BLOCK": 256,
+        "num_warps": 8,
+        "num_stages": 3,
+        "allow_tf32": False,
+        "FLASH_BLOCK_I": 128,
+        "TILE_INTERIOR": True,
+        "OUT_WARPS": 4,
+    }
     assert records.check_config(good, "triton") == good
-    for bad in ({"num_warps": 3}, {"BLOCK": 100}, {"num_stages": 0}, {"allow_tf32": 1},
-                {"BLOCK": -128}, {"rm -rf": 1}):
+    for bad in (
+        {"num_warps": 3},
+        {"BLOCK": 100},
+        {"num_stages": 0},
+        {"allow_tf32": 1},
+        {"BLOCK": -128},
+        {"rm -rf": 1},
+    ):
         with pytest.raises(records.RecordError):
             records.check_config(bad, "triton")

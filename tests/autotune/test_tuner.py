@@ -32,8 +32,11 @@ def cache(tmp_path, monkeypatch):
 def _inputs(n=37, m=23, d=3):
     rng = np.random.default_rng(1)
     f = np.float32
-    return (rng.standard_normal((n, d)).astype(f), rng.standard_normal((m, d)).astype(f),
-            rng.standard_normal(m).astype(f))
+    return (
+        rng.standard_normal((n, d)).astype(f),
+        rng.standard_normal((m, d)).astype(f),
+        rng.standard_normal(m).astype(f),
+    )
 
 
 def _fn() -> Function:
@@ -57,7 +60,9 @@ def test_tune_keeps_a_correct_candidate_and_uses_it(cache):
     tuner._MEMORY.clear()
     assert tuner.lookup(fn.def_, backend, _sizes(fn, args)) == result.best
     fresh = _fn()
-    np.testing.assert_allclose(fresh(*args), Function(fresh.def_, "interp")(*args), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        fresh(*args), Function(fresh.def_, "interp")(*args), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_other_sizes_are_not_tuned(cache):
@@ -126,7 +131,8 @@ def test_stale_entries_are_ignored(cache):
     fn, args = _fn(), _inputs()
     backend = tensorc.backends.get_backend("cpu")
     key = tuner._key(fn.def_, backend, _sizes(fn, args))
-    tuner.store.write("tune", key, b'{"schedule": "{\\"no_such_knob\\": 1}", "config": {}}', ".json")
+    bad = b'{"schedule": "{\\"no_such_knob\\": 1}", "config": {}}'
+    tuner.store.write("tune", key, bad, ".json")
     with pytest.warns(TensorcWarning, match="ignoring the stored tuning record of ksum"):
         assert tuner.lookup(fn.def_, backend, _sizes(fn, args)) is None
 
@@ -134,8 +140,22 @@ def test_stale_entries_are_ignored(cache):
 def test_cli_tune_prints_the_table(cache, tmp_path, capsys):
     path = tmp_path / "ksum.tc"
     path.write_text(SOURCE)
-    code = cli.main(["tune", str(path), "--size", "N=19", "--size", "M=13", "--size", "D=2",
-                     "--budget", "0.01", "--backend", "cpu"])
+    code = cli.main(
+        [
+            "tune",
+            str(path),
+            "--size",
+            "N=19",
+            "--size",
+            "M=13",
+            "--size",
+            "D=2",
+            "--budget",
+            "0.01",
+            "--backend",
+            "cpu",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "ksum:" in out and "the default" in out and "reference: the TensorIR interpreter" in out

@@ -10,7 +10,7 @@ def test_round_trip_and_corruption(tmp_path, monkeypatch):
     key = store.cache_key(ir="C(m,n) = ...", target="x86", config="{}")
     assert store.read("obj", key) is None
     calls = []
-    build = lambda: calls.append(1) or b"payload"  # noqa: E731
+    build = lambda: calls.append(1) or b"payload"
     assert store.get_or_build("obj", key, build) == b"payload"
     assert store.get_or_build("obj", key, build) == b"payload"
     assert len(calls) == 1
@@ -52,7 +52,9 @@ def test_program_cache_skips_lowering(tmp_path, monkeypatch):
     np.testing.assert_array_equal(run("f", 1), x * y + 1)
     lowered = []
     real = tensorc.passes.to_loops
-    monkeypatch.setattr(tensorc.passes, "to_loops", lambda *a, **k: lowered.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        tensorc.passes, "to_loops", lambda *a, **k: lowered.append(1) or real(*a, **k)
+    )
     np.testing.assert_array_equal(run("f", 1), x * y + 1)
     assert lowered == []  # served by the program cache
     np.testing.assert_array_equal(run("g", 1), x * y + 1)  # same structure, other names

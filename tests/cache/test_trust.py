@@ -38,8 +38,14 @@ class _Plant:
 
 def _run(cache: Path, script: str = _RUN, **env: str) -> subprocess.CompletedProcess:
     full = {**os.environ, "TENSORC_CACHE_DIR": str(cache), **env}
-    done = subprocess.run([sys.executable, "-c", script], env=full, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0 and "OK" in done.stdout, done.stderr[-3000:]
     return done
 
@@ -99,9 +105,9 @@ def test_planted_pickle_in_the_private_cache_never_runs_and_is_removed(tmp_path,
     # include a digest of tensorc's sources, which may change between runs in a checkout)
     os.environ["TENSORC_CACHE_DIR"] = str(cache)
     try:
-        for path in planted:
+        for path, data in planted.items():
             kind, key, suffix = path.parts[len(cache.parts)], path.stem, path.suffix
-            if path.exists() and path.read_bytes() == planted[path]:  # not rebuilt by the run
+            if path.exists() and path.read_bytes() == data:  # not rebuilt by the run
                 assert store.read(kind, key, suffix, decode=pickled.loads) is None
                 assert not path.exists()
             assert not path.exists() or evil not in path.read_bytes()
@@ -113,8 +119,11 @@ def test_planted_pickle_in_the_private_cache_never_runs_and_is_removed(tmp_path,
 def test_foreign_pyc_next_to_a_triton_module_never_runs(tmp_path):
     pytest.importorskip("triton")
     cache, marker = tmp_path / "cache", tmp_path / "PWNED"
-    script = _RUN.replace('backend="cpu"', 'backend="triton"').replace(
-        "x = np.arange", "import torch; x = torch.arange").replace("np.float32", "torch.float32")
+    script = (
+        _RUN.replace('backend="cpu"', 'backend="triton"')
+        .replace("x = np.arange", "import torch; x = torch.arange")
+        .replace("np.float32", "torch.float32")
+    )
     _run(cache, script, TRITON_INTERPRET="1")
     modules = list((cache / "triton").glob("tc_*.py"))
     assert modules and not list(cache.rglob("__pycache__"))

@@ -77,8 +77,16 @@ def test_an_entry_bigger_than_the_cap_is_kept_alone(root, monkeypatch):
     assert [e.path.stem for e in tensorc.cache.entries()] == [big]
 
 
-@pytest.mark.parametrize("text, want", [("4096", 4096), ("500M", 500 << 20), ("2G", 2 << 30),
-                                        ("1.5GB", 3 << 29), ("300KiB", 300 << 10)])
+@pytest.mark.parametrize(
+    "text, want",
+    [
+        ("4096", 4096),
+        ("500M", 500 << 20),
+        ("2G", 2 << 30),
+        ("1.5GB", 3 << 29),
+        ("300KiB", 300 << 10),
+    ],
+)
 def test_cache_max_units(monkeypatch, text, want):
     monkeypatch.setenv("TENSORC_CACHE_MAX", text)
     assert knobs.cache_max_bytes() == want
