@@ -57,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
-    c = sub.add_parser("check", help="parse and check a .tc file; print every error")
+    c = sub.add_parser("check", help="parse and check a .tc file; print every error and warning")
     c.add_argument("file")
+    c.add_argument("--strict", action="store_true", help="treat warnings as errors (exit 1)")
     c.set_defaults(handler=_check)
 
     c = sub.add_parser("ir", help="print the checked, canonical TensorIR")
@@ -121,8 +122,21 @@ def _read(path: str):
 
 
 def _check(args) -> int:
-    program = _read(args.file)
-    print(f"{args.file}: ok ({len(program.defs)} def(s): {', '.join(d.name for d in program.defs)})")
+    from tensorc.errors import TensorcWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TensorcWarning)
+        program = _read(args.file)
+    found = [w for w in caught if issubclass(w.category, TensorcWarning)]
+    for w in found:
+        text = str(w.message)
+        print(text.replace(": warning: ", ": error: ", 1) if args.strict else text, file=sys.stderr)
+    if found and args.strict:
+        print(f"{args.file}: {len(found)} warning(s) treated as errors (--strict)", file=sys.stderr)
+        return 1
+    names = ", ".join(d.name for d in program.defs)
+    note = f", {len(found)} warning(s)" if found else ""
+    print(f"{args.file}: ok ({len(program.defs)} def(s): {names}{note})")
     return 0
 
 
@@ -295,11 +309,15 @@ def _warning_printer():
     command has no caller's line to point at; compiling and running may warn alike)."""
     seen: set[str] = set()
 
+    from tensorc.errors import TensorcWarning
+
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         text = str(message).removeprefix("tensorc: ")
         if text not in seen:
             seen.add(text)
-            print(f"tensorc: warning: {text}", file=sys.stderr if file is None else file)
+            if not issubclass(category, TensorcWarning):  # ours name their file:line:col
+                text = f"tensorc: warning: {text}"
+            print(text, file=sys.stderr if file is None else file)
 
     return show
 
