@@ -30,6 +30,13 @@ DEFAULT_TIMEOUT_S = {"full": 600.0, "quick": 120.0, "tiny": 60.0}
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument(
+        "--suite",
+        choices=("workloads", "spelling"),
+        default="workloads",
+        help="workloads (default): the workload suite against comparators; spelling: several "
+        "spellings of each family, ratios to the fastest (benchmarks/spelling_suite.py)",
+    )
     p.add_argument("--quick", action="store_true", help="smaller sizes (~10x) for a smoke run")
     p.add_argument("--size", choices=("full", "quick", "tiny"), help="size set (overrides --quick)")
     p.add_argument("--only", help="comma list of workloads or case names: W1,W7,GEMM-1024")
@@ -128,6 +135,10 @@ def _set_threads(n: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.suite == "spelling":
+        from benchmarks import spelling_suite
+
+        return spelling_suite.main(args)
     size = args.size or ("quick" if args.quick else "full")
     cases = select_cases(args.target, args.only)
     if args.list:

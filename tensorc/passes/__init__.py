@@ -2,7 +2,7 @@
 
 Read PIPELINE top to bottom: it is the whole order. Every pass is a pure function `Def -> Def` in
 its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last one. A pass whose
-decisions have a price (`inline_temps`) also takes the call's sizes as `sizes=`.
+decisions have a price (`inline_temps`, `extract_operands`; prices in `costs.py`) also takes the call's sizes as `sizes=`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from tensorc import knobs
 from tensorc.ir.loop_ir import LoopProgram
 from tensorc.ir.tensor_ir import Def
 from tensorc.passes.drop_dead import drop_dead
+from tensorc.passes.extract_operands import extract_operands
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.hoist_invariants import hoist_invariants
@@ -30,6 +31,8 @@ PIPELINE = [
     # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
     hoist_invariants,  # an inlined normaliser `/ z(i)` leaves the sum it was read in
     normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
+    extract_operands,  # sum(j: relu(x W1 + b1) W2): the inline factor becomes a stored Gemm operand
+    merge_networks,  # ... so that nested sums of such operands form one network too
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions

@@ -7,9 +7,10 @@ Input: canonical TensorIR. Output: the same meaning, where every temporary `T` t
   buffer so that the planner can choose the association (W6: phi(q) (phi(k)^T v)) -- unless it is
   itself a pure network (a sum of a product of tensors), which is then spliced (`merged`) into
   the reader's network so that the planner orders the whole (stepwise Tucker, pairwise MPS),
-- not a Gemm that feeds a Gemm (`h = relu(x W1 + b1)` read as a factor of `h W2`, with both
-  Gemms big enough at the call's sizes, `keeps_gemm`): inlined, both would be strided dot
-  products (a 2-layer MLP 70x slower than numpy); stored, each is one Gemm, and
+- not an operand of a big Gemm that is pointwise or a big Gemm itself (`h = relu(x W1 + b1)`
+  read as a factor of `h W2`, linear attention's `relu(q)`; sizes priced by `costs.gemm_pays`,
+  `keeps_gemm`): inlined, the Gemms would be strided dot products (a 2-layer MLP 70x slower than
+  numpy); stored, each is one Gemm, and
 - cheap to recompute at each read: its RHS has no reduction, or every read site iterates only over
   the read's own indices plus LHS indices of the reader (which the lowering hoists: the reduction is
   computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax),
@@ -21,9 +22,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import sympy
-
 from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Index, Reduce, Statement, is_zero
+from tensorc.passes.costs import gemm_pays, only_gemms
 from tensorc.passes.merge_networks import is_network, merged, product_factors
 from tensorc.passes.tir_utils import (
     children,
@@ -70,22 +70,6 @@ def _contraction_factor(e: Expr, temp: str) -> bool:
     return False
 
 
-# Below these sizes a Gemm does not pay for storing its result (W1's D = 3, E = 1): the fused
-# loop nest, which never stores the temp, is as fast. Unknown sizes count as PLAN_SIZE.
-GEMM_MIN_K = 16  # summed extent of the temp's own contraction
-GEMM_MIN_N = 16  # extent of the reader's other side (the reader's Gemm's N)
-PLAN_SIZE = 64
-
-
-def _volume(ranges, sizes: dict[str, int] | None) -> int:
-    out = 1
-    for g in ranges:
-        ext = sympy.sympify(g.hi - g.lo)
-        ext = ext.subs({s: (sizes or {}).get(str(s), PLAN_SIZE) for s in ext.free_symbols})
-        out *= int(ext) if ext.is_number else PLAN_SIZE
-    return out
-
-
 def _network_reads(def_: Def, temp: str):
     """Each read of `temp` that is a tensor factor of a network sum, with that sum, the reader's
     domain, and whether every read of `temp` is such a factor."""
@@ -103,29 +87,20 @@ def _network_reads(def_: Def, temp: str):
 
 
 def keeps_gemm(def_: Def, st: Statement, sizes: dict[str, int] | None) -> bool:
-    """Whether temp `st.tensor` holds a big Gemm and is read as a factor of another big one, so
-    that storing it (two Gemms) beats inlining it (strided dot products)."""
+    """Whether temp `st.tensor` is read as a factor of a big Gemm (`costs.gemm_pays`) and is
+    itself pointwise or a big Gemm with an epilogue, so that storing it (each a Gemm) beats
+    inlining it (strided dot products)."""
     if is_network(st.rhs):
         return False  # a pure network is merged into its reader's and planned as a whole
-    reduces = [x for x in walk(st.rhs) if isinstance(x, Reduce)]
-    gemms = [
-        r for r in reduces
-        if is_network(r) and sum(isinstance(f, Access) and bool(f.indices)
-                                 for f in product_factors(r.body)) >= 2
-    ]  # fmt: skip
-    if not gemms or len(gemms) != len(reduces):
-        return False
-    if max(_volume(r.ranges, sizes) for r in gemms) < GEMM_MIN_K:
+    if not only_gemms(st.rhs, sizes):
         return False
     reads, _ = _network_reads(def_, st.tensor)
     for red, acc, reader in reads:
         mine = {i.name for i in acc.indices if isinstance(i, Index)}
-        summed = {g.index for g in red.ranges}
         others = [f for f in product_factors(red.body) if f is not acc and isinstance(f, Access)]
-        n_side = {i.name for f in others for i in f.indices if isinstance(i, Index)}
-        n_side -= mine | summed
-        ranges = [g for g in reader.domain if g.index in n_side]
-        if others and _volume(ranges, sizes) >= GEMM_MIN_N:
+        summed = {g.index: g for g in red.ranges}
+        scope = {g.index: g for g in reader.domain}
+        if gemm_pays(mine, summed, [o for o in others if o.indices], scope, sizes):
             return True
     return False
 
@@ -147,8 +122,8 @@ def why_not_inlinable(def_: Def, temp: str, sizes: dict[str, int] | None = None)
         return f"temp {temp} reads itself"
     if keeps_gemm(def_, st, sizes):
         return (
-            f"temp {temp} is a Gemm read as a factor of another Gemm; inlined, both would be "
-            f"strided dot products"
+            f"temp {temp} is an operand of a Gemm (and pointwise or a Gemm itself); inlined, "
+            f"the Gemms would be strided dot products"
         )
     network = is_network(st.rhs) and _network_reads(def_, temp)[1]
     costly = has_reduce(st.rhs) and not network
