@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tensorc.errors import TensorcError, UnsupportedError
@@ -21,12 +22,17 @@ def parse_program(source: str, file: str = "<string>") -> Program:
     from tensorc.frontend.parser import parse_module
     from tensorc.frontend.sema import check_module
 
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _DEPTH))  # long sums `a + b + ...` are deep left-leaning trees
     try:
         return check_module(parse_module(source, file))
     except TensorcError:
         raise
     except RecursionError:
-        raise UnsupportedError(f"{file}: expression nested too deeply") from None
+        raise UnsupportedError(
+            f"{file}: expression nested too deeply",
+            hint="split the expression into several statements with temporaries",
+        ) from None
     except AssertionError:
         raise
     except Exception as e:
@@ -34,6 +40,11 @@ def parse_program(source: str, file: str = "<string>") -> Program:
             f"{file}: internal error while checking this program: {e!r}",
             hint="please report this with the program",
         ) from e
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+_DEPTH = 20000  # Python frames for checking one program (~10 per nesting level)
 
 
 def parse_file(path: str | Path) -> Program:

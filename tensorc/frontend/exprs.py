@@ -20,6 +20,7 @@ import operator
 
 from tensorc.errors import (
     NameError_,
+    warn,
     ShapeError,
     Span,
     StatementError,
@@ -38,7 +39,17 @@ from tensorc.frontend.names import (
     did_you_mean,
 )
 from tensorc.ir.ops import OPS, result_dtype
-from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, TensorDecl
+from tensorc.ir.tensor_ir import (
+    Access,
+    Call,
+    Const,
+    Expr,
+    Index,
+    Range,
+    Reduce,
+    TensorDecl,
+    walk,
+)
 from tensorc.ir.types import INDEX, is_float, is_int, promote
 
 Typed = tuple[Expr, str | None]  # (expr, weak kind: None | "int" | "float")
@@ -47,6 +58,7 @@ _WEAK_OPS = ("add", "sub", "mul", "div", "floordiv", "mod", "neg")
 _FOLD = {"add": operator.add, "sub": operator.sub, "mul": operator.mul}
 _ARITH_RULES = ("promote", "float", "first")
 _WEAK_REDUCERS = ("sum", "prod", "max", "min")  # the result has the body's dtype
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": 3.4028234663852886e38}
 
 
 class Env:
@@ -94,6 +106,20 @@ class Lowerer:
         self.mask_mode = False  # in masks/exists: no new indices may appear
         self.size_ranges: dict[str, str] = {}  # binder of a size value -> size name
         self.reserved: set[str] = set()  # names used anywhere in the statement
+        self.float_literals: list[tuple[float, Span | None]] = []
+
+    def warn_overflows(self, e: Expr) -> None:
+        """A float literal that its inferred dtype cannot hold (`-1e30` in float16) is infinite."""
+        for x in walk(e):
+            if isinstance(x, Const) and x.dtype in _FLOAT_MAX and abs(x.value) > _FLOAT_MAX[x.dtype]:
+                span = next((sp for v, sp in self.float_literals if abs(v) == abs(x.value)), None)
+                warn(
+                    f"the literal {x.value:g} overflows {x.dtype} (largest {_FLOAT_MAX[x.dtype]:g})"
+                    " and becomes infinite",
+                    span,
+                    f"use a value {x.dtype} can hold, or write -inf/inf on purpose, e.g. "
+                    f"`-{_FLOAT_MAX[x.dtype]:g}` as a mask value",
+                )
 
     # --- names ----------------------------------------------------------------------------------
     def known_indices(self) -> list[str]:
@@ -146,7 +172,10 @@ class Lowerer:
     # --- entry ------------------------------------------------------------------------------
     def lower(self, node: S.Node, index_ctx: bool = False, bound: tuple[str, ...] = ()) -> Typed:
         if isinstance(node, S.Num):
-            return _literal(node)
+            typed = _literal(node)
+            if node.is_float:
+                self.float_literals.append((typed[0].value, node.span))
+            return typed
         if isinstance(node, S.Name):
             return self.name(node, bound, index_ctx)
         if isinstance(node, S.Apply):

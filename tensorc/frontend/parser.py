@@ -83,7 +83,7 @@ class _Builder(Transformer):
 
     def __init__(self, source: str, file: str):
         super().__init__()
-        self.lines = source.splitlines() or [""]
+        self.lines = source_lines(source)
         self.file = file
 
     def span_at(self, line: int, col: int, end_line: int | None = None, end_col: int | None = None):
@@ -266,12 +266,20 @@ class _Builder(Transformer):
         return after, tuple(binders)
 
 
+def source_lines(source: str) -> list[str]:
+    """The lines as the lexer counts them (only '\\n' ends a line; `str.splitlines` also splits at
+    '\\r', '\\f', ... and put carets on the wrong line), with other control characters shown as
+    spaces so the caret stays under its column."""
+    table = {ord(c): " " for c in "\r\f\v\x1c\x1d\x1e\x85\u2028\u2029\t"}
+    return [line.translate(table) for line in source.split("\n")]
+
+
 def parse_module(source: str, file: str = "<string>") -> S.Module:
     """Parse .tc source text into a syntax tree; raise `SyntaxError_` on bad input.
 
     Example: `parse_module("def f(float(N) A) -> (B) { B(i) = A(i) }").defs[0].name.id == "f"`.
     """
-    lines = source.splitlines() or [""]
+    lines = source_lines(source)
 
     def span(line: int, col: int, length: int = 1) -> Span:
         text = lines[line - 1] if 0 < line <= len(lines) else ""

@@ -156,7 +156,14 @@ def check_def(dn: S.DefNode) -> Def:
             )
             continue
         try:
-            stmt, decl = check_statement(st, env, outputs)
+            try:
+                stmt, decl = check_statement(st, env, outputs)
+            except RecursionError:
+                raise StatementError(
+                    "expression nested too deeply to check",
+                    st.span,
+                    "split it into several statements with temporaries",
+                ) from None
         except TensorcError as e:
             errors.append(e)
             if name not in env.decls:

@@ -194,6 +194,7 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     else:
         rhs_e = settle(typed)
         new_decl = TensorDecl(name, rhs_e.dtype, tuple(r.hi for r in domain), "temp", st.span)
+    low.warn_overflows(rhs_e)
     return Statement(name, lhs, domain, rhs_e, stmt_mask, st.span), new_decl
 
 
