@@ -72,9 +72,9 @@ def gemm({T}(M,K) A, {T}(K,N) B) -> (C) {{ C(m,n) = A(m,k) * B(k,n) }}
 
 MMD = """
 def mmd2({T}(N,D) x, {T}(M,D) y, float gamma) -> (mmd) {{
-    kxx = exp(-gamma * sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d))))
-    kyy = exp(-gamma * sum(d: (y(i,d) - y(j,d)) * (y(i,d) - y(j,d))))
-    kxy = exp(-gamma * sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+    kxx = sum(i, j: exp(-gamma * sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d)))))
+    kyy = sum(i, j: exp(-gamma * sum(d: (y(i,d) - y(j,d)) * (y(i,d) - y(j,d)))))
+    kxy = sum(i, j: exp(-gamma * sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))))
     mmd = kxx / (N * N) + kyy / (M * M) - 2 * kxy / (N * M)
 }}
 """
