@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from tensorc import knobs
-from tensorc.cache import entry, pickled, trust, usage
+from tensorc.cache import entry, objcheck, pickled, trust, usage
 
 _lock = threading.Lock()
 _ROOTS: dict[str, str] = {}  # cache root -> '' (trusted) or why it is not (decided once)
 _MEMORY: OrderedDict[tuple[str, str, str], bytes] = OrderedDict()  # for an untrusted root
 _memory_bytes = 0
+# suffix -> what a payload read from disk must pass (the default: anything)
+payload_rules: dict[str, Callable[[bytes], bool]] = {".o": objcheck.elf_ok}
 
 
 def cache_key(**parts: Any) -> str:
@@ -124,7 +126,14 @@ def read(
     if data is None:
         return None
     parsed = entry.decode(data)
-    return _decoded(parsed[1] if parsed else None, decode, path)
+    payload = parsed[1] if parsed else None
+    if payload is not None and not payload_rules.get(suffix, _any)(payload):
+        payload = None  # a consistent header around bytes that are not what the suffix says
+    return _decoded(payload, decode, path)
+
+
+def _any(payload: bytes) -> bool:
+    return True
 
 
 def _decoded(payload: bytes | None, decode: Callable[[bytes], Any] | None, path: Path | None):
@@ -208,7 +217,8 @@ def get_or_build(
 
 def read_pickle(kind: str, key: str, types: tuple[type, ...]) -> tuple | None:
     """A pickled tuple of objects of `types` (`.pickle`, read with the IR-only unpickler); None
-    if absent or anything else (which is removed)."""
+    if absent or anything else (which is removed). A `bytes` item is object code: it must pass
+    the ".o" payload rule too."""
 
     def decode(payload: bytes) -> tuple:
         value = pickled.loads(payload)
@@ -218,6 +228,8 @@ def read_pickle(kind: str, key: str, types: tuple[type, ...]) -> tuple | None:
             and all(isinstance(v, t) for v, t in zip(value, types))
         ):
             raise TypeError(f"a cached {kind} entry is not a tuple of {types}")
+        if not all(payload_rules[".o"](v) for v in value if isinstance(v, bytes)):
+            raise ValueError(f"a cached {kind} entry holds corrupt object code")
         return value
 
     return read(kind, key, ".pickle", decode=decode)

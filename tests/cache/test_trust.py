@@ -244,6 +244,36 @@ def test_corrupt_entry_with_a_consistent_header_is_removed(tmp_path, monkeypatch
     assert not path.exists()
 
 
+def _corrupt_object(data: bytes) -> bytes:
+    return data[:64] + bytes(len(data) - 64)  # an ELF header, then zeros
+
+
+@pytest.mark.parametrize("kind", ["llvm", "program"])
+def test_corrupt_object_code_with_a_consistent_header_is_removed_and_rebuilt(tmp_path, kind):
+    """Linking such an entry failed on every call ("Invalid ELF class") and it stayed."""
+    cache = tmp_path / "cache"
+    _run(cache)
+    for path in _entries(cache):
+        meta, payload = entry.decode(path.read_bytes())
+        if kind == "llvm" and path.parts[len(cache.parts)] == "llvm":
+            path.write_bytes(entry.encode(_corrupt_object(payload), meta))
+        elif kind == "program" and path.parts[len(cache.parts)] == "program":
+            prog, obj = pickle.loads(payload)
+            path.write_bytes(entry.encode(pickle.dumps((prog, _corrupt_object(obj))), meta))
+        elif path.parts[len(cache.parts)] in ("llvm", "program"):
+            path.unlink()  # so that the corrupt kind is the one read
+    _run(cache)
+    _run(cache)
+
+
+def test_elf_check():
+    from tensorc.cache import objcheck
+
+    assert objcheck.elf_ok(b"not elf at all")  # other formats are not checked
+    assert not objcheck.elf_ok(b"\x7fELF" + bytes(100))
+    assert not objcheck.elf_ok(b"\x7fEL")
+
+
 def test_untrusted_root_warns_once_and_keeps_entries_in_memory(tmp_path, monkeypatch):
     from tensorc.errors import TensorcWarning
 
