@@ -64,10 +64,12 @@ def code_digest() -> str:
 
 def trusted_root() -> Path | None:
     """The cache root when it exists (created 0700 if missing) and passes the owner rule; None
-    when the cache is off or the root is not trusted (warned about once per process)."""
+    when the cache is off or the root is not trusted (warned about once per process). A root
+    given through a symbolic link is the directory it names; links below the root are refused."""
     root = knobs.cache_root()
     if root is None:
         return None
+    root = Path(os.path.realpath(root))
     with _lock:
         why = _ROOTS.get(str(root))
         if why is None:

@@ -186,6 +186,14 @@ def test_another_owner_is_not_trusted(tmp_path):
     assert trust.read_private(f) is None
 
 
+def test_a_root_named_through_a_link_is_used(tmp_path, monkeypatch):
+    real = tmp_path / "real"
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    monkeypatch.setenv("TENSORC_CACHE_DIR", str(tmp_path / "link"))
+    path = store.write("obj", "cd" * 32, b"payload")
+    assert path is not None and real in path.parents and store.read("obj", "cd" * 32) == b"payload"
+
+
 def test_symlinked_entry_is_not_followed(tmp_path, monkeypatch):
     monkeypatch.setenv("TENSORC_CACHE_DIR", str(tmp_path / "c"))
     key = store.cache_key(x="link")
