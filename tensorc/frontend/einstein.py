@@ -162,8 +162,9 @@ def place_sums(rhs: S.Node, lhs: tuple[str, ...], tensors: set[str], sizes: set[
         call = nonlinear_parent(rhs, path, tensors)
         if call is not None:
             _nonlinear_error(name, call, at(rhs, path))
-        _warn_quotient(name, at(rhs, path), occ[name], path, rhs)
         placed.setdefault(path, []).append(name)
+    for path, group in placed.items():
+        _warn_quotient(rhs, path, {n: occ[n] for n in group})
     return _wrap(rhs, (), placed)
 
 
@@ -193,20 +194,26 @@ def _nonlinear_error(name: str, call: S.Apply, term: S.Node) -> None:
     )
 
 
-def _warn_quotient(name: str, term: S.Node, paths: list[Path], term_path: Path, rhs) -> None:
-    """An implicit index on both sides of one `/` in its term sums numerator and denominator
-    together (`pq*pk*v / (pq*pk)`): almost always meant as two separate sums."""
-    for n in range(len(term_path), min(len(p) for p in paths)):
-        node = at(rhs, paths[0][:n])
-        if isinstance(node, S.Binary) and node.op == "/":
-            sides = {p[n] for p in paths if p[:n] == paths[0][:n]}
-            if sides == {0, 1} and all(p[:n] == paths[0][:n] for p in paths):
-                warn(
-                    f"implicit index '{name}' occurs on both sides of '/': it sums the whole "
-                    "quotient, not the numerator and the denominator separately",
-                    node.span,
-                    f"if you mean a ratio of sums, write `sum({name}: {unparse(node.a)}) / "
-                    f"sum({name}: {unparse(node.b)})`; to keep this meaning, write "
-                    f"`sum({name}: {unparse(term)})`",
-                )
-            return
+def _warn_quotient(rhs: S.Node, term_path: Path, occ: dict[str, list[Path]]) -> None:
+    """Implicit indices on both sides of one `/` in their term sum numerator and denominator
+    together (`pq*pk*v / (pq*pk)`): almost always meant as a ratio of two sums."""
+    both: dict[tuple, list[str]] = {}
+    for name, paths in occ.items():
+        for n in range(len(term_path), min(len(p) for p in paths)):
+            node = at(rhs, paths[0][:n])
+            if not all(p[:n] == paths[0][:n] for p in paths):
+                break
+            if isinstance(node, S.Binary) and node.op == "/":
+                if {p[n] for p in paths} == {0, 1}:
+                    both.setdefault(paths[0][:n], []).append(name)
+                break
+    for qpath, names in both.items():
+        node, ix = at(rhs, qpath), ", ".join(names)
+        quoted = " and ".join(f"'{x}'" for x in names)
+        warn(
+            f"implicit ind{'ex' if len(names) == 1 else 'ices'} {quoted} occur{'s' if len(names) == 1 else ''} on both sides of '/': "
+            "the sum covers the whole quotient, not the numerator and the denominator separately",
+            node.span,
+            f"for a ratio of sums write `sum({ix}: {unparse(node.a)}) / sum({ix}: "
+            f"{unparse(node.b)})`; to keep this meaning write `sum({ix}: {unparse(at(rhs, term_path))})`",
+        )
