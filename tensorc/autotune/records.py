@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tensorc import knobs
 from tensorc.errors import ScheduleError, TensorcError
 from tensorc.ir.tensor_ir import Def
 from tensorc.schedule.schedule import Schedule, validate
@@ -55,12 +56,13 @@ def _power_of_two(v, hi: int) -> bool:
 
 
 def _threads(v) -> bool:
-    return _int(v) and 1 <= v <= (os.cpu_count() or 1) * 4
+    """1 up to 4 x the CPU count (or TENSORC_NUM_THREADS when that asks for more)."""
+    return _int(v) and 1 <= v <= max((os.cpu_count() or 1) * 4, knobs.num_threads())
 
 
 # (config key pattern, check, what it must be): the first matching rule decides
 config_rules: list[tuple[re.Pattern, Callable[[object], bool], str]] = [
-    (re.compile(r"threads"), _threads, "an int in 1..4 x the CPU count"),
+    (re.compile(r"threads"), _threads, "an int in 1..4 x the CPU count (or TENSORC_NUM_THREADS)"),
     (
         re.compile(r"(num_warps|\w+_WARPS)"),
         lambda v: v in (1, 2, 4, 8, 16, 32) and _int(v),

@@ -125,3 +125,24 @@ def test_triton_config_rules():
     ):
         with pytest.raises(records.RecordError):
             records.check_config(bad, "triton")
+
+
+def test_every_triton_config_the_backend_makes_passes_the_rules():
+    """A new config key or value range must get a rule, or tuned records of it are ignored."""
+    pytest.importorskip("triton")
+    from tensorc.backends.triton import backend as tb
+    from tensorc.backends.triton.values import DEFAULT_CONFIG
+
+    configs = [{**DEFAULT_CONFIG, **tb.GPU_DEFAULTS, **tb.IEEE_DEFAULTS, "allow_tf32": True}]
+    for kind, tiles in (
+        ("FLASH", tb.FLASH_TILES),
+        ("TILE", tb.STREAM_TILES),
+        ("OUT", tb.OUT_TILES),
+    ):
+        keys = (f"{kind}_BLOCK_I", f"{kind}_BLOCK_J", f"{kind}_WARPS", f"{kind}_STAGES")
+        configs += [{**DEFAULT_CONFIG, **dict(zip(keys, t))} for t in tiles]
+    configs += [{**DEFAULT_CONFIG, "BLOCK": b, "num_warps": w} for b, w in tb.GENERIC_BLOCKS]
+    gemm = ("BM", "BN", "BK", "num_warps", "num_stages")
+    configs += [{**DEFAULT_CONFIG, **dict(zip(gemm, t))} for t in tb.GEMM_TILES]
+    for config in [DEFAULT_CONFIG, *configs]:
+        assert records.check_config(dict(config), "triton") == config
