@@ -20,6 +20,7 @@ from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
 from tensorc.passes.merge_networks import merge_networks
 from tensorc.passes.normalize_softmax import normalize_softmax
+from tensorc.passes.normalize_sqdist import normalize_sqdist
 from tensorc.passes.presum_factors import presum_factors
 
 PIPELINE = [
@@ -31,6 +32,7 @@ PIPELINE = [
     # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
     hoist_invariants,  # an inlined normaliser `/ z(i)` leaves the sum it was read in
     normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
+    normalize_sqdist,  # n(i) + n(j) - 2 g(i,j) -> sum(d: (x-y)^2): the Gram path, symmetric tiles
     extract_operands,  # sum(j: relu(x W1 + b1) W2): the inline factor becomes a stored Gemm operand
     merge_networks,  # ... so that nested sums of such operands form one network too
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
