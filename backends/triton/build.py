@@ -35,7 +35,16 @@ _NAME = re.compile(r"tc_([0-9a-f]{64})\.py")
 @functools.cache
 def _private_tmp() -> Path:
     """A directory only this process uses (mkdtemp: 0700, a fresh unguessable name)."""
-    path = Path(tempfile.mkdtemp(prefix="tensorc-triton-"))
+    try:
+        path = Path(tempfile.mkdtemp(prefix="tensorc-triton-"))
+    except OSError as err:
+        from tensorc.errors import BackendError
+
+        raise BackendError(
+            f"cannot create a directory for Triton modules in {tempfile.gettempdir()}: "
+            f"{err.strerror}",
+            hint="set TMPDIR to a writable directory, or TENSORC_CACHE_DIR to a private one",
+        ) from None
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
 
