@@ -62,7 +62,7 @@ def scan(root: Path, with_meta: bool = True) -> list[Entry]:
             except OSError:
                 continue
             kind = rel.parts[0] if rel.parts else "other"
-            meta = (entry.read_meta(path) or _module_meta(path)) if with_meta else {}
+            meta = _meta(path) if with_meta else {}
             sizes = meta.get("sizes", "")
             if isinstance(sizes, dict):
                 sizes = ",".join(f"{k}={v}" for k, v in sorted(sizes.items()))
@@ -82,17 +82,34 @@ def scan(root: Path, with_meta: bool = True) -> list[Entry]:
     return out
 
 
-def _module_meta(path: Path) -> dict:
-    """What a generated Triton module's docstring says it is ({} for other files)."""
-    if path.suffix != ".py":
-        return {}
+# what a file says it is when its header does not: a generated Triton module's docstring, the
+# driver or routine symbol in cpu object code (entries written before headers carried a def)
+_NAMES = (
+    (".py", re.compile(rb"LoopProgram '(\w+)'"), "triton"),
+    (".o", re.compile(rb"\x00tc_(\w+)_run\x00"), "cpu"),
+    (".o", re.compile(rb"\x00(tc\.gemm\.[a-z0-9.]+)\x00"), "cpu"),
+)
+
+
+_TAIL = 1 << 14
+
+
+def _meta(path: Path) -> dict:
+    meta = entry.read_meta(path) or {}
+    if meta.get("def"):
+        return meta
     try:
-        with open(path, "rb") as f:
-            head = f.read(200).decode(errors="replace")
+        with open(path, "rb") as f:  # the docstring opens a module; symbol names end an object
+            if path.suffix == ".o":
+                f.seek(max(0, os.fstat(f.fileno()).st_size - _TAIL))
+            data = f.read(_TAIL) if path.suffix in (".py", ".o") else b""
     except OSError:
-        return {}
-    m = re.search(r"LoopProgram '(\w+)'", head)
-    return {"def": m.group(1), "backend": "triton"} if m else {}
+        return meta
+    for suffix, pattern, backend in _NAMES:
+        m = pattern.search(data) if path.suffix == suffix else None
+        if m:
+            return {"backend": backend, **meta, "def": m.group(1).decode(errors="replace")}
+    return meta
 
 
 def account(root: Path, nbytes: int, keep: Path | None = None) -> None:

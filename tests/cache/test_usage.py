@@ -150,3 +150,14 @@ def test_triton_unwritable_cache_dir_warns_and_uses_a_private_directory(root, mo
 
 def test_usage_scan_of_a_missing_root(tmp_path):
     assert usage.scan(tmp_path / "none") == []
+
+
+def test_a_compiled_def_is_listed_by_name(root):
+    import numpy as np
+
+    src = "def listed(float(N) x) -> (y) {\n    y(i) = x(i) * 2\n}\n"
+    x = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(tensorc.compile(src, backend="cpu").listed(x), 2 * x)
+    rows = {(e.kind, e.def_, e.sizes, e.backend) for e in tensorc.cache.entries()}
+    assert ("program", "listed", "N=5", "cpu") in rows
+    assert ("llvm", "listed", "", "cpu") in rows  # from the object's driver symbol
