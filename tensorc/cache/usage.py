@@ -21,6 +21,7 @@ from tensorc.cache import entry
 
 _lock = threading.Lock()
 _TOTALS: dict[str, int] = {}  # root -> bytes, as this process knows it
+TEMP_MAX_AGE = 3600.0  # seconds after which a leftover temp file is a killed writer's
 
 
 @dataclass(frozen=True)
@@ -117,13 +118,28 @@ def account(root: Path, nbytes: int, keep: Path | None = None) -> None:
     cap = knobs.cache_max_bytes()
     with _lock:
         total = _TOTALS.get(str(root))
-        if total is None:
-            total = sum(e.bytes for e in scan(root, with_meta=False))
+        if total is None:  # first write of this process: also sweep temp files of killed ones
+            total = sum(e.bytes for e in _sweep_temps(scan(root, with_meta=False)))
         else:
             total += nbytes
         _TOTALS[str(root)] = total
     if total > cap:
         evict(root, cap, keep)
+
+
+def _sweep_temps(files: list[Entry], age: float = TEMP_MAX_AGE) -> list[Entry]:
+    """`files` less the `.tmp-*` files older than `age` seconds, which are removed: a process
+    killed between writing a temp file and renaming it cannot clean up after itself."""
+    now, kept = time.time(), []
+    for e in files:
+        if e.path.name.startswith(".tmp-") and now - e.last_use > age:
+            try:
+                e.path.unlink()
+                continue
+            except OSError:
+                pass
+        kept.append(e)
+    return kept
 
 
 def evict(root: Path, cap: int, keep: Path | None = None) -> list[Entry]:

@@ -161,3 +161,14 @@ def test_a_compiled_def_is_listed_by_name(root):
     rows = {(e.kind, e.def_, e.sizes, e.backend) for e in tensorc.cache.entries()}
     assert ("program", "listed", "N=5", "cpu") in rows
     assert ("llvm", "listed", "", "cpu") in rows  # from the object's driver symbol
+
+
+def test_temp_files_of_killed_writers_are_swept(root):
+    _put("a", 10)  # creates the directories; this process has counted the root now
+    usage._TOTALS.clear()  # as in a new process
+    old, new = root / "llvm" / ".tmp-old", root / "llvm" / ".tmp-new"
+    for path, age in ((old, 7200), (new, 10)):
+        path.write_bytes(b"half")
+        os.utime(path, (time.time() - age, time.time() - age))
+    _put("b", 10)
+    assert not old.exists() and new.exists()  # a fresh one may be another writer's
