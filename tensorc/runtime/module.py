@@ -35,7 +35,8 @@ from tensorc.errors import (
 )
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
-from tensorc.runtime import arrays, call_args
+from tensorc.runtime import arrays, autograd, bounds, call_args
+from tensorc.runtime.size_classes import size_class
 
 
 def remembered(cache: dict, key: Any, build: Callable[[], Any], limit: int = 64) -> Any:
@@ -64,7 +65,8 @@ class Function:
 
     def_: Def
     backend: str | None = None
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)  # (backend, sizes) -> Launch
+    _lowered: dict = field(default_factory=dict, repr=False)  # (backend, size class) -> Launch
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
     _dims: list | None = field(default=None, repr=False)  # see _input_dims
@@ -75,6 +77,7 @@ class Function:
         # Positions of integer scalar parameters: their values are sizes (e.g. a window W).
         ins = self.def_.inputs
         self._size_params = tuple(i for i, d in enumerate(ins) if d.shape == () and is_int(d.dtype))
+        autograd.prepare(self)  # with torch loaded: its custom op, before torch.compile traces
 
     @property
     def __name__(self) -> str:
@@ -91,6 +94,8 @@ class Function:
         arrays for several outputs) to write the result(s) into, which is then returned."""
         if kwargs or out is not None:
             return self._call_with(args, kwargs, out)
+        if autograd.wanted(args):  # torch autograd or torch.compile: the def as a custom op
+            return autograd.call(self, args)
         plan = remembered(self._plans, self._signature(args), lambda: self._plan(args))
         self.last_backend = plan.backend
         return plan(args)
@@ -131,9 +136,12 @@ class Function:
         launch: everything that depends only on the arguments' signature."""
         infos = self._check_args(args)
         sizes = self._bind_sizes(infos, args)
+        guard = bounds.check(self.def_, sizes, [i.shape for i in infos])  # before any build
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
         name, launch = self._launch(self._pick_backend(device), sizes)
         plan = _Plan.make(self, args, infos, sizes, name, launch, device)
+        if guard is not None:
+            plan = replace(plan, guard=guard)
         if outs is None:
             return plan
         like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
@@ -198,6 +206,7 @@ class Function:
                         f"argument {decl.name!r}: expected a {decl.dtype} scalar, "
                         f"got {info.raw_dtype} {arg!r}"
                     )
+                arrays.check_scalar(decl.name, arg, decl.dtype)
             elif info.dtype != decl.dtype and not (
                 decl.dtype == "bfloat16" and info.kind == "numpy" and info.dtype == "uint16"
             ):
@@ -270,8 +279,10 @@ class Function:
         return _Plan.make(self, args, infos, sizes, name, launch, device).run(args)
 
     def _executable(self, name: str, sizes: dict[str, int]) -> Launch:
-        """The launch for these sizes: from memory, else built with the schedule and config that
-        `tensorc.tune` stored for them, else with the defaults."""
+        """The launch for these sizes: from memory; else built with the schedule and config that
+        `tensorc.tune` stored for them; else the default build of their size class (see
+        `size_classes`): a new size in a class already built reuses its program and object code,
+        only the buffer shapes are evaluated at the new sizes."""
         key = (name, tuple(sorted(sizes.items())))
         with self._lock:
             if key in self._cache:
@@ -280,7 +291,14 @@ class Function:
 
         tuned = lookup(self.def_, self._backend_object(name), sizes)
         if tuned is None:
-            launch = self._compile(name, sizes)
+            cls = (name, size_class(self.def_, sizes))
+            with self._lock:
+                built = self._lowered.get(cls)
+            if built is None:
+                built = self._compile(name, sizes)
+                with self._lock:
+                    self._lowered[cls] = built
+            launch = Launch.make(built.prog, built.exe, sizes)
         else:
             launch = self._compile(name, sizes, tuned.schedule, tuned.config)
         with self._lock:
@@ -313,11 +331,13 @@ class Function:
         """Key of the lowered program and its object code in the kernel store, so a new process
         skips lowering and rendering (which the object cache alone needs for its key). Only for
         the cpu backend, whose object code does not depend on the config (threads are chosen at
-        load time). The def's full text (names included), the sizes, the schedule and a digest of
+        load time). The def's full text (names included), the sizes (with the default schedule:
+        their size class, which says which are specialised), the schedule and a digest of
         tensorc's sources make the key."""
         if name != "cpu":
             return None
-        return store.cache_key(def_=repr(self.def_), sizes=sorted(sizes.items()),
+        key_sizes = size_class(self.def_, sizes) if schedule is None else sorted(sizes.items())
+        return store.cache_key(def_=repr(self.def_), sizes=key_sizes,
                                schedule=repr(schedule), toolchain=backend.hash(),
                                target=backend.target(), code=store.code_digest())
 
@@ -383,6 +403,7 @@ class _Plan:
     inputs: tuple[tuple[str, Callable | None], ...]
     outputs: tuple[tuple[str, Callable | None], ...]
     out_slots: tuple[call_args.OutSlot, ...] = ()  # a call with out= buffers: how each is filled
+    guard: Callable | None = None  # the per-call check of index tensors (bounds.check)
 
     @staticmethod
     def make(fn: Function, args: tuple, infos: list, sizes: dict[str, int], name: str,
@@ -429,6 +450,8 @@ class _Plan:
 
     def run(self, args: tuple, preset: dict[str, Any] | None = None) -> dict[str, Any]:
         buffers = {n: conv(a) if conv else a for (n, conv), a in zip(self.inputs, args)}
+        if self.guard is not None:
+            self.guard(buffers)
         if self.exe is None:
             from tensorc.ir.interpreter import interpret
 
