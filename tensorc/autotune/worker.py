@@ -1,7 +1,7 @@
 """Tuning candidates run in a worker process: a candidate that crashes (a segfault in generated
 code) or hangs costs that candidate, never the caller.
 
-The parent (`Worker`) starts `python -m tensorc.autotune.worker`, sends it its `sys.path`, then
+The parent (`Worker`) starts a Python that runs `serve`, sends it its `sys.path`, then
 one `Job` per candidate over a pipe (length-prefixed pickles, both ends are this code) and waits
 at most `timeout` seconds for the answer. A worker that dies or overruns is killed; the candidate
 is recorded as "crash" (with the signal and the end of the worker's stderr) or "timeout", and the
@@ -110,7 +110,7 @@ class Worker:
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tensorc.autotune.worker"],
+            [sys.executable, "-c", "from tensorc.autotune.worker import serve; serve()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
@@ -184,7 +184,7 @@ class Worker:
             self.stderr = None
 
 
-def _serve() -> None:
+def serve() -> None:
     """The worker's loop: answer each (runner, job) with `runner(job)` (or the exception)."""
     # answers go to a private copy of stdout; prints of the code under test go to stderr
     out = os.fdopen(os.dup(1), "wb")
@@ -216,7 +216,3 @@ def _serve() -> None:
         except Exception as err:  # noqa: BLE001 - reported to the parent as the candidate's error
             answer = RuntimeError(f"{type(err).__name__}: {err}")
         send(answer)
-
-
-if __name__ == "__main__":
-    _serve()
