@@ -109,6 +109,11 @@ class Function:
             args = call_args.bind_keywords(self.def_.name, params, args, kwargs)
         if out is None:
             return self(*args)
+        if autograd.wanted(args):  # as in torch: a result written into a buffer has no graph
+            raise ArgumentTypeError(
+                f"{self.def_.name}(): out= cannot be used with tensors that require grad or "
+                "under torch.compile", hint="drop out= and use the returned tensor",
+            )
         outs = call_args.out_tuple(self.def_.name, self.def_.outputs, out)
         key = self._signature(args)
         out_key = tuple(map(arrays.signature, outs))

@@ -142,3 +142,13 @@ def test_torch_out():
     with pytest.raises(ValueError, match="shares memory with input 'A'"):
         sq = torch.randn(4, 4)
         mod.mm(sq, torch.randn(4, 4), out=sq)
+
+
+def test_out_refuses_autograd():
+    torch = pytest.importorskip("torch")
+    mod = tensorc.compile(SOURCE, backend="interp")
+    a = torch.randn(4, 3, requires_grad=True)
+    with pytest.raises(TypeError, match="out= cannot be used with tensors that require grad"):
+        mod.mm(a, torch.randn(3, 5), out=torch.empty(4, 5))
+    got = mod.mm(a, B=torch.randn(3, 5))  # keywords keep autograd
+    assert got.requires_grad
