@@ -20,6 +20,7 @@ from tensorc.ir import tensor_ir as T
 from tensorc.passes.tir_utils import free_indices, reads, walk
 from tensorc.schedule.lexpr import isub
 from tensorc.schedule.nest import EXPENSIVE, KernelNames, Level, Nest, close
+from tensorc.schedule.parallel import collapse_parallel
 from tensorc.schedule.schedule import Schedule, validate
 from tensorc.schedule.split import SplitJ
 from tensorc.schedule.symmetry import symmetric_pair
@@ -289,6 +290,8 @@ class ProgramBuilder:
         bufs: set[str] = set()
         vars_: set[str] = set()
         stmt_names(body, bufs, vars_)
+        if self.schedule.target == "cpu":  # every thread gets rows: one parallel loop over b, h, i
+            body = collapse_parallel(tuple(body), vars_ | bufs)
         # 0-d buffers (scalar inputs, scalar temps such as a pre-summed factor) may be read as Var.
         scalars = {d.name for d in (*self.def_.inputs, *self.def_.temps) if not d.shape}
         scalars |= {b.name for b in self.extra_temps if not b.shape}

@@ -167,11 +167,12 @@ class SplitJ:
             if n is None:
                 return None
             rows *= n
-            if k == 0:  # the loop the threads / programs share: one unit per tile or row block
-                step = max(dict(sched.tiles).get(rg.index, 0), 1)
-                if sched.target == "cpu":
-                    step = max(step, sched.row_block)
-                units = -(-n // step)
+            # the threads share every enclosing level (parallel.collapse_parallel merges small
+            # specialised batch loops): one unit per tile or, innermost, per row block
+            step = max(dict(sched.tiles).get(rg.index, 0), 1)
+            if sched.target == "cpu" and k == len(ranges) - 1:
+                step = max(step, sched.row_block)
+            units *= -(-n // step)
         if sched.target == "gpu":  # Triton programs cover every parallel level, ~64 rows each
             units = -(-rows // 64)
         if None in extents or extents[0] < 2:
@@ -181,7 +182,9 @@ class SplitJ:
         if units >= limit or work < SPLIT_MIN_WORK:
             return None
         reason = f"{units} parallel unit(s) < {limit}, {work} terms"
-        chunks = SPLIT_CHUNKS[sched.target]
+        # chunks in flight: enough that units x chunks feeds the threads twice over, no more
+        # (each chunk has a partial buffer as big as the rows: 64 x N x E was up to 1 GB)
+        chunks = min(SPLIT_CHUNKS[sched.target], max(2, -(-2 * limit // units)))
         if not chain and len(r.ranges) > 1 and r.op in ROW_OPS and chunks <= extents[0] <= ROWS_MAX:
             return Plan(0, reason)
         return Plan(min(chunks, extents[0]), reason)
