@@ -38,7 +38,7 @@ from tensorc.ir.tensor_ir import (
 )
 from tensorc.ir.types import ALIASES, from_numpy, promote
 
-__all__ = ["Parsed", "einsum_def", "einsum_labels", "parse_sublists", "parse_subscripts", "text_of"]
+__all__ = ["Parsed", "einsum_def", "einsum_labels", "parse_sublists", "parse_subscripts"]
 
 _ELLIPSIS = "..."
 _BIG = "idx"  # prefix of integer labels >= 52 (sublist form)
@@ -125,8 +125,9 @@ def _sublist_term(sub, what: str) -> Term:
         if x < 0:
             raise SyntaxError_(f"einsum: {what}: label {int(x)} is negative")
         n = int(x)
-        labels.append(chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26) if n < 52
-                      else f"{_BIG}{n}")
+        labels.append(
+            chr(ord("A") + n) if n < 26 else chr(ord("a") + n - 26) if n < 52 else f"{_BIG}{n}"
+        )
     return labels, ell
 
 
@@ -152,16 +153,6 @@ def parse_sublists(args: tuple) -> tuple[list, Parsed]:
     if len(args) % 2:
         out = _sublist_term(ops.pop(), "output sublist")
     return ops, (terms, out)
-
-
-def text_of(parsed: Parsed) -> str:
-    """The parsed subscripts as one string (labels longer than a letter in braces)."""
-    def term(t: Term) -> str:
-        labels = [lab if len(lab) == 1 else "{" + lab + "}" for lab in t[0]]
-        return _term_text(labels, t[1])
-
-    terms, out = parsed
-    return ",".join(map(term, terms)) + ("" if out is None else "->" + term(out))
 
 
 def einsum_labels(subscripts: str | Parsed, shapes: list[tuple[int, ...]]):
@@ -205,8 +196,12 @@ def einsum_labels(subscripts: str | Parsed, shapes: list[tuple[int, ...]]):
     return full, _output_labels(terms, out_term, full, n_ell), sizes
 
 
-def einsum_def(subscripts: str | Parsed, shapes: list[tuple[int, ...]], dtypes: list[str],
-               dtype: str | None = None) -> Def:
+def einsum_def(
+    subscripts: str | Parsed,
+    shapes: list[tuple[int, ...]],
+    dtypes: list[str],
+    dtype: str | None = None,
+) -> Def:
     """The TensorIR `Def` "einsum"(op0, op1, ...) -> (out) computing numpy.einsum(subscripts, ...).
 
     Args:

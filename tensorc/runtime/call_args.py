@@ -27,7 +27,13 @@ from tensorc.ir.tensor_ir import TensorDecl
 from tensorc.runtime import arrays
 
 __all__ = [
-    "OutSlot", "bind_keywords", "check_no_alias", "copy_into", "out_slots", "out_tuple", "zeroed",
+    "OutSlot",
+    "bind_keywords",
+    "check_no_alias",
+    "copy_into",
+    "out_slots",
+    "out_tuple",
+    "zeroed",
 ]
 
 
@@ -80,8 +86,15 @@ class OutSlot:
     view: Any = None  # buffer -> what the backend writes (a torch cpu tensor's numpy view)
 
 
-def out_slots(fname: str, outputs: tuple[TensorDecl, ...], outs: tuple, shapes: list[tuple],
-              like: str, device: str, on_torch: bool) -> tuple[OutSlot, ...]:
+def out_slots(
+    fname: str,
+    outputs: tuple[TensorDecl, ...],
+    outs: tuple,
+    shapes: list[tuple],
+    like: str,
+    device: str,
+    on_torch: bool,
+) -> tuple[OutSlot, ...]:
     """Check each `out=` buffer against its output (array type, dtype, shape, writable) and say
     how the result gets there. `like`: the caller's array type ("numpy" or "torch"); `on_torch`:
     the backend writes torch tensors on `device`."""
@@ -107,8 +120,9 @@ def out_slots(fname: str, outputs: tuple[TensorDecl, ...], outs: tuple, shapes: 
     return tuple(slots)
 
 
-def _numpy_slot(fname: str, what: str, decl: TensorDecl, buf: np.ndarray, shape,
-                on_torch: bool) -> OutSlot:
+def _numpy_slot(
+    fname: str, what: str, decl: TensorDecl, buf: np.ndarray, shape, on_torch: bool
+) -> OutSlot:
     dtype = arrays.numpy_dtype(decl.dtype)
     if buf.dtype != dtype:
         raise ArgumentTypeError(
@@ -122,8 +136,9 @@ def _numpy_slot(fname: str, what: str, decl: TensorDecl, buf: np.ndarray, shape,
     return OutSlot(decl.name, direct)
 
 
-def _torch_slot(fname: str, what: str, decl: TensorDecl, buf, shape, device: str,
-                on_torch: bool) -> OutSlot:
+def _torch_slot(
+    fname: str, what: str, decl: TensorDecl, buf, shape, device: str, on_torch: bool
+) -> OutSlot:
     got = str(buf.dtype).removeprefix("torch.")
     if got != decl.dtype:
         raise ArgumentTypeError(f"{fname}(): {what}: expected dtype torch.{decl.dtype}, got {got}")
@@ -150,13 +165,19 @@ def _check_shape(fname: str, what: str, got: tuple, want: tuple) -> None:
         raise ArgumentShapeError(f"{fname}(): {what}: expected shape {tuple(want)}, got {got}")
 
 
-def check_no_alias(fname: str, outputs: tuple[TensorDecl, ...], outs: tuple,
-                   inputs: tuple[TensorDecl, ...], args: tuple) -> None:
+def check_no_alias(
+    fname: str,
+    outputs: tuple[TensorDecl, ...],
+    outs: tuple,
+    inputs: tuple[TensorDecl, ...],
+    args: tuple,
+) -> None:
     """Raise if an `out=` buffer shares memory with an input or another `out=` buffer."""
     for k, (decl, buf) in enumerate(zip(outputs, outs)):
         others = [(f"input {d.name!r}", a) for d, a in zip(inputs, args)]
-        others += [(f"the out= buffer of output {d.name!r}", o)
-                   for d, o in zip(outputs[:k], outs[:k])]
+        others += [
+            (f"the out= buffer of output {d.name!r}", o) for d, o in zip(outputs[:k], outs[:k])
+        ]
         for who, arr in others:
             if _overlaps(buf, arr):
                 raise ArgumentShapeError(

@@ -24,7 +24,7 @@ from opt_einsum import get_symbol
 from opt_einsum.helpers import flop_count
 
 from tensorc.errors import ArgumentShapeError, ArgumentTypeError, ArgumentValueError
-from tensorc.frontend.einsum import Parsed, einsum_def, einsum_labels, parse_sublists, text_of
+from tensorc.frontend.einsum import Parsed, einsum_def, einsum_labels, parse_sublists
 from tensorc.ir.types import ALIASES, DTYPES, from_numpy, is_float, promote
 from tensorc.passes.plan_contractions import Plan, plan
 from tensorc.runtime import arrays
@@ -35,11 +35,20 @@ __all__ = ["STRATEGIES", "compiled", "einsum", "einsum_path"]
 # optimize= strategy names (numpy's and opt_einsum's) -> the planner's methods. True is numpy's
 # 'greedy'; False contracts in the written order, left to right.
 STRATEGIES = {
-    "auto": "auto", "auto-hq": "auto", "greedy": "greedy", "optimal": "optimal",
-    "dp": "dynamic_programming", "dynamic_programming": "dynamic_programming",
-    "dynamic-programming": "dynamic_programming", "branch": "branch", "branch-1": "branch",
-    "branch-2": "branch", "branch-all": "branch", "random-greedy": "random_greedy",
-    "random_greedy": "random_greedy", "random-greedy-128": "random_greedy",
+    "auto": "auto",
+    "auto-hq": "auto",
+    "greedy": "greedy",
+    "optimal": "optimal",
+    "dp": "dynamic_programming",
+    "dynamic_programming": "dynamic_programming",
+    "dynamic-programming": "dynamic_programming",
+    "branch": "branch",
+    "branch-1": "branch",
+    "branch-2": "branch",
+    "branch-all": "branch",
+    "random-greedy": "random_greedy",
+    "random_greedy": "random_greedy",
+    "random-greedy-128": "random_greedy",
 }
 CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 ORDERS = ("K", "A", "C", "F")
@@ -48,8 +57,9 @@ _DEFS: dict[tuple, Function] = {}  # (subscripts, shapes, dtypes, dtype, backend
 _PLANS: dict[tuple, tuple[Plan, dict[str, str]]] = {}  # (subscripts, shapes, optimize) -> plan
 
 
-def compiled(subscripts: str | Parsed, infos: list[arrays.ArgInfo], dtype: str | None,
-             backend: str | None) -> Function:
+def compiled(
+    subscripts: str | Parsed, infos: list[arrays.ArgInfo], dtype: str | None, backend: str | None
+) -> Function:
     """The compiled def of one einsum for these operand shapes and dtypes (remembered)."""
     shapes = tuple(i.shape for i in infos)
     dtypes = tuple(i.dtype for i in infos)
@@ -58,8 +68,9 @@ def compiled(subscripts: str | Parsed, infos: list[arrays.ArgInfo], dtype: str |
     return remembered(_DEFS, key, build, limit=256)
 
 
-def einsum(args: tuple, out: Any, dtype: Any, order: str, casting: str, optimize: Any,
-           backend: str | None) -> Any:
+def einsum(
+    args: tuple, out: Any, dtype: Any, order: str, casting: str, optimize: Any, backend: str | None
+) -> Any:
     """`tensorc.einsum(*args, out=, dtype=, order=, casting=, optimize=)` (see api.einsum)."""
     subscripts, ops = _split(args)
     if order not in ORDERS:
@@ -80,7 +91,7 @@ def einsum_path(args: tuple, optimize: Any) -> tuple[list, str]:
     """numpy.einsum_path: the path (`['einsum_path', (i, j), ...]`) and a printable report."""
     subscripts, ops = _split(args)
     shapes = [_describe(op, n).shape for n, op in enumerate(ops)]
-    p, names = _planned(subscripts, shapes, optimize)
+    p, _ = _planned(subscripts, shapes, optimize)
     if p.steps:
         path = ["einsum_path", *((s.lhs, s.rhs) for s in p.steps)]
     else:
@@ -135,8 +146,9 @@ def _dtype_name(d: Any, what: str) -> str:
     name = str(d).removeprefix("torch.")  # a torch dtype
     if name in DTYPES:
         return name
-    raise ArgumentTypeError(f"einsum: {what} {d!r} is not a supported dtype",
-                            hint=f"supported: {', '.join(DTYPES)}")
+    raise ArgumentTypeError(
+        f"einsum: {what} {d!r} is not a supported dtype", hint=f"supported: {', '.join(DTYPES)}"
+    )
 
 
 def _compute_dtype(dtypes: list[str], dtype: Any, out: Any, casting: str) -> str | None:
@@ -229,8 +241,12 @@ def _strategy(optimize: Any, n: int) -> tuple[str, int | None, list | None]:
     if optimize is True:
         return "greedy", None, None
     name, limit = optimize, None
-    if (isinstance(optimize, tuple) and len(optimize) == 2 and isinstance(optimize[0], str)
-            and isinstance(optimize[1], (int, float))):  # numpy's (strategy, memory limit)
+    if (
+        isinstance(optimize, tuple)
+        and len(optimize) == 2
+        and isinstance(optimize[0], str)
+        and isinstance(optimize[1], (int, float))
+    ):  # numpy's (strategy, memory limit)
         name, limit = optimize[0], int(optimize[1])
     elif isinstance(optimize, (list, tuple)):
         entries = list(optimize)
@@ -256,8 +272,10 @@ def _checked_path(entries: list, n: int) -> list[tuple[int, ...]]:
     the current list (removed) and appends the result; a complete path leaves one."""
     live, path = n, []
     for k, e in enumerate(entries):
-        if not isinstance(e, (tuple, list)) or not e or not all(
-            isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in e
+        if (
+            not isinstance(e, (tuple, list))
+            or not e
+            or not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in e)
         ):
             raise ArgumentTypeError(
                 f"einsum: optimize path entry {k} ({e!r}) must be a tuple of operand positions"
@@ -277,8 +295,9 @@ def _checked_path(entries: list, n: int) -> list[tuple[int, ...]]:
     return path
 
 
-def _run_path(p: Plan, names: dict[str, str], ops: list, dtype: str | None, out: Any,
-              backend: str | None) -> Any:
+def _run_path(
+    p: Plan, names: dict[str, str], ops: list, dtype: str | None, out: Any, backend: str | None
+) -> Any:
     """Run a plan step by step, each step a compiled einsum; the last writes into `out`."""
     if not p.steps:
         return _step(names, [ops[0]], [p.inputs[0]], p.output, dtype, out, backend)
@@ -290,13 +309,29 @@ def _run_path(p: Plan, names: dict[str, str], ops: list, dtype: str | None, out:
         a, b = live[s.lhs], live[s.rhs]
         del live[s.rhs], live[s.lhs]
         last = k == len(p.steps) - 1
-        live.append(_step(names, [a, b], [s.lhs_indices, s.rhs_indices], s.out_indices, dtype,
-                          out if last else None, backend))
+        live.append(
+            _step(
+                names,
+                [a, b],
+                [s.lhs_indices, s.rhs_indices],
+                s.out_indices,
+                dtype,
+                out if last else None,
+                backend,
+            )
+        )
     return live[0]
 
 
-def _step(names: dict[str, str], ops: list, terms: list[str], output: str, dtype: str | None,
-          out: Any, backend: str | None) -> Any:
+def _step(
+    names: dict[str, str],
+    ops: list,
+    terms: list[str],
+    output: str,
+    dtype: str | None,
+    out: Any,
+    backend: str | None,
+) -> Any:
     parsed = ([([names[c] for c in t], None) for t in terms], ([names[c] for c in output], None))
     infos = [arrays.describe(op) for op in ops]
     return compiled(parsed, infos, dtype, backend)(*ops, out=out)

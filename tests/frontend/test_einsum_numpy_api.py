@@ -106,8 +106,18 @@ def _chain_ops():
 
 @pytest.mark.parametrize(
     "optimize",
-    [True, False, "greedy", "optimal", "dp", "branch-2", "random-greedy", ("greedy", 10**6),
-     ["einsum_path", (0, 2), (0, 3), (0, 2), (0, 1)], [(1, 3), (0, 1, 2), (0, 1)]],
+    [
+        True,
+        False,
+        "greedy",
+        "optimal",
+        "dp",
+        "branch-2",
+        "random-greedy",
+        ("greedy", 10**6),
+        ["einsum_path", (0, 2), (0, 3), (0, 2), (0, 1)],
+        [(1, 3), (0, 1, 2), (0, 1)],
+    ],
     ids=str,
 )
 def test_optimize(optimize):
@@ -135,8 +145,14 @@ def test_einsum_path_like_numpy():
     path, text = tensorc.einsum_path("ij,jk,kl->il", a, b, c, optimize="greedy")
     assert path == np.einsum_path("ij,jk,kl->il", a, b, c, optimize="greedy")[0]
     assert path == ["einsum_path", (1, 2), (0, 1)]
-    for line in ("Complete contraction:  ij,jk,kl->il", "Naive scaling:  4", "Optimized scaling:  3",
-                 "Largest intermediate:  1.500e+01 elements", "jk,kl->jl", "ij,jl->il"):
+    for line in (
+        "Complete contraction:  ij,jk,kl->il",
+        "Naive scaling:  4",
+        "Optimized scaling:  3",
+        "Largest intermediate:  1.500e+01 elements",
+        "jk,kl->jl",
+        "ij,jl->il",
+    ):
         assert line in text
     ops = _chain_ops()
     for opt in ("auto", "optimal", "greedy", False):
@@ -151,8 +167,15 @@ def test_einsum_path_like_numpy():
 
 def test_interleaved_form():
     a, b = f64(2, 3), f64(3, 4)
-    for args in [(a, [0, 1], b, [1, 2], [0, 2]), (a, [0, 1], b, [1, 2]), (a, [0, 1], [1, 0]),
-                 (a, [Ellipsis, 1], [Ellipsis]), (a, [0, 26]), (a, [26, 0]), (f64(3, 3), [5, 5])]:
+    for args in [
+        (a, [0, 1], b, [1, 2], [0, 2]),
+        (a, [0, 1], b, [1, 2]),
+        (a, [0, 1], [1, 0]),
+        (a, [Ellipsis, 1], [Ellipsis]),
+        (a, [0, 26]),
+        (a, [26, 0]),
+        (f64(3, 3), [5, 5]),
+    ]:
         got = tensorc.einsum(*args, backend="interp")
         np.testing.assert_allclose(got, np.einsum(*args), rtol=1e-10, atol=1e-12)
     with pytest.raises(TypeError, match="each label must be an int or Ellipsis, got str 'a'"):
@@ -210,11 +233,18 @@ def test_errors_are_value_and_type_errors():
 
 # the builtin each catalog class also is (str(err) unchanged: the formatted message)
 KINDS = {
-    errors.SyntaxError_: ValueError, errors.NameError_: NameError, errors.ShapeError: ValueError,
-    errors.RangeError: ValueError, errors.TypeError_: TypeError, errors.StatementError: ValueError,
-    errors.ArgumentTypeError: TypeError, errors.ArgumentShapeError: ValueError,
-    errors.ArgumentValueError: ValueError, errors.BackendError: ValueError,
-    errors.UnsupportedError: NotImplementedError, errors.ScheduleError: ValueError,
+    errors.SyntaxError_: ValueError,
+    errors.NameError_: NameError,
+    errors.ShapeError: ValueError,
+    errors.RangeError: ValueError,
+    errors.TypeError_: TypeError,
+    errors.StatementError: ValueError,
+    errors.ArgumentTypeError: TypeError,
+    errors.ArgumentShapeError: ValueError,
+    errors.ArgumentValueError: ValueError,
+    errors.BackendError: ValueError,
+    errors.UnsupportedError: NotImplementedError,
+    errors.ScheduleError: ValueError,
 }
 
 
@@ -228,7 +258,10 @@ def test_catalog_builtin_kinds(cls):
 
 
 def test_every_catalog_class_has_a_kind():
-    classes = {v for v in vars(errors).values()
-               if isinstance(v, type) and issubclass(v, errors.TensorcError)}
+    classes = {
+        v
+        for v in vars(errors).values()
+        if isinstance(v, type) and issubclass(v, errors.TensorcError)
+    }
     neutral = {errors.TensorcError, errors.ErrorGroup, errors.ArgumentError}  # mixed kinds
     assert classes - neutral == set(KINDS)

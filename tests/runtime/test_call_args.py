@@ -66,8 +66,8 @@ def test_keyword_errors_are_type_errors():
     mod = tensorc.compile(SOURCE, backend="interp")
     a, b = f32(4, 3), f32(3, 5)
     cases = [
-        (dict(A=a, Bee=b), r"unexpected keyword argument 'Bee'(.|\n)*did you mean 'B'"),
-        (dict(A=a), r"missing argument\(s\) 'B'"),
+        ({"A": a, "Bee": b}, r"unexpected keyword argument 'Bee'(.|\n)*did you mean 'B'"),
+        ({"A": a}, r"missing argument\(s\) 'B'"),
     ]
     for kwargs, match in cases:
         with pytest.raises(TypeError, match=match):
