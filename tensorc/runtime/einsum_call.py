@@ -76,9 +76,10 @@ def einsum(
     if order not in ORDERS:
         raise ArgumentValueError(f"einsum: order={order!r}", hint=f"choose one of: {ORDERS}")
     infos = [_describe(op, n) for n, op in enumerate(ops)]
-    compute = _compute_dtype([i.dtype for i in infos], dtype, out, casting)
+    compute, natural = _compute_dtype([i.dtype for i in infos], dtype, out, casting)
     if isinstance(optimize, str) and optimize == "auto":
-        result = compiled(subscripts, infos, compute, backend)(*ops, out=out)
+        fused = None if compute == natural else compute  # one def for both spellings
+        result = compiled(subscripts, infos, fused, backend)(*ops, out=out)
     else:
         p, names = _planned(subscripts, [i.shape for i in infos], optimize)
         result = _run_path(p, names, ops, compute, out, backend)
@@ -151,8 +152,9 @@ def _dtype_name(d: Any, what: str) -> str:
     )
 
 
-def _compute_dtype(dtypes: list[str], dtype: Any, out: Any, casting: str) -> str | None:
-    """The dtype the einsum computes and returns in; None: numpy promotion of the operands'."""
+def _compute_dtype(dtypes: list[str], dtype: Any, out: Any, casting: str) -> tuple[str, str]:
+    """The dtype the einsum computes and returns in, and numpy's promotion of the operands'
+    dtypes (the two differ under `dtype=` or an `out=` of another dtype)."""
     if casting not in CASTINGS:
         raise ArgumentValueError(f"einsum: casting={casting!r}", hint=f"choose one of: {CASTINGS}")
     natural = dtypes[0]
@@ -179,7 +181,7 @@ def _compute_dtype(dtypes: list[str], dtype: Any, out: Any, casting: str) -> str
                     hint=f"pass an out= array of dtype {want}, or casting='unsafe'",
                 )
             want = got
-    return None if want == natural else want
+    return want, natural
 
 
 def _can_cast(src: str, dst: str, casting: str) -> bool:

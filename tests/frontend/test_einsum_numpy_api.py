@@ -265,3 +265,12 @@ def test_every_catalog_class_has_a_kind():
     }
     neutral = {errors.TensorcError, errors.ErrorGroup, errors.ArgumentError}  # mixed kinds
     assert classes - neutral == set(KINDS)
+
+
+@pytest.mark.parametrize("optimize", ["auto", True, False])
+def test_operands_are_cast_to_the_result_dtype_first(optimize):
+    """numpy casts every operand to the result dtype before multiplying: int8 * int8 steps of a
+    path with a float32 operand must not wrap in int8."""
+    a, b = np.full(40, 100, np.int8), np.ones(40, np.float32)
+    got = tensorc.einsum("i,i,i->", a, a, b, optimize=optimize, backend="interp")
+    assert got == np.einsum("i,i,i->", a, a, b) == 400000.0
