@@ -17,10 +17,12 @@ from __future__ import annotations
 import tensorc.explain  # noqa: F401 - loaded first, so its import never rebinds `explain` below
 from tensorc.api import compile, einsum, einsum_path, explain, jit, load
 from tensorc.autotune import tune
+from tensorc.grad.api import grad  # after the package import: `tensorc.grad` is this function
 from tensorc.backends import CHOICES as BACKENDS
 from tensorc.errors import TensorcError
 
 __all__ = [
-    "BACKENDS", "TensorcError", "compile", "einsum", "einsum_path", "explain", "jit", "load", "tune",
+    "BACKENDS", "TensorcError", "compile", "einsum", "einsum_path", "explain", "grad", "jit", "load",
+    "tune",
 ]
 __version__ = "0.1.0"

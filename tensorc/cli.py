@@ -6,6 +6,7 @@
     tensorc explain FILE|SOURCE [--def NAME] [--target cpu|gpu] [--size N=1000 ...]
     tensorc run FILE [--def NAME] --size N=1000 ... [--backend B] [--repeat 5] [--check]
     tensorc tune FILE [--def NAME] --size N=1000 ... [--backend B] [--budget 1.0]
+    tensorc grad FILE [--def NAME] [--wrt x,y] [--explain]   the backward equations
     tensorc cache info|list|clear|prune [--kind K] [--older-than 7d] [--max 500M] [--json]
 
 `run` and `tune` make random inputs, so they need every size of the def (`--size`, one per size
@@ -95,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--budget", type=float, default=1.0, help="timing seconds per candidate")
     c.add_argument("--seed", type=int, default=0)
     c.set_defaults(handler=_tune)
+
+    c = sub.add_parser("grad", help="print the backward equations (the gradient def) of a def")
+    c.add_argument("file")
+    c.add_argument("--def", dest="def_name")
+    c.add_argument("--wrt", help="comma-separated inputs (default: every float input)")
+    c.add_argument("--explain", action="store_true", help="also the backward's kernel plan")
+    c.add_argument("--target", choices=("cpu", "gpu"), default="cpu")
+    c.set_defaults(handler=_grad)
 
     from tensorc.cache import report
 
@@ -206,6 +215,27 @@ def _tune(args) -> int:
                       progress=sys.stderr.isatty())
         print(f"{d.name}: {len(result.trials)} candidates, best is {result.speedup:.2f}x the default")
         print(result.table())
+    return 0
+
+
+def _grad(args) -> int:
+    from tensorc.grad import gradient
+    from tensorc.ir.printer import print_def
+
+    program = _read(args.file)
+    wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
+    for d in _defs(program, args.def_name):
+        g = gradient(d, wrt)
+        saved = ", ".join(g.saved)
+        cots = ", ".join(f"{c} = d(loss)/d({o})" for o, c in g.cotangents)
+        print(f"# backward of {d.name}: saved forward outputs {saved}; cotangents {cots}")
+        for note in g.notes:
+            print(f"# {note}")
+        print(print_def(g.backward))
+        if args.explain:
+            from tensorc.explain import explain
+
+            print(explain(g.backward, target=args.target))
     return 0
 
 

@@ -42,5 +42,5 @@ def _reparse(back):
         return parse_program(text, f"<{back.name}>").defs[0]
     except ShapeError:
         raise
-    except Exception as err:  # noqa: BLE001 - a bug here: show the text that failed
+    except Exception as err:
         raise AssertionError(f"{back.name} does not re-parse:\n{text}") from err

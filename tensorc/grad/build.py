@@ -18,7 +18,7 @@ from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce
 from tensorc.ir.types import INDEX, is_float
 
 
-def const(value: float | int, dtype: str) -> Const:
+def const(value: float, dtype: str) -> Const:
     """A literal of `dtype` (float literals for float dtypes)."""
     return Const(float(value) if is_float(dtype) else int(value), dtype)
 
@@ -58,7 +58,20 @@ def neg(a: Expr) -> Expr:
     return call("neg", a)
 
 
+def _guarded(e: Expr) -> bool:
+    """`c ? x : 0`: a cotangent that flows only where c holds."""
+    return isinstance(e, Call) and e.fn == "select" and is_const(e.args[2], 0)
+
+
 def mul(a: Expr, b: Expr) -> Expr:
+    # (c ? g : 0) * f is c ? g * f : 0: f's reads stay under the guard that kept them in
+    # bounds in the forward (`rf >= D ? x(rf - D) : 0`)
+    if _guarded(a):
+        c, t, _ = a.args
+        return select(c, mul(t, b), const(0, promote_dtype(a, b)))
+    if _guarded(b):
+        c, t, _ = b.args
+        return select(c, mul(a, t), const(0, promote_dtype(a, b)))
     if is_const(a, 1):
         return b
     if is_const(b, 1):
@@ -75,11 +88,18 @@ def mul(a: Expr, b: Expr) -> Expr:
 
 
 def div(a: Expr, b: Expr) -> Expr:
+    if _guarded(a):
+        c, t, _ = a.args
+        return select(c, div(t, b), const(0, result_dtype("div", (a.dtype, b.dtype))))
     if is_const(b, 1):
         return a
     if isinstance(a, Call) and a.fn == "neg":
         return neg(div(a.args[0], b))
     return call("div", a, b)
+
+
+def promote_dtype(a: Expr, b: Expr) -> str:
+    return result_dtype("mul", (a.dtype, b.dtype))
 
 
 def select(c: Expr, a: Expr, b: Expr) -> Expr:

@@ -28,13 +28,36 @@ import sympy
 
 from tensorc.errors import ArgumentError, UnsupportedError
 from tensorc.grad.build import (
-    add, call, cast, conj, conjuncts, const, flat_index, free_indices, index, mul, reads,
-    select, sub, substitute, unique_binders,
+    add,
+    call,
+    cast,
+    conj,
+    conjuncts,
+    const,
+    flat_index,
+    free_indices,
+    index,
+    mul,
+    reads,
+    select,
+    sub,
+    substitute,
+    unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
-from tensorc.grad.transpose import Context, transpose
+from tensorc.grad.transpose import Context, Transposed, transpose
 from tensorc.ir.tensor_ir import (
-    Access, Call, Def, Expr, Index, Range, Reduce, Statement, TensorDecl, is_zero, size_symbol,
+    Access,
+    Call,
+    Def,
+    Expr,
+    Index,
+    Range,
+    Reduce,
+    Statement,
+    TensorDecl,
+    is_zero,
+    size_symbol,
     walk,
 )
 from tensorc.ir.types import INDEX, is_float
@@ -259,17 +282,32 @@ class _Reverse:
 
     # -- 3. gradient statements ----------------------------------------------------------------
     def _emit(self, groups: dict) -> None:
+        """One statement per gradient tensor and shape of contribution: contributions of one
+        forward statement over the same domain and mask are added into one right-hand side."""
+        pending: dict[str, list[Transposed]] = {}
         for (tensor, indices, ctx), g in groups.items():
             if tensor not in self.active:
                 continue
             target = self._cot_target(tensor)
             decl = self.decls[tensor]
             t = transpose(indices, g, ctx, decl.shape, self.fresh, self.invert)
-            rhs = cast(t.rhs, decl.dtype)
-            if target in self.written:
-                rhs = add(Access(target, tuple(index(i) for i in t.indices), decl.dtype), rhs)
-            self.written.add(target)
-            self.adjoint.append(Statement(target, t.indices, t.domain, rhs, t.mask))
+            t = replace(t, rhs=cast(t.rhs, decl.dtype))
+            same = pending.setdefault(target, [])
+            for k, other in enumerate(same):
+                merged = _merge(other, t, self.fresh)
+                if merged is not None:
+                    same[k] = merged
+                    break
+            else:
+                same.append(t)
+        for target, ts in pending.items():
+            dtype = self.temps[target].dtype if target in self.temps else ts[0].rhs.dtype
+            for t in ts:
+                rhs = t.rhs
+                if target in self.written:
+                    rhs = add(Access(target, tuple(index(i) for i in t.indices), dtype), rhs)
+                self.written.add(target)
+                self.adjoint.append(Statement(target, t.indices, t.domain, rhs, t.mask))
 
     def _cot_target(self, tensor: str) -> str:
         if tensor in self.grad_names:
@@ -296,7 +334,7 @@ class _Reverse:
     def backward(self, name: str) -> Gradient:
         self.run()
         d = self.d
-        body = self.recompute + self.adjoint
+        body = self.recompute + [self._hoisted_reads(st) for st in self.adjoint]
         needed = _needed_forward(self.versions, body, {t.name for t in d.inputs} | {
             o.name for o in d.outputs})
         forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
@@ -339,6 +377,22 @@ class _Reverse:
                 s = names[s]
             out.append(s)
         return tuple(out)
+
+    def _hoisted_reads(self, st: Statement) -> Statement:
+        """Reads of a hoisted reduction's value (inside derivative formulas) use its temp."""
+        values = {node: acc for (node, _), acc in self.hoisted.items()}
+
+        def use(e: Expr) -> Expr:
+            if isinstance(e, Reduce) and e in values:
+                return values[e]
+            if isinstance(e, Reduce):
+                mask = None if e.mask is None else use(e.mask)
+                return replace(e, body=use(e.body), mask=mask)
+            if isinstance(e, Call):
+                return replace(e, args=tuple(map(use, e.args)))
+            return e
+
+        return replace(st, rhs=use(st.rhs))
 
     def _unique(self, st: Statement) -> Statement:
         seen = set(st.indices)
@@ -422,6 +476,22 @@ def _clip(st: Statement, dims: dict) -> Statement:
 
     mask = None if st.mask is None else expr(st.mask)
     return replace(st, domain=tuple(map(hi, st.domain)), rhs=expr(st.rhs), mask=mask)
+
+
+def _merge(a: Transposed, b: Transposed, fresh: Callable[[str], str]) -> Transposed | None:
+    """`a + b` as one statement when `b`, its LHS indices renamed to `a`'s, has `a`'s domain
+    and mask; else None."""
+    if len(a.indices) != len(b.indices):
+        return None
+    # b's reductions may bind a's LHS names (gram: dx(i, d) sums j, dx(j, d) sums i)
+    b = replace(b, rhs=unique_binders(b.rhs, set(a.indices) | set(b.indices), fresh))
+    names = dict(zip(b.indices, a.indices))
+    subst = {old: index(new) for old, new in names.items() if old != new}
+    dom = tuple(replace(r, index=names[r.index]) for r in b.domain)
+    mask = None if b.mask is None else substitute(b.mask, subst)
+    if dom != a.domain or mask != a.mask:
+        return None
+    return replace(a, rhs=add(a.rhs, substitute(b.rhs, subst)))
 
 
 def _add(groups: dict, key: tuple, g: Expr) -> None:

@@ -14,13 +14,13 @@ The remaining context indices are summed; masks on LHS indices only become the s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy
 
 from tensorc.grad.affine import from_sympy, index_symbol, solve_unit, to_sympy
 from tensorc.grad.build import call, conj, conjuncts, free_indices, index, substitute
-from tensorc.ir.tensor_ir import Expr, Index, Range, Reduce
+from tensorc.ir.tensor_ir import Expr, Index, Range, Reduce, is_zero
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,12 @@ def transpose(indices: tuple[Expr, ...], g: Expr, ctx: Context, shape: tuple,
     for pos, e in enumerate(indices):
         e = substitute(e, subst)
         if isinstance(e, Index) and e.name in rng and e.name not in taken:
-            lhs.append(rng[e.name])
+            # a read beyond the tensor is guarded in the forward (`j < N ? A(i, j) : ...`), so
+            # the points past its extent contribute nothing
+            r = rng[e.name]
+            if not is_zero(sympy.sympify(r.hi) - shape[pos]):
+                r = replace(r, hi=sympy.Min(r.hi, shape[pos]))
+            lhs.append(r)
             taken.add(e.name)
             continue
         u = fresh("u")
