@@ -152,3 +152,11 @@ def test_out_refuses_autograd():
         mod.mm(a, torch.randn(3, 5), out=torch.empty(4, 5))
     got = mod.mm(a, B=torch.randn(3, 5))  # keywords keep autograd
     assert got.requires_grad
+
+
+def test_an_input_named_out_is_an_input():
+    mod = tensorc.compile(
+        "def f(float(N) out, float(N) y) -> (z) { z(i) = out(i) - y(i) }", backend="interp"
+    )
+    x, y = f32(3), f32(3)
+    np.testing.assert_allclose(mod.f(y=y, out=x), x - y, rtol=1e-6)
