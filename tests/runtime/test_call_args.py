@@ -160,3 +160,20 @@ def test_an_input_named_out_is_an_input():
     )
     x, y = f32(3), f32(3)
     np.testing.assert_allclose(mod.f(y=y, out=x), x - y, rtol=1e-6)
+
+
+def test_out_on_triton():
+    """The triton backend writes torch tensors: a torch out= is written in place, a numpy one
+    (numpy inputs) gets the result copied in (TRITON_INTERPRET=1 without a GPU)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("triton")
+    if not tensorc.backends.get_backend("triton").available():
+        pytest.skip("triton backend unavailable (no CUDA and TRITON_INTERPRET unset)")
+    mod = tensorc.compile(SOURCE, backend="triton")
+    a, b = torch.randn(4, 3), torch.randn(3, 5)
+    c = torch.full((4, 5), float("nan"))
+    assert mod.mm(a, B=b, out=c) is c
+    torch.testing.assert_close(c, a @ b, rtol=1e-4, atol=1e-4)
+    cn = np.full((4, 5), np.nan, np.float32)
+    assert mod.mm(a.numpy(), b.numpy(), out=cn) is cn
+    np.testing.assert_allclose(cn, a.numpy() @ b.numpy(), rtol=1e-4, atol=1e-4)
