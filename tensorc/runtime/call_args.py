@@ -195,16 +195,16 @@ def _overlaps(a: Any, b: Any) -> bool:
         except np.exceptions.TooHardError:
             return True
     ra, rb = _byte_range(a), _byte_range(b)
-    return ra is not None and rb is not None and ra[0] < rb[1] and rb[0] < ra[1]
+    return ra is not None and rb is not None and ra[0] == rb[0] and ra[1] < rb[2] and rb[1] < ra[2]
 
 
-def _byte_range(x: Any) -> tuple[int, int] | None:
-    """[first, last) byte of an array in host memory (None: a scalar, empty, or on a GPU)."""
+def _byte_range(x: Any) -> tuple[str, int, int] | None:
+    """The device and [first, last) byte of an array (None: a scalar or empty)."""
     if isinstance(x, np.ndarray):
-        return byte_bounds(x) if x.size else None
-    if arrays.is_torch(x) and x.device.type == "cpu" and x.numel():
+        return ("cpu", *byte_bounds(x)) if x.size else None
+    if arrays.is_torch(x) and x.numel():
         span = sum((n - 1) * s for n, s in zip(x.shape, x.stride()))
-        return x.data_ptr(), x.data_ptr() + (span + 1) * x.element_size()
+        return str(x.device), x.data_ptr(), x.data_ptr() + (span + 1) * x.element_size()
     return None
 
 
