@@ -284,8 +284,9 @@ def _nonnegative(d) -> bool:
     bounded by any one of its arguments."""
     d = sympy.expand(d)
     atoms = [a for a in d.atoms(sympy.Min, sympy.Max)]
-    if not atoms:
-        return bool(d.is_nonnegative)
+    if not atoms:  # sizes are >= 1 here: an empty array reads nothing (the call checks the rest)
+        pos = {s: sympy.Symbol(s.name, integer=True, positive=True) for s in d.free_symbols}
+        return bool(d.subs(pos).is_nonnegative)
     m = atoms[0]
     k = d.coeff(m)
     if not d.has(m) or (k != 0 and sympy.expand(d - k * m).has(m)):
@@ -314,9 +315,10 @@ def _check_in_bounds(c: Constraint, known: dict, indices: set[str]) -> None:
     if below and above:
         return
     over = ", ".join(f"{s} in {_fmt(known[s])}" for s in sorted(ranges, key=str))
+    spans = f", which spans {lo}..{hi} for {over}," if ranges else ""
     raise ShapeError(
-        f"{c.tensor}'s dimension {c.dim} is read at {c.expr}, which spans {lo}..{hi} for "
-        f"{over}, but {c.tensor} is defined on {_fmt((c.lo, c.size))} only",
+        f"{c.tensor}'s dimension {c.dim} is read at {c.expr}{spans} but {c.tensor} is defined "
+        f"on {_fmt((c.lo, c.size))} only",
         c.span,
         "restrict the indices with `where` ranges that keep every access in bounds"
         + (" (or declare the output with the shape the inputs allow)" if ranges else ""),
