@@ -327,6 +327,21 @@ def _triton_paths(prog) -> dict[str, str]:
     return out
 
 
+def _rewrites(trace: list[tuple[str, str, set]]) -> list[str]:
+    """The `rewrites:` section: each pass that changed the def (normal form, inlining, ...),
+    what it touched and, from its module's first docstring line, what it does."""
+    import sys
+
+    from tensorc.passes import PIPELINE
+
+    doc = {p.__name__: (sys.modules[p.__module__].__doc__ or "").strip().splitlines()[0]
+           for p in PIPELINE}  # fmt: skip
+    out = ["rewrites:"]
+    for name, what, _ in trace:
+        out.append(f"  {name}: {what} ({doc.get(name, '').rstrip('.')})")
+    return out if trace else out + ["  (none: the def is already in normal form)"]
+
+
 def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = None) -> str:
     """The kernel plan of `def_` on `target` as text (sizes, if given, make the numbers concrete).
 
@@ -337,17 +352,23 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
     from tensorc.passes.inline_temps import not_inlined
     from tensorc.schedule import default_schedule, lower
 
-    after = run_pipeline(def_, sizes)
+    trace: list[tuple[str, str, set]] = []
+    after = run_pipeline(def_, sizes, trace)
     sched = default_schedule(after, target, sizes)
     prog = lower(after, sched)
     lines = [f"def {def_.name}: {len(prog.kernels)} kernel(s) for {target}"]
     if prog.static_sizes:
         lines.append("specialised sizes: " + ", ".join(f"{n}={v}" for n, v in prog.static_sizes))
+    lines += _rewrites(trace)
 
     lines.append("fusion:")
     gone = [t.name for t in def_.temps if t.name not in {x.name for x in after.temps}]
+    inlined = set().union(*(g for name, _, g in trace if name == "inline_temps"))
     for t in gone:
-        lines.append(f"  temp {t} inlined into its readers: never stored")
+        how = "inlined into its readers" if t in inlined else "not read after the rewrites"
+        lines.append(f"  temp {t} {how}: never stored")
+    lines += ["  " + n.replace("; stored as", "; so it is stored as")
+              for n in not_inlined(after, sizes, choice=True)]  # fmt: skip
     if len(after.body) < len(def_.body) - len(gone):
         lines.append(f"  {len(def_.body) - len(gone) - len(after.body)} pointwise update statement(s) fused into the statement before")
     notes = [n for n in prog.notes if "not" not in n]
@@ -403,6 +424,6 @@ def explain(def_: T.Def, target: str = "cpu", sizes: dict[str, int] | None = Non
             lines += tl
 
     lines.append("not fused:")
-    plain = not_inlined(after, sizes) + [n for n in prog.notes if "not" in n]
+    plain = not_inlined(after, sizes, choice=False) + [n for n in prog.notes if "not" in n]
     lines += ["  " + n for n in plain] or ["  (everything fused as planned)"]
     return "\n".join(lines) + "\n"

@@ -41,18 +41,39 @@ PIPELINE = [
 ]
 
 
-def run_pipeline(def_: Def, sizes: dict[str, int] | None = None) -> Def:
+def run_pipeline(
+    def_: Def, sizes: dict[str, int] | None = None, trace: list[tuple[str, str, set]] | None = None
+) -> Def:
     """Run every pass of PIPELINE in order (with the TensorIR verifier between passes when
-    TENSORC_CHECKS=1); `sizes` (the call's, if known) go to the passes that price decisions."""
+    TENSORC_CHECKS=1); `sizes` (the call's, if known) go to the passes that price decisions.
+    `trace`, if given, receives (pass name, what it did in words, the temps it removed) for each
+    pass that changed the def (`explain` lists them as the rewrites applied)."""
     check = knobs.checks()
     verify = None
     if check:
         from tensorc.ir.verifier import verify
     for p in PIPELINE:
+        before = def_
         def_ = p(def_, sizes=sizes) if "sizes" in inspect.signature(p).parameters else p(def_)
+        if trace is not None and def_ != before:
+            gone = {t.name for t in before.temps} - {t.name for t in def_.temps}
+            trace.append((p.__name__, _changes(before, def_), gone))
         if verify is not None:
             verify(def_)
     return def_
+
+
+def _changes(before: Def, after: Def) -> str:
+    """Which statements a pass rewrote, added or removed, as `statement o; new temp t; ...`."""
+    old = {(st.tensor, st.rhs) for st in before.body}
+    new = {(st.tensor, st.rhs) for st in after.body}
+    touched = [t for t, _ in dict.fromkeys(sorted(new - old))]
+    gone = sorted({t.name for t in before.temps} - {t.name for t in after.temps})
+    made = sorted({t.name for t in after.temps} - {t.name for t in before.temps})
+    parts = [f"rewrote {', '.join(dict.fromkeys(touched))}"] if touched else []
+    parts += [f"new temp {', '.join(made)}"] if made else []
+    parts += [f"temp {', '.join(gone)} gone"] if gone else []
+    return "; ".join(parts) or "changed the def"
 
 
 def to_loops(

@@ -195,11 +195,20 @@ def inline_temps(def_: Def, sizes: dict[str, int] | None = None) -> Def:
     return def_
 
 
-def not_inlined(def_: Def, sizes: dict[str, int] | None = None) -> list[str]:
-    """Plain sentences for the temps `inline_temps` left as buffers."""
+# reasons that are a plan's choice (the buffer makes it faster), not a fast path missed
+CHOICES = ("is an operand of a Gemm", "is a factor of an n-ary contraction")
+
+
+def not_inlined(
+    def_: Def, sizes: dict[str, int] | None = None, choice: bool | None = None
+) -> list[str]:
+    """Plain sentences for the temps `inline_temps` left as buffers (`choice`: only those kept
+    by choice, True, or only the others, False)."""
     out = []
     for decl in def_.temps:
         why = why_not_inlinable(def_, decl.name, sizes)
+        if why is not None and choice is not None and any(c in why for c in CHOICES) != choice:
+            continue
         if why is not None:
             shape = ", ".join(str(d) for d in decl.shape)
             out.append(f"{why}; stored as buffer {decl.name}[{shape}]")

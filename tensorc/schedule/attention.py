@@ -115,20 +115,24 @@ def _affine_in(c: T.Expr, i: str) -> bool:
     return all(p.is_polynomial(s) and sympy.degree(p, s) <= 1 for p in parts)
 
 
-def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
-    """The roles of `st` if it is a (masked) softmax(dot product)-weighted sum, else None."""
+NOT_SOFTMAX = "not a softmax-weighted sum"
+
+
+def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
+    """The roles of `st` if it is a (masked) softmax(dot product)-weighted sum, else why not
+    (NOT_SOFTMAX when it is no softmax-weighted sum at all)."""
     r = st.rhs
     if (
         st.mask is not None
         or not isinstance(r, T.Reduce)
         or len(set(st.indices)) != len(st.indices)
     ):
-        return None
-    if any(not _zero(rg.lo) for rg in st.domain) or DTYPES[r.dtype].kind != "f":
-        return None
+        return NOT_SOFTMAX
     parts = nest._online_softmax_parts(r)
     if parts is None:
-        return None
+        return NOT_SOFTMAX
+    if any(not _zero(rg.lo) for rg in st.domain) or DTYPES[r.dtype].kind != "f":
+        return "an output range does not start at 0, or the sum is not floating point"
     a, rest = parts
     j = r.ranges[0].index
     dots, score_scalars = _split(a)
@@ -136,7 +140,7 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
     if len(dots) != 1 or not isinstance(dots[0], T.Reduce):
         reduces = [x for x in walk(a) if isinstance(x, T.Reduce)]
         if len(reduces) != 1:
-            return None
+            return f"the score holds {len(reduces)} reductions, not one dot product"
         dots, score_scalars, mod = reduces, [], a  # a score term: f(dot, indices)
     dot = dots[0]
     if (
@@ -145,41 +149,42 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | None:
         or dot.mask is not None
         or not _zero(dot.ranges[0].lo)
     ):
-        return None
+        return "the score's reduction is not one unmasked sum over a 0-based feature index"
     if compute_dtype(dot.dtype) != compute_dtype(r.dtype):
-        return None
+        return "the score and the weighted sum have different compute types"
     d = dot.ranges[0].index
     accs, inner_scalars = _split(dot.body)
     vals, value_scalars = _split(rest)
     if len(accs) != 2 or len(vals) != 1 or not all(isinstance(x, T.Access) for x in accs + vals):
-        return None
+        return "the score is not a dot product of two tensors weighting one value tensor"
     x, y = accs if j in _names(accs[1]) else accs[::-1]
     v = vals[0]
     lhs = set(st.indices)
     if j in _names(x) or j not in _names(y) or j not in _names(v):
-        return None
+        return f"{j} is not the key index of exactly the key and value tensors"
     i_c = [n for n in st.indices if n in _names(x) and n not in _names(y) | _names(v)]
     e_c = [n for n in st.indices if n in _names(v) and n not in _names(x) | _names(y)]
     if not i_c or not e_c:
-        return None
+        return "no query-row index or no value-column index of its own"
     i, e = i_c[-1], e_c[-1]  # the innermost; others (heads that K/V share) act as batch indices
     batch = [n for n in st.indices if n not in (i, e)]
     roles = ((x, {i, d}), (y, {j, d}), (v, {j, e}))
     for acc, need in roles:
         decl = def_.tensor(acc.tensor)
         if not _plain(acc) or len(acc.indices) != len(decl.shape) or acc.tensor == st.tensor:
-            return None
+            return f"{acc.tensor} is not read with plain indices over its whole shape"
         if not need <= _names(acc) or not _names(acc) <= need | (lhs - {i, e}):
-            return None
+            return f"{acc.tensor}'s indices do not fit the roles (query, key, value)"
         if DTYPES[acc.dtype].kind != "f":
-            return None
+            return f"{acc.tensor} is not floating point"
     mask = conjuncts(r.mask)
     if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
-        return None
+        return "the mask is not a conjunction of bounds on j linear in i"
     if mod is not None:
         mod = _score_term(a, dot, (lhs - {e}) | {j}, st.tensor)
         if mod is None:
-            return None
+            return (f"the score term reads {e}, a feature index or the output, or holds a "
+                    f"reduction")  # fmt: skip
     scalars = score_scalars + inner_scalars
     return Attention(r, i, j, d, e, batch, x, y, v, scalars, value_scalars, mask,
                      dot.ranges[0].hi, mod)  # fmt: skip
@@ -190,13 +195,17 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     names = pb.names()
     nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
     m = match(pb.def_, st, nest)
-    if m is None:
+    label = f"statement {k + 1} ({st.tensor})"
+    miss = f"{label}: softmax-weighted sum not on the flash path (a streaming loop nest): "
+    if isinstance(m, str):
+        if m != NOT_SOFTMAX:
+            pb.notes.append(miss + m)
         return False
     body = _Builder(pb, st, m, nest, names).kernel()
     if body is None:
+        pb.notes.append(miss + "its mask gives no j bounds for a block of rows")
         return False
     bm, bn = pb.schedule.flash_blocks
-    label = f"statement {k + 1} ({st.tensor})"
     notes = [
         (
             f"{label}: softmax-weighted sum in one online pass, blocked as flash attention "
@@ -208,6 +217,10 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     if m.score_mod is not None:
         notes.append(f"{label}: score term applied to each score tile after its Gemm, in the "
                      f"online pass")  # fmt: skip
+        if any(isinstance(x, T.Const) and not isinstance(x.value, bool) and x.value <= -1e30
+               for x in walk(m.score_mod)):  # fmt: skip
+            notes.append(f"{label}: a -1e30 ternary mask is not a domain mask (some row would "
+                         f"keep no j): its blocks are not skipped")  # fmt: skip
     pb.kernel(body, notes)
     return True
 

@@ -289,6 +289,33 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     return True
 
 
+def why_no_gemm(st: T.Statement) -> list[str]:
+    """For a statement lowered as a loop nest: each sum of a product of >= 2 tensors in it (a
+    Gemm's shape) and why it did not become one (`explain` lists these under "not fused")."""
+    out = []
+    lhs = set(st.indices)
+    for r in walk(st.rhs):
+        if not (isinstance(r, T.Reduce) and r.op == "sum"):
+            continue
+        fs = _mul_factors(r.body)
+        tensors = [f for f in fs if isinstance(f, T.Access) and f.indices and _plain(f)]
+        if len(tensors) < 2 or len(tensors) + sum(_scalar(f) for f in fs) != len(fs):
+            continue
+        over = ", ".join(g.index for g in r.ranges)
+        if r.mask is not None:
+            why = "it is masked"
+        elif free_indices(r) != lhs:
+            why = "it is computed per element of an expression around it, not over the output"
+        else:
+            why = "its ranges or operands do not cover whole tensors from 0"
+        out.append(f"sum of products over ({over}) not lowered to a Gemm: {why}")
+    return out
+
+
+def _scalar(f: T.Expr) -> bool:
+    return isinstance(f, T.Const) or isinstance(f, T.Access) and not f.indices
+
+
 def _with_temps(def_: T.Def, pb) -> T.Def:
     extra = tuple(T.TensorDecl(b.name, b.dtype, b.shape, "temp") for b in pb.extra_temps)
     return replace(def_, temps=def_.temps + extra)

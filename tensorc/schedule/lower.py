@@ -356,6 +356,8 @@ class ProgramBuilder:
         if nest.inner:
             dims = ", ".join(nest.inner)
             notes.append(f"{label}: work shared across {dims} hoisted; accumulators are local arrays over {dims}")
+        if self.schedule.target == "cpu" and self.schedule.gemm:
+            notes += [f"{label}: {why}" for why in contraction.why_no_gemm(st)]
         self.kernel(body, notes)
 
     def block_rows(self, body: tuple) -> tuple[tuple, bool]:
