@@ -13,7 +13,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tensorc.ir.types import DTYPES, to_numpy
+from tensorc.errors import ArgumentValueError
+from tensorc.ir.types import DTYPES, is_float, is_int, to_numpy
 
 _TORCH_NAMES = {
     "bool": "bool", "int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64",
@@ -75,6 +76,28 @@ def describe(x: Any) -> ArgInfo:
         name = x.dtype.name
         return ArgInfo("numpy", name if name in DTYPES else None, x.shape, "cpu", name)
     raise TypeError(type(x).__name__)
+
+
+def check_scalar(name: str, value: Any, dtype: str) -> None:
+    """A scalar argument `name` must be representable in its declared `dtype`: an int32 parameter
+    given 2**40 would wrap (or overflow in the conversion); raises `ArgumentValueError`."""
+    if is_int(dtype):
+        info = np.iinfo(to_numpy(dtype))
+        if not info.min <= int(value) <= info.max:
+            raise ArgumentValueError(
+                f"argument {name!r}: {int(value)} does not fit {dtype}, whose range is "
+                f"{info.min}..{info.max}",
+                hint=f"pass a value in {info.min}..{info.max}, or declare {name} with a wider type",
+            )
+    elif is_float(dtype):
+        try:
+            float(value)
+        except OverflowError:
+            raise ArgumentValueError(
+                f"argument {name!r}: {value} does not fit {dtype}, whose largest value is "
+                f"{float(np.finfo(np.float32 if dtype == 'bfloat16' else to_numpy(dtype)).max):g}",
+                hint="pass a float",
+            ) from None
 
 
 def signature(x: Any) -> Any:

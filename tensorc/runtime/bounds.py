@@ -1,0 +1,433 @@
+"""Memory safety of a call: no kernel reads or writes outside an array.
+
+Data path: `analyse(def_)` (once per def) turns every write, every read and every range of a def
+into obligations on sympy bounds (`tensorc.ir.index_bounds`) and drops those proved for all sizes;
+`check(def_, sizes, shapes)` (once per call signature, before anything is compiled or run) evaluates
+the rest on the call's sizes and returns the per-call check of index tensors, which takes the
+minimum and maximum of each index tensor (the part a gather reads) and evaluates the gathers'
+obligations on them. A failed obligation is a `ShapeError` naming the tensor, the index values and
+the valid range, at the statement's `file:line:col`.
+
+The rules mirror the reference interpreter (`tensorc.ir.interpreter`), so every backend fails where
+it fails: a nonempty write range must lie in the target's dimension, reads are checked unless the
+statement is guarded (a mask or a select may keep them from happening: the interpreter clips them
+there), a kmin rank stays below K. On top: range bounds beyond +-2**62 (index arithmetic would wrap)
+and outputs larger than this machine's memory are errors, and so is a K beyond `MAX_K`.
+
+Example:
+    >>> per_call = check(def_, {"N": 5}, [(5,)])   # raises ShapeError for `B(i) = A(i + N)`
+    >>> if per_call: per_call(buffers)                # index tensors, on every call
+"""
+
+from __future__ import annotations
+
+import functools
+import keyword
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from tensorc.errors import ShapeError, Span
+from tensorc.ir.index_bounds import Unbounded, interval, lowest, proved_nonnegative, to_sympy
+from tensorc.ir.printer import print_bound, print_expr
+from tensorc.ir.tensor_ir import (
+    Access, Call, Def, Expr, Index, Reduce, Statement, children, size_symbol, walk,
+)
+from tensorc.ir.types import DTYPES, is_int
+
+__all__ = ["MAX_K", "check", "analyse"]
+
+MAX_K = 1 << 16  # kmin/argkmin keep K values per row in a kernel-local buffer (its stack)
+ABSURD = 1 << 62  # a range bound beyond this wraps index arithmetic (int64 offsets)
+_LAMBDIFY_NAMES = {"math", "floor", "min", "max", "abs", "int", "float", "builtins", "range"}
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    """An indirect read's index value: the index tensor, the part of it read (per axis a sympy
+    half-open range, None: the whole axis) and the symbols standing for its minimum and maximum."""
+
+    tensor: str
+    parts: tuple[tuple[sympy.Expr, sympy.Expr] | None, ...]
+    lo: sympy.Symbol
+    hi: sympy.Symbol
+
+
+@dataclass(frozen=True, slots=True)
+class Obligation:
+    """`lo..hi` (inclusive values of an index) must lie in `0:extent` when `guard > 0`.
+
+    kind: "read" / "write" of `tensor` along `axis`; "rank" (a kmin rank index, extent K);
+    "range" (a range bound, which must lie within +-ABSURD). `extent` None: the input's actual
+    dimension."""
+
+    kind: str
+    tensor: str
+    axis: int
+    text: str
+    lo: sympy.Expr
+    hi: sympy.Expr
+    extent: sympy.Expr | None
+    guard: sympy.Expr
+    gathers: tuple[Gather, ...]
+    span: Span | None
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """A def's unproved obligations: `fixed` depend on sizes only, `gathered` on index tensors
+    too. `fixed_values(*sizes)` gives (guard, lo, hi, extent) of each fixed obligation in turn,
+    `gathered_values(*sizes, lo0, hi0, lo1, ...)` those of the gathered ones, `part_values(*sizes)`
+    the bounds of each gather's parts, `output_dims(*sizes)` every output's shape; `sizes` are
+    the values of `size_names`, in order."""
+
+    fixed: tuple[Obligation, ...]
+    gathered: tuple[Obligation, ...]
+    gathers: tuple[Gather, ...]
+    size_names: tuple[str, ...]
+    fixed_values: Callable[..., list]
+    gathered_values: Callable[..., list]
+    part_values: Callable[..., list]
+    output_dims: Callable[..., list]
+
+
+@functools.lru_cache(maxsize=256)
+def analyse(def_: Def) -> Analysis:
+    """The obligations of `def_` that sympy cannot prove for every size."""
+    walker = _Walker(def_)
+    for st in def_.body:
+        walker.statement(st)
+    todo = [ob for ob in walker.obligations if not _proved(ob, walker.trusted)]
+    fixed = tuple(ob for ob in todo if not ob.gathers)
+    gathered = tuple(ob for ob in todo if ob.gathers)
+    gathers = tuple(dict.fromkeys(g for ob in gathered for g in ob.gathers))
+    part_exprs = [e for g in gathers for p in g.parts if p for e in p]
+    dims = [walker.sym(d) for o in def_.outputs for d in o.shape]
+    data = [s for g in gathers for s in (g.lo, g.hi)]
+    used = {s for ob in todo for e in _exprs(ob) for s in e.free_symbols}
+    used |= {s for e in (*part_exprs, *dims) for s in e.free_symbols}
+    sizes = tuple(sorted(used - set(data), key=str))
+
+    # lambdify's renaming (dummify) costs ~0.2 s per def: only for names Python cannot take
+    plain = all(str(s).isidentifier() and not keyword.iskeyword(str(s))
+                and str(s) not in _LAMBDIFY_NAMES for s in sizes)
+
+    def compiled(exprs: list, extra: list = ()) -> Callable[..., list]:
+        return sympy.lambdify((*sizes, *extra), exprs, "math", dummify=not plain)
+
+    return Analysis(
+        fixed, gathered, gathers, tuple(map(str, sizes)),
+        compiled([e for ob in fixed for e in _exprs(ob)]),
+        compiled([e for ob in gathered for e in _exprs(ob)], data),
+        compiled(part_exprs), compiled(dims),
+    )
+
+
+def _exprs(ob: Obligation) -> tuple[sympy.Expr, ...]:
+    extent = -1 if ob.extent is None else ob.extent
+    return ob.guard, ob.lo, ob.hi, sympy.sympify(extent)
+
+
+def _proved(ob: Obligation, trusted: dict[tuple[str, int], sympy.Expr]) -> bool:
+    if ob.kind == "range":
+        return all(e.is_number and abs(e) < ABSURD for e in (ob.lo, ob.hi))
+    extent = trusted.get((ob.tensor, ob.axis)) if ob.extent is None else ob.extent
+    if extent is None or ob.gathers:
+        return False
+    try:
+        return proved_nonnegative(ob.lo) and proved_nonnegative(extent - 1 - ob.hi)
+    except TypeError:  # sympy cannot order Min/Max of unrelated symbols
+        return False
+
+
+class _Walker:
+    """Collects the obligations of a def's statements (see `Obligation`)."""
+
+    def __init__(self, def_: Def):
+        self.def_ = def_
+        self.inputs = {d.name: d for d in def_.inputs}
+        self.scalars = frozenset(n for n, d in self.inputs.items()
+                                 if not d.shape and is_int(d.dtype))
+        # integer scalar parameters may be negative: the front end's size symbols say otherwise
+        self.signed = {size_symbol(n): sympy.Symbol(n, integer=True) for n in self.scalars}
+        # input dimensions the runtime binds and checks (a size symbol or a literal) can be trusted
+        # in proofs; others (`2*N`) are compared with the argument's actual shape
+        self.trusted = {(d.name, ax): self.sym(dim) for d in def_.inputs
+                        for ax, dim in enumerate(d.shape)
+                        if sympy.sympify(dim).is_Symbol or sympy.sympify(dim).is_Integer}
+        self.obligations: list[Obligation] = []
+        self.gathers: dict[tuple, Gather] = {}
+
+    def sym(self, e: Any) -> sympy.Expr:
+        """A bound as sympy, with integer scalar parameters signed."""
+        return sympy.sympify(e).xreplace(self.signed)
+
+    def extent(self, tensor: str, axis: int) -> sympy.Expr | None:
+        if tensor in self.inputs:
+            return None
+        return self.sym(self.def_.tensor(tensor).shape[axis])  # allocated as max(0, .)
+
+    def statement(self, st: Statement) -> None:
+        scope: dict[str, sympy.Symbol] = {}
+        box: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]] = {}
+        lhs_extents = []
+        for ax, r in enumerate(st.domain):
+            self.range_bounds(r, st.span)
+            var = scope[r.index] = sympy.Dummy(r.index, integer=True)
+            box[var] = (self.sym(r.lo), self.sym(r.hi - 1))
+            lhs_extents.append(self.sym(r.hi - r.lo))
+            if st.tensor in self.inputs:
+                continue
+            self.add("write", st.tensor, ax, r.index, r.lo, r.hi - 1, self.extent(st.tensor, ax),
+                     (), st.span, guard=r.hi - r.lo)
+        nonempty = lowest(*lhs_extents)
+        nodes = list(walk(st.rhs)) + (list(walk(st.mask)) if st.mask is not None else [])
+        for red in nodes:
+            if isinstance(red, Reduce):
+                for r in red.ranges:
+                    self.range_bounds(r, st.span)
+                if red.rank is not None:
+                    self.rank(st, red, nonempty)
+        guarded = st.mask is not None or any(
+            isinstance(n, Reduce) and n.mask is not None or isinstance(n, Call) and n.fn == "select"
+            for n in nodes
+        )
+        if not guarded:
+            self.reads(st.rhs, scope, box, lhs_extents, st.span)
+
+    def rank(self, st: Statement, red: Reduce, nonempty: sympy.Expr) -> None:
+        if red.k > MAX_K:
+            raise ShapeError(
+                f"{red.op} keeps K = {red.k} values per row, more than the {MAX_K} it supports",
+                st.span,
+                hint="K larger than the reduced extent only pads with -1 (argkmin) or inf (kmin); "
+                "use a K no larger than the extent",
+            )
+        if red.rank in st.indices:
+            r = st.domain[st.indices.index(red.rank)]
+            self.add("rank", red.op, 0, red.rank, r.lo, r.hi - 1, sympy.Integer(red.k),
+                     (), st.span, guard=nonempty)
+
+    def range_bounds(self, r, span: Span | None) -> None:
+        self.add("range", r.index, 0, r.index, sympy.sympify(r.lo), sympy.sympify(r.hi),
+                 sympy.Integer(ABSURD), (), span, guard=sympy.Integer(1))
+
+    def reads(self, e: Expr, scope: dict, box: dict, extents: list, span: Span | None) -> None:
+        if isinstance(e, Reduce):
+            scope, box, extents = dict(scope), dict(box), list(extents)
+            for r in e.ranges:
+                var = scope[r.index] = sympy.Dummy(r.index, integer=True)
+                box[var] = (self.sym(r.lo), self.sym(r.hi - 1))
+                extents.append((var, self.sym(r.hi - r.lo)))
+        for c in children(e):
+            self.reads(c, scope, box, extents, span)
+        if isinstance(e, Access) and e.indices:
+            for ax, ie in enumerate(e.indices):
+                self.read(e, ax, ie, scope, box, extents, span)
+
+    def read(self, e: Access, ax: int, ie: Expr, scope: dict, box: dict, extents: list,
+             span: Span | None) -> None:
+        gathers: list[Gather] = []
+        env = dict(box)
+
+        def gather(a: Access) -> sympy.Symbol:
+            g = self.gather(a, scope, box)
+            gathers.append(g)
+            var = sympy.Dummy(a.tensor, integer=True)
+            env[var] = (g.lo, g.hi)
+            return var
+
+        try:
+            value = to_sympy(ie, scope, gather, self.scalars)
+            lo, hi = interval(self.sym(value), env)
+        except Unbounded:
+            return  # a computed index (a temporary's value): nothing to check it against
+        used = {scope[n.name] for n in walk(ie) if isinstance(n, Index) and n.name in scope}
+        # the statement's own extents, and those of the reduction variables the index uses: the
+        # interpreter evaluates (and checks) an index whenever those are nonempty
+        guard = [x for x in extents if not isinstance(x, tuple)]
+        guard += [x[1] for x in extents if isinstance(x, tuple) and x[0] in used]
+        self.add("read", e.tensor, ax, print_expr(ie), lo, hi, self.extent(e.tensor, ax),
+                 tuple(dict.fromkeys(gathers)), span, guard=lowest(*guard))
+
+    def gather(self, a: Access, scope: dict, box: dict) -> Gather:
+        if a.tensor not in self.inputs or not is_int(a.dtype):
+            raise Unbounded(f"index tensor {a.tensor} is computed by the kernel")
+        parts = tuple(_part(ie, scope, box) for ie in a.indices)
+        g = self.gathers.get((a, parts))
+        if g is None:
+            n = len(self.gathers)
+            g = self.gathers[a, parts] = Gather(a.tensor, parts,
+                                                sympy.Symbol(f"_g{n}_lo", integer=True),
+                                                sympy.Symbol(f"_g{n}_hi", integer=True))
+        return g
+
+    def add(self, kind: str, tensor: str, axis: int, text: str, lo, hi, extent, gathers,
+            span: Span | None, guard=None) -> None:
+        guard = self.sym(extent if guard is None else guard)
+        extent = None if extent is None else self.sym(extent)
+        self.obligations.append(Obligation(kind, tensor, axis, text, self.sym(lo), self.sym(hi),
+                                           extent, guard, gathers, span))
+
+
+def _part(ie: Expr, scope: dict, box: dict) -> tuple[sympy.Expr, sympy.Expr] | None:
+    """The half-open range an index tensor's plain index takes (None: not a plain index)."""
+    if not isinstance(ie, Index) or ie.name not in scope:
+        return None
+    lo, last = box[scope[ie.name]]
+    return sympy.sympify(lo), sympy.sympify(last + 1)
+
+
+# --- checks (once per call signature, and per call for index tensors) ---------------------------
+
+
+def check(def_: Def, sizes: dict[str, int], shapes: list[tuple[int, ...]]
+          ) -> Callable[[dict[str, Any]], None] | None:
+    """Check the size-dependent obligations of `def_` on a call's sizes and input shapes (in
+    `def_.inputs` order); return the check of index tensors to run on each call's buffers (by
+    name), or None when there is none. Raises `ShapeError`."""
+    an = analyse(def_)
+    try:
+        args = [sizes[n] for n in an.size_names]
+    except KeyError:
+        return None  # a size the runtime did not bind: the build reports it
+    actual = {(d.name, ax): n for d, shape in zip(def_.inputs, shapes)
+              for ax, n in enumerate(shape)}
+    _check_outputs(def_, an.output_dims(*args), sizes)
+    _verify(an.fixed, an.fixed_values(*args), actual, sizes)
+    if not an.gathered:
+        return None
+    bounds = iter(an.part_values(*args))
+    parts = [tuple(slice(0, None) if p is None else slice(max(0, int(next(bounds))),
+                                                           max(0, int(next(bounds))))
+                   for p in g.parts) for g in an.gathers]
+    return functools.partial(_check_gathers, an, args, parts, actual, sizes)
+
+
+def _check_gathers(an: Analysis, args: list, parts: list, actual: dict, sizes: dict,
+                   buffers: dict[str, Any]) -> None:
+    data = []
+    views = []
+    for g, part in zip(an.gathers, parts):
+        view = buffers[g.tensor][part]
+        views.append(view)
+        data += _min_max(view)
+    bad = _verify(an.gathered, an.gathered_values(*args, *data), actual, sizes, raise_=False)
+    if bad is None:
+        return
+    ob, lo, hi, extent = bad
+    g = ob.gathers[0]
+    k = an.gathers.index(g)
+    view, part = views[k], parts[k]
+    low = lo < 0
+    value, pos = _extreme(view, low)
+    pos = tuple(int(i) + (s.start or 0) for i, s in zip(pos, part))
+    raise ShapeError(
+        f"index tensor {g.tensor} holds {value} at position {pos}: the read of {ob.tensor} "
+        f"at index {ob.axis} ({ob.text}) takes values {lo}..{hi}, outside the valid range "
+        f"0:{extent} of {ob.tensor}'s dimension {ob.axis}",
+        ob.span,
+        hint=f"every value of {g.tensor} must index {ob.tensor}: keep them in 0:{extent} "
+        f"(or guard the read with a mask or select)",
+    )
+
+
+def _min_max(view: Any) -> tuple[int, int]:
+    if view.size == 0 if isinstance(view, np.ndarray) else view.numel() == 0:
+        return 0, 0
+    if isinstance(view, np.ndarray):
+        return int(view.min()), int(view.max())
+    import torch
+
+    lo, hi = torch.aminmax(view)
+    return int(lo.item()), int(hi.item())
+
+
+def _extreme(view: Any, low: bool) -> tuple[int, tuple[int, ...]]:
+    arr = view if isinstance(view, np.ndarray) else view.cpu().numpy()
+    flat = int(arr.argmin() if low else arr.argmax())
+    pos = np.unravel_index(flat, arr.shape)
+    return int(arr[pos]), tuple(int(i) for i in pos)
+
+
+def _verify(obligations: tuple[Obligation, ...], values: list, actual: dict, sizes: dict,
+            raise_: bool = True) -> tuple | None:
+    """The first obligation that fails (with its lo, hi, extent): raised, or returned."""
+    for i, ob in enumerate(obligations):
+        guard, lo, hi, extent = values[4 * i: 4 * i + 4]
+        if guard <= 0:
+            continue
+        if ob.kind == "range":
+            if abs(lo) < ABSURD and abs(hi) < ABSURD:
+                continue
+        else:
+            extent = actual[ob.tensor, ob.axis] if ob.extent is None else max(0, extent)
+            if 0 <= lo and hi < extent:
+                continue
+        lo, hi, extent = _int(lo), _int(hi), _int(extent)
+        if not raise_:
+            return ob, lo, hi, extent
+        raise _error(ob, lo, hi, extent, sizes)
+    return None
+
+
+def _int(x: Any) -> Any:
+    return int(x) if float(x).is_integer() else x
+
+
+def _error(ob: Obligation, lo: int, hi: int, extent: int, sizes: dict) -> ShapeError:
+    at = ", ".join(f"{k} = {v}" for k, v in sizes.items())
+    where = f" (with {at})" if at else ""
+    if ob.kind == "range":
+        return ShapeError(
+            f"range {ob.text} in {lo}:{hi} has a bound beyond +-2**62{where}",
+            ob.span,
+            hint=f"index arithmetic would wrap: check the `where {ob.text} in lo:hi` bounds",
+        )
+    if ob.kind == "rank":
+        return ShapeError(f"rank index {ob.text} of {ob.tensor} ranges over {lo}:{hi + 1}, "
+                          f"beyond 0:{extent}{where}", ob.span)
+    if ob.kind == "write":
+        return ShapeError(
+            f"statement writes {ob.tensor} at {ob.text} in {lo}:{hi + 1}, outside its dimension "
+            f"{ob.axis} of size {extent}{where}",
+            ob.span,
+            hint=f"keep the range of {ob.text} in 0:{extent}, or declare {ob.tensor} larger",
+        )
+    return ShapeError(
+        f"read of {ob.tensor} out of bounds: index {ob.axis} ({ob.text}) takes values "
+        f"{lo}..{hi}, but dimension {ob.axis} of {ob.tensor} has size {extent}{where}",
+        ob.span,
+        hint=f"the valid range is 0:{extent}; restrict the indices with `where ... in lo:hi` "
+        f"or fix {ob.tensor}'s shape",
+    )
+
+
+def _check_outputs(def_: Def, dims: list, sizes: dict) -> None:
+    """An output that cannot fit in memory is an error before anything is allocated."""
+    dims = iter(dims)
+    limit = _memory()
+    for out in def_.outputs:
+        shape = tuple(max(0, _int(next(dims))) for _ in out.shape)
+        nbytes = math.prod(shape) * DTYPES[out.dtype].bits // 8
+        if nbytes > limit:
+            raise ShapeError(
+                f"output {out.name} of shape {shape} needs {nbytes / 2**30:.3g} GiB, more than "
+                f"this machine's memory ({limit / 2**30:.3g} GiB)",
+                out.span or def_.span,
+                hint="check the sizes (" + ", ".join(f"{k} = {v}" for k, v in sizes.items())
+                + ") and any K of kmin/argkmin",
+            )
+
+
+@functools.cache
+def _memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 50
