@@ -108,6 +108,8 @@ def _split(args: tuple) -> tuple[str | Parsed, list]:
         subscripts, ops = args[0], list(args[1:])
     else:
         ops, subscripts = parse_sublists(args)
+    if not ops:
+        raise ArgumentValueError("einsum: no operands", hint='e.g. tensorc.einsum("ij->ji", a)')
     return subscripts, [_as_operand(op, n) for n, op in enumerate(ops)]
 
 
@@ -201,7 +203,7 @@ def _planned(subscripts: str | Parsed, shapes: list[tuple], optimize: Any) -> tu
     """The contraction plan of these operands under `optimize=` (remembered), and each planner
     symbol's label."""
     try:
-        okey = _freeze(optimize)
+        okey = type(optimize), _freeze(optimize)  # the type too: True == 1, False == 0
         hash(okey)
     except TypeError:
         okey = None

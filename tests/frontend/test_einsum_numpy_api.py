@@ -138,6 +138,9 @@ def test_optimize_errors():
         tensorc.einsum(CHAIN, *ops, optimize=[(0, 1), "x"])
     with pytest.raises(TypeError, match="optimize= must be a bool"):
         tensorc.einsum(CHAIN, *ops, optimize=3.5)
+    tensorc.einsum(CHAIN, *ops, optimize=True, backend="interp")  # remembered: 1 == True
+    with pytest.raises(TypeError, match="optimize= must be a bool"):
+        tensorc.einsum(CHAIN, *ops, optimize=1, backend="interp")
 
 
 def test_einsum_path_like_numpy():
@@ -229,6 +232,11 @@ def test_errors_are_value_and_type_errors():
         tensorc.einsum("ij", object(), backend="interp")
     with pytest.raises(ValueError):
         tensorc.einsum("ij", a, backend="gpu9")  # unknown backend
+    for kw in ({}, {"optimize": True}, {"dtype": "float32"}):
+        with pytest.raises(ValueError, match="operand"):
+            tensorc.einsum("ij", **kw)
+    with pytest.raises(ValueError, match="no operands"):
+        tensorc.einsum_path("ij")
 
 
 # the builtin each catalog class also is (str(err) unchanged: the formatted message)
