@@ -151,8 +151,8 @@ def _torch_slot(
         return OutSlot(decl.name, False)
     if on_torch:
         return OutSlot(decl.name, True)
-    if decl.dtype == "bfloat16":  # the numpy-side buffer holds bits: copied in after the run
-        return OutSlot(decl.name, False)
+    if decl.dtype == "bfloat16" or buf.device.type != "cpu":
+        return OutSlot(decl.name, False)  # bf16 travels as bits, a GPU tensor has no numpy view
     return OutSlot(decl.name, True, _numpy_view)
 
 
