@@ -8,6 +8,8 @@ import string
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from test_einsum import _operand, equations
 
 import tensorc
 from tensorc import errors
@@ -282,3 +284,29 @@ def test_operands_are_cast_to_the_result_dtype_first(optimize):
     a, b = np.full(40, 100, np.int8), np.ones(40, np.float32)
     got = tensorc.einsum("i,i,i->", a, a, b, optimize=optimize, backend="interp")
     assert got == np.einsum("i,i,i->", a, a, b) == 400000.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(equations())
+def test_random_interleaved_form_matches_numpy(eq):
+    """Random equations (test_einsum.equations) in numpy's interleaved form: letters become ints
+    (so the implicit output sorts numerically, as numpy's sublists do)."""
+    subscripts, shapes, dtypes = eq
+    ops = [_operand(s, d) for s, d in zip(shapes, dtypes)]
+    code = {c: k for k, c in enumerate("abcdeAB")}
+
+    def sublist(term):
+        return [Ellipsis if t == "." else code[t] for t in term.replace("...", ".")]
+
+    lhs, arrow, rhs = subscripts.partition("->")
+    args = [x for op, t in zip(ops, lhs.split(",")) for x in (op, sublist(t))]
+    args += [sublist(rhs)] if arrow else []
+    try:
+        ref = np.einsum(*args)
+    except ValueError:
+        with pytest.raises(ValueError):
+            tensorc.einsum(*args, backend="interp")
+        return
+    got = tensorc.einsum(*args, backend="interp")
+    assert np.shape(got) == np.shape(ref) and np.asarray(got).dtype == np.asarray(ref).dtype
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
