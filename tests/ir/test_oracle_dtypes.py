@@ -122,3 +122,12 @@ def test_interp_contraction_repeats_a_sum_over_an_unread_index():
     )
     xv, yv = np.arange(3, dtype=np.float32), np.arange(1, 4, dtype=np.float32)
     np.testing.assert_array_equal(interpret(d, {"x": xv, "y": yv})["out"], 4 * xv * yv.sum())
+
+
+def test_interp_einsum_of_a_60_matrix_chain():
+    """Through tensorc.einsum (numpy's sublist form: any number of indices) on the oracle."""
+    rng = np.random.default_rng(2)
+    mats = [rng.uniform(-1, 1, (2, 2)) for _ in range(60)]
+    operands = [x for k, m in enumerate(mats) for x in (m, [k, k + 1])]
+    got = tensorc.einsum(*operands, [0, 60], backend="interp")
+    np.testing.assert_allclose(got, np.linalg.multi_dot(mats), rtol=1e-10, atol=1e-300)
