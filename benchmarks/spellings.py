@@ -109,6 +109,13 @@ ATTENTION_FULL = _defs(QKV + ") -> (o)", {
                                 " / z(b,h,i)",
     "scale_outside": "    s(b,h,i,j) = sum(d: q(b,h,i,d) * k(b,h,j,d))\n"
                      "    o(b,h,i,e) = sum(j: softmax(j: s(b,h,i,j) * scale) * v(b,h,j,e))",
+    "probs_temp": S + "    p(b,h,i,j) = softmax(j: s(b,h,i,j))\n"
+                      "    o(b,h,i,e) = sum(j: p(b,h,i,j) * v(b,h,j,e))",
+    "probs_normaliser_temps": S + "    z(b,h,i) = sum(j: exp(s(b,h,i,j)))\n"
+                                  "    p(b,h,i,j) = exp(s(b,h,i,j)) / z(b,h,i)\n"
+                                  "    o(b,h,i,e) = sum(j: p(b,h,i,j) * v(b,h,j,e))",
+    "inline_max_shift": S + "    o(b,h,i,e) = sum(j: exp(s(b,h,i,j) - max(j: s(b,h,i,j))) * v(b,h,j,e))"
+                            " / sum(j: exp(s(b,h,i,j) - max(j: s(b,h,i,j))))",
 }) + _example("w04_attention.tc", "attention_full", "example_w04_full")  # fmt: skip
 
 ATTENTION_CAUSAL = _defs(QKV + ") -> (o)", {
@@ -119,6 +126,7 @@ ATTENTION_CAUSAL = _defs(QKV + ") -> (o)", {
                          " * v(b,h,j,e))",
     "exp_over_sum_where": S + "    o(b,h,i,e) = sum(j: exp(s(b,h,i,j)) * v(b,h,j,e)) / "
                               "sum(j: exp(s(b,h,i,j)))  where j <= i",
+    "mask_on_temp": S.rstrip("\n") + "  where j <= i\n" + SOFTMAX_V,
 }) + _example("w04_attention.tc", "attention", "example_w04_causal")  # fmt: skip
 
 ATTENTION_WINDOW = _defs(QKV + ", int32 W) -> (o)", {
@@ -187,6 +195,30 @@ LINEAR = _defs(LIN_HEAD, {
 }) + _example("w06_linear_attention.tc", "linear_attention_relu", "example_w06_relu")  # fmt: skip
 
 
+LINEAR_ELU = _example("w06_linear_attention.tc", "linear_attention", "example_w06") + _defs(
+    LIN_HEAD.replace("float(B,H,N,D) k, float(B,H,N,E) v", "float(B,H,M,D) k, float(B,H,M,E) v"), {
+        "scores_temp": "    pq(b,h,i,d) = q(b,h,i,d) > 0 ? q(b,h,i,d) + 1 : exp(q(b,h,i,d))\n"
+                       "    pk(b,h,j,d) = k(b,h,j,d) > 0 ? k(b,h,j,d) + 1 : exp(k(b,h,j,d))\n"
+                       "    A(b,h,i,j) = sum(d: pq(b,h,i,d) * pk(b,h,j,d))\n"
+                       "    o(b,h,i,e) = sum(j: A(b,h,i,j) * v(b,h,j,e)) / sum(j: A(b,h,i,j))",
+        "kv_state": "    pq(b,h,i,d) = q(b,h,i,d) > 0 ? q(b,h,i,d) + 1 : exp(q(b,h,i,d))\n"
+                    "    pk(b,h,j,d) = k(b,h,j,d) > 0 ? k(b,h,j,d) + 1 : exp(k(b,h,j,d))\n"
+                    "    kv(b,h,d,e) = sum(j: pk(b,h,j,d) * v(b,h,j,e))\n"
+                    "    ks(b,h,d) = sum(j: pk(b,h,j,d))\n"
+                    "    o(b,h,i,e) = sum(d: pq(b,h,i,d) * kv(b,h,d,e)) / sum(d: pq(b,h,i,d) * ks(b,h,d))",
+    })  # fmt: skip
+
+
+def _linear_elu_ref(inp: dict) -> np.ndarray:
+    def phi(a):
+        a = np.asarray(a, np.float64)
+        return np.where(a > 0, a + 1, np.exp(a))
+
+    pq, pk, v = phi(inp["q"]), phi(inp["k"]), np.asarray(inp["v"], np.float64)
+    num = np.einsum("bhid,bhde->bhie", pq, np.einsum("bhjd,bhje->bhde", pk, v))
+    return num / np.einsum("bhid,bhd->bhi", pq, pk.sum(2))[..., None]
+
+
 def _linear_make(s: dict, rng: np.random.Generator) -> dict:
     return {x: v for x, v in _qkv(s, rng).items() if x != "scale"}
 
@@ -210,6 +242,8 @@ MLP = _defs(MLP_HEAD, {
     "one_statement": "    y(b,o) = sum(j: relu(sum(k: x(b,k) * W1(k,j)) + b1(j)) * W2(j,o)) + b2(o)",
     "preact_temp": "    a(b,j) = sum(k: x(b,k) * W1(k,j)) + b1(j)\n"
                    "    y(b,o) = sum(j: relu(a(b,j)) * W2(j,o)) + b2(o)",
+    "tc_style": "    h(b,j) +=! x(b,k) * W1(k,j)\n    h(b,j) = fmax(h(b,j) + b1(j), 0)\n"
+                "    y(b,o) +=! h(b,j) * W2(j,o)\n    y(b,o) = y(b,o) + b2(o)",
 })  # fmt: skip
 MLP_SIZES = {
     "full": {"B": 512, "K": 1024, "H": 1024, "O": 256},
@@ -383,6 +417,8 @@ def families() -> list[Family]:
                lambda s, rng: _qkv(s, rng) | {"slope": 2.0 ** -np.arange(1, s["H"] + 1, dtype=F32)},
                _alibi_ref, {"plain causal (no ALiBi)": _plain_causal}),
         Family("linear-attention", LINEAR, ("q", "k", "v"), ATT_SIZES, _linear_make, _linear_ref),
+        Family("linear-attention-elu", LINEAR_ELU, ("q", "k", "v"), ATT_SIZES, _linear_make,
+               _linear_elu_ref),
         Family("mlp", MLP, ("x", "W1", "b1", "W2", "b2"), MLP_SIZES, _mlp_make, _mlp_ref,
                {"numpy relu(x@W1+b1)@W2+b2": _mlp_numpy}),
         Family("tucker", TUCKER, ("T", "U1", "U2", "U3"), TUCKER_SIZES, _tucker_make, _tucker_ref),
