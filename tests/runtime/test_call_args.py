@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import BACKENDS
 
 import tensorc
 from tensorc.errors import ArgumentShapeError, ArgumentTypeError, TensorcError
@@ -21,7 +22,6 @@ def acc(float(N, K) x) -> (t) {
     t(i) +=! x(i, k)
 }
 """
-BACKENDS = ["interp", "loops", "cpu"]
 rng = np.random.default_rng(0)
 
 
