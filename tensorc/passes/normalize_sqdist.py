@@ -40,9 +40,12 @@ def _dot(r: Expr) -> tuple[Access, Access, Reduce] | None:
     if not (isinstance(r, Reduce) and r.op == "sum" and r.mask is None and len(r.ranges) == 1):
         return None
     body = r.body
-    if not (isinstance(body, Call) and body.fn == "mul"):
+    if isinstance(body, Call) and body.fn == "pow" and body.args[1] == Const(2, body.args[1].dtype):
+        a = b = body.args[0]  # sum(d: pow(x(i,d), 2)): a norm
+    elif isinstance(body, Call) and body.fn == "mul":
+        a, b = body.args
+    else:
         return None
-    a, b = body.args
     d = Index(r.ranges[0].index)
     for acc in (a, b):
         if not (isinstance(acc, Access) and len(acc.indices) == 2 and d in acc.indices):

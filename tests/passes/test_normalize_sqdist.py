@@ -21,6 +21,8 @@ SAME = {  # x against itself: symmetric
                   "    k(i,j) = exp(-gamma * (n(i) + n(j) - 2.0 * sum(d: x(i,d) * x(j,d))))",
     "gram_temp": "    g(i,j) = sum(d: x(i,d) * x(j,d))\n"
                  "    k(i,j) = exp(-gamma * (g(i,i) + g(j,j) - 2.0 * g(i,j)))",
+    "pow_norms": "    n(i) = sum(d: pow(x(i,d), 2))\n"
+                 "    k(i,j) = exp(-gamma * (n(i) - 2.0 * sum(d: x(i,d) * x(j,d)) + n(j)))",
     "terms_reordered": "    n(i) = sum(d: x(i,d) * x(i,d))\n"
                        "    k(i,j) = exp(-gamma * (n(j) - sum(d: x(j,d) * x(i,d)) * 2.0 + n(i)))",
 }  # fmt: skip
