@@ -19,6 +19,8 @@ from tensorc.ir.types import DTYPES, promote
 
 from .mathlib import F32, LOG2E, declare, type_suffix
 
+F64 = ir.DoubleType()
+
 
 def operand_dtypes(fn: str, arg_dtypes: tuple[str, ...], out: str) -> tuple[str, ...]:
     """The dtypes the arguments of `fn` are converted to before the rule runs."""
@@ -59,7 +61,8 @@ def _binary(fop: str, iop: str, bop: str) -> Callable:
 
 
 def _div(r, a, dts, out):
-    return r.b.fdiv(a[0], a[1], flags=r.flags)
+    # no `arcp`: x / c as x * (1/c) gives inf * x for a subnormal c (the interpreter divides)
+    return r.b.fdiv(a[0], a[1], flags=tuple(f for f in r.flags if f != "arcp"))
 
 
 def _int_divmod(r, a, dts, want: str):
@@ -293,10 +296,28 @@ def _exp(r, a, dts, out, nonpos: bool = False):
     sign = 1.0
     if getattr(u, "opname", None) == "fneg":  # exp(-r / c): the sign joins the constant too
         u, sign = u.operands[0], -1.0
-    log2e = ir.Constant(F32, sign * LOG2E)
+    log2e = ir.Constant(F64, sign * LOG2E)
     # no reassoc here: it would re-split u * k into (u * v') * log2e inside the loop
+    v = r.b.fpext(v, F64)
     k = r.b.fmul(v, log2e) if op == "fmul" else r.b.fdiv(log2e, v)
-    return r.b.call(_lib(r, "exp2", F32, nonpos), [r.b.fmul(u, k)])
+    return r.b.call(_lib(r, "exp2", F32, nonpos), [_times_wide(r, u, k)])
+
+
+def _times_wide(r, u: ir.Value, k: ir.Value) -> ir.Value:
+    """u * k for a float32 u and a loop-invariant float64 k (log2(e) / v of a tiny v overflows
+    float32: sigma = 1e-20 made exp(-0 / (2 sigma^2)) NaN), as (u * k1) * 2**s in float32 with
+    k1 = k / 2**s normal (s = 64 for a huge k, -64 for a tiny one, else 0): the interpreter's
+    exp(u / v) up to rounding, for one more multiply per element."""
+    b = r.b
+    mag = b.call(r.intr("fabs", F64), [k])
+    big = b.fcmp_ordered(">", mag, ir.Constant(F64, 2.0**100))
+    tiny = b.fcmp_ordered("<", mag, ir.Constant(F64, 2.0**-100))
+    scale = b.select(big, ir.Constant(F64, 2.0**-64),
+                     b.select(tiny, ir.Constant(F64, 2.0**64), ir.Constant(F64, 1.0)))
+    back = b.select(big, ir.Constant(F32, 2.0**64),
+                    b.select(tiny, ir.Constant(F32, 2.0**-64), ir.Constant(F32, 1.0)))
+    k1 = b.fptrunc(b.fmul(k, scale), F32)
+    return b.fmul(b.fmul(u, k1), back)
 
 
 def _invariant(v: ir.Value, entry: ir.Block, depth: int = 4) -> bool:

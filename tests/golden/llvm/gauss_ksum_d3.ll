@@ -47,12 +47,12 @@ loop.body.1:
   store i64 0, i64* %".40"
   br label %"loop.head.2"
 loop.exit.1:
-  %".90" = add nsw i64 %".29", 0
-  %".91" = getelementptr inbounds float, ptr %"buf.out", i64 %".90"
-  %".92" = load float, float* %"loc.acc"
-  store float %".92", ptr %".91", align 4
-  %".94" = add nsw i64 %".29", 1
-  store i64 %".94", i64* %".26"
+  %".101" = add nsw i64 %".29", 0
+  %".102" = getelementptr inbounds float, ptr %"buf.out", i64 %".101"
+  %".103" = load float, float* %"loc.acc"
+  store float %".103", ptr %".102", align 4
+  %".105" = add nsw i64 %".29", 1
+  store i64 %".105", i64* %".26"
   br label %"loop.head"
 loop.head.2:
   %".43" = load i64, i64* %".40"
@@ -90,18 +90,29 @@ loop.exit.2:
   %".73" = fneg reassoc contract arcp float %".72"
   %".75" = fmul reassoc contract arcp float 0x4000000000000000, %".74"
   %".76" = fmul reassoc contract arcp float %".75", %".74"
-  %".77" = fdiv reassoc contract arcp float %".73", %".76"
-  %".78" = fdiv float 0xbff7154760000000, %".76"
-  %".79" = fmul float %".72", %".78"
-  %".80" = call float @"tc.exp2_nonpos.f32"(float %".79")
-  %".81" = add nsw i64 %".36", 0
-  %".82" = getelementptr inbounds float, ptr %"buf.b", i64 %".81"
-  %".83" = load float, ptr %".82", align 4
-  %".84" = fmul reassoc contract arcp float %".80", %".83"
-  %".85" = fadd reassoc contract arcp float %".71", %".84"
-  store float %".85", float* %"loc.acc"
-  %".87" = add nsw i64 %".36", 1
-  store i64 %".87", i64* %".33"
+  %".77" = fdiv reassoc contract float %".73", %".76"
+  %".78" = fpext float %".76" to double
+  %".79" = fdiv double 0xbff71547652b82fe, %".78"
+  %".80" = call double @"llvm.fabs.f64"(double %".79")
+  %".81" = fcmp ogt double %".80", 0x4630000000000000
+  %".82" = fcmp olt double %".80", 0x39b0000000000000
+  %".83" = select  i1 %".82", double 0x43f0000000000000, double 0x3ff0000000000000
+  %".84" = select  i1 %".81", double 0x3bf0000000000000, double %".83"
+  %".85" = select  i1 %".82", float 0x3bf0000000000000, float 0x3ff0000000000000
+  %".86" = select  i1 %".81", float 0x43f0000000000000, float %".85"
+  %".87" = fmul double %".79", %".84"
+  %".88" = fptrunc double %".87" to float
+  %".89" = fmul float %".72", %".88"
+  %".90" = fmul float %".89", %".86"
+  %".91" = call float @"tc.exp2_nonpos.f32"(float %".90")
+  %".92" = add nsw i64 %".36", 0
+  %".93" = getelementptr inbounds float, ptr %"buf.b", i64 %".92"
+  %".94" = load float, ptr %".93", align 4
+  %".95" = fmul reassoc contract arcp float %".91", %".94"
+  %".96" = fadd reassoc contract arcp float %".71", %".95"
+  store float %".96", float* %"loc.acc"
+  %".98" = add nsw i64 %".36", 1
+  store i64 %".98", i64* %".33"
   br label %"loop.head.1"
 }
 
@@ -128,6 +139,8 @@ entry:
 declare float @"llvm.rint.f32"(float %".1")
 
 declare float @"llvm.fma.f32"(float %".1", float %".2", float %".3")
+
+declare double @"llvm.fabs.f64"(double %".1")
 
 declare i32 @"sched_yield"()
 

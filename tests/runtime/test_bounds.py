@@ -1,0 +1,205 @@
+"""Memory safety (issue 13): no kernel reads or writes outside an array, and user mistakes that used
+to escape as OverflowError / MemoryError / NaN are tensorc errors or the interpreter's values.
+
+Every out-of-bounds case runs in a child process on each backend (cpu, loops, interp, and triton
+through TRITON_INTERPRET=1 when it is available): a segfault fails the test instead of killing the
+run. The child prints one line per backend: `ERROR <class> <message>` or `OK <values>`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tensorc
+from tensorc.errors import ArgumentValueError, ShapeError
+from tensorc.runtime import bounds
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys, numpy as np, tensorc
+    case = json.loads(sys.argv[1])
+    for backend in case["backends"]:
+        try:
+            mod = tensorc.compile(case["src"], backend=backend)
+            args = [np.asarray(a, dtype=d) if d else a for a, d in case["args"]]
+            out = getattr(mod, case["fn"])(*args)
+            print("OK", backend, json.dumps(np.asarray(out).tolist()), flush=True)
+        except tensorc.errors.TensorcError as err:
+            print("ERROR", backend, type(err).__name__, json.dumps(str(err)), flush=True)
+    """
+)
+
+
+def _backends() -> list[str]:
+    names = ["interp", "loops", "cpu"]
+    if tensorc.backends.get_backend("triton").available():
+        names.append("triton")
+    return names
+
+
+def run_child(src: str, args: list, fn: str = "f") -> dict[str, tuple[str, str]]:
+    """Run `fn(*args)` of `src` on every backend in a child process: backend -> (kind, text)."""
+    case = {"src": src, "fn": fn, "args": args, "backends": _backends()}
+    env = dict(os.environ, TRITON_INTERPRET="1")
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(case)], capture_output=True,
+                          text=True, timeout=300, env=env)
+    assert proc.returncode == 0, f"child died with {proc.returncode}:\n{proc.stderr[-3000:]}"
+    results = {}
+    for line in proc.stdout.splitlines():
+        kind, backend, rest = line.split(" ", 2)
+        results[backend] = (kind, rest)
+    assert set(results) == set(case["backends"]), proc.stdout + proc.stderr[-3000:]
+    return results
+
+
+def assert_all_raise(results: dict, error: str, *words: str) -> None:
+    for backend, (kind, rest) in results.items():
+        assert kind == "ERROR", f"{backend} returned {rest}"
+        cls, message = rest.split(" ", 1)
+        message = json.loads(message)
+        if backend != "interp":  # the interpreter's own checks word it differently
+            assert cls == error, f"{backend}: {cls}: {message}"
+            for w in words:
+                assert w in message, f"{backend}: {w!r} not in {message}"
+
+
+GATHER = "def f(float(E,W) T, int32(L) idx) -> (O) { O(l, w) = T(idx(l), w) }"
+TABLE = [[float(3 * e + w) for w in range(3)] for e in range(4)]  # E = 4, W = 3
+
+
+@pytest.mark.parametrize("bad", [4, -1, 2**31 - 1, -(2**31)])
+def test_gather_with_a_bad_index_raises_naming_the_tensor_value_and_range(bad):
+    results = run_child(GATHER, [[TABLE, "float32"], [[0, bad, 2], "int32"]])
+    assert_all_raise(results, "ShapeError", "index tensor idx holds", str(bad), "position (1,)",
+                     "0:4", "<string>:1:")
+
+
+def test_gather_int64_index_beyond_int32_and_an_offset_read():
+    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l) + 1, w) }"
+    results = run_child(src, [[TABLE, "float32"], [[0, 2**40], "int64"]])
+    assert_all_raise(results, "ShapeError", "idx", str(2**40), "0:4")
+    results = run_child(src, [[TABLE, "float32"], [[0, 3], "int64"]])  # 3 + 1 == E
+    assert_all_raise(results, "ShapeError", "idx(l) + 1", "holds 3", "0:4")
+
+
+def test_gather_through_a_2d_index_tensor_reports_the_position():
+    src = "def f(float(E,W) T, int32(L,K) idx) -> (O) { O(l, k, w) = T(idx(l, k), w) }"
+    results = run_child(src, [[TABLE, "float32"], [[[0, 1, 2], [3, 7, 0]], "int32"]])
+    assert_all_raise(results, "ShapeError", "holds 7 at position (1, 1)")
+
+
+def test_valid_gathers_agree_with_the_interpreter():
+    results = run_child(GATHER, [[TABLE, "float32"], [[3, 0, 3], "int32"]])
+    want = [TABLE[3], TABLE[0], TABLE[3]]
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK", f"{backend}: {rest}"
+        assert json.loads(rest) == want, backend
+
+
+def test_a_lower_bound_of_2_to_the_64_is_an_error_not_a_wrap():
+    src = "def f(float(N) A) -> (float(N) B) { B(i) = A(i) where i in 18446744073709551616:N }"
+    results = run_child(src, [[[1.0] * 5, "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "ERROR" and "ShapeError" in rest and "2**62" in rest, f"{backend}: {rest}"
+
+
+def test_a_negative_lower_bound_from_a_scalar_parameter_writes_nothing_in_front_of_b():
+    src = "def f(float(N) A, int32 S) -> (float(N) B) { B(i) = A(i) where i in S:N }"
+    results = run_child(src, [[[1.0] * 5, "float32"], [-3, None]])
+    assert_all_raise(results, "ShapeError", "writes B", "-3:5", "size 5", "S = -3")
+    results = run_child(src, [[[1.0] * 5, "float32"], [2, None]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [0, 0, 1, 1, 1], f"{backend}: {rest}"
+
+
+def test_a_scalar_parameter_that_widens_a_range_past_the_input_is_caught():
+    # the front end proves `A(i + W)` in bounds for i in 0:N-W assuming W >= 0; W = -2 is not
+    src = "def f(float(N) A, int32 W) -> (float(N) B) { B(i) = A(i + W) where i in 0:N-W }"
+    results = run_child(src, [[[1.0] * 5, "float32"], [-2, None]])
+    assert_all_raise(results, "ShapeError", "B", "W = -2")
+    results = run_child(src, [[[1.0, 2.0, 3.0, 4.0, 5.0], "float32"], [2, None]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [3, 4, 5, 0, 0], f"{backend}: {rest}"
+
+
+def test_huge_k_in_argkmin_is_a_tensorc_error():
+    for k in (10**7, 10**11):
+        src = (f"def f(float(N,D) x, float(M,D) y) -> (idx) {{ idx(i, r) = argkmin(j: "
+               f"sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))), {k}) }}")
+        pts = [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]
+        results = run_child(src, [[pts, "float32"], [pts, "float32"]])
+        for backend, (kind, rest) in results.items():
+            assert kind == "ERROR" and "ShapeError" in rest and str(k) in rest, f"{backend}: {rest}"
+
+
+def test_an_output_larger_than_memory_is_an_error_before_allocating():
+    src = "def f(float(N) A, int64 S) -> (B) { B(i, j) = A(i) where j in 0:S }"
+    results = run_child(src, [[[1.0] * 4, "float32"], [2**60, None]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "ERROR" and "ShapeError" in rest and "memory" in rest, f"{backend}: {rest}"
+
+
+# --- in process: checks that cannot crash ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["interp", "loops", "cpu"])
+def test_int32_scalar_of_2_to_the_40_names_the_argument(backend):
+    mod = tensorc.compile("def f(float(N) A, int32 S) -> (B) { B(i) = A(i) * S }", backend=backend)
+    with pytest.raises(ArgumentValueError, match=r"argument 'S': 1099511627776 does not fit int32"):
+        mod.f(np.ones(3, np.float32), 2**40)
+    with pytest.raises(ArgumentValueError, match="uint8"):
+        tensorc.compile("def g(float(N) A, uint8 S) -> (B) { B(i) = A(i) * S }",
+                        backend=backend).g(np.ones(3, np.float32), -1)
+    np.testing.assert_allclose(mod.f(np.ones(3, np.float32), 2**31 - 1), [2**31 - 1] * 3, rtol=1e-7)
+
+
+def test_conv_and_maxpool_bounds_are_checked_per_size_and_pass():
+    mod = tensorc.load("examples/w10_tc_classics.tc", backend="cpu")
+    rng = np.random.default_rng(0)
+    img = rng.random((1, 2, 7, 6), dtype=np.float32)
+    w = rng.random((3, 2, 3, 2), dtype=np.float32)
+    got = mod.conv_strided(img, w)
+    ref = tensorc.load("examples/w10_tc_classics.tc", backend="interp").conv_strided(img, w)
+    np.testing.assert_allclose(got, ref, rtol=1e-5)
+    assert mod.maxpool(img).shape == (1, 2, 3, 3)
+
+
+def test_analysis_proves_plain_accesses_and_keeps_only_size_dependent_ones():
+    prog = tensorc.compile(open("examples/w10_tc_classics.tc").read()).program
+    softmax = bounds.analyse(prog.get("softmax"))
+    assert not [ob for ob in softmax.fixed if ob.kind != "range"] and not softmax.gathered
+    gather = bounds.analyse(prog.get("gather"))
+    assert [(ob.kind, ob.tensor) for ob in gather.gathered] == [("read", "T")]
+    conv = bounds.analyse(prog.get("conv_strided"))
+    assert {ob.tensor for ob in conv.fixed if ob.kind == "read"} == {"I"}
+
+
+def test_check_reports_the_sizes_and_the_source_position():
+    d = tensorc.compile(GATHER, file="g.tc").program.get("f")
+    guard = bounds.check(d, {"E": 4, "W": 3, "L": 2}, [(4, 3), (2,)])
+    guard({"T": np.zeros((4, 3), np.float32), "idx": np.array([1, 2], np.int32)})
+    with pytest.raises(ShapeError, match=r"g.tc:1:\d+: error: index tensor idx holds 9"):
+        guard({"T": np.zeros((4, 3), np.float32), "idx": np.array([1, 9], np.int32)})
+
+
+def test_subnormal_denominator_keeps_the_interpreters_result():
+    """sigma = 1e-20: 2 sigma^2 is subnormal in float32; its reciprocal overflows, so a folded
+    x * (1/c) turns exp(-0 / c) = 1 into exp(NaN)."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    b = rng.random((16, 2), dtype=np.float32)
+    want = tensorc.load("examples/w01_gauss_ksum.tc", backend="interp").gauss_ksum(x, x, b, 1e-20)
+    got = tensorc.load("examples/w01_gauss_ksum.tc", backend="cpu").gauss_ksum(x, x, b, 1e-20)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    src = "def f(float(N) A, float s) -> (B) { B(i) = A(i) / s }"
+    a = np.array([1e-5, 3.0, 0.0, -2e-30], np.float32)
+    want = tensorc.compile(src, backend="interp").f(a, 1e-40)
+    got = tensorc.compile(src, backend="cpu").f(a, 1e-40)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
