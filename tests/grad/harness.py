@@ -7,13 +7,14 @@ import re
 
 import numpy as np
 
-import tensorc
 from tensorc.frontend import parse_program
 from tensorc.grad import gradient
 from tensorc.ir.interpreter import interpret
 from tensorc.ir.types import is_float
+from tensorc.runtime.module import Function
 
 PRIMES = (2, 3, 5, 4, 3, 2, 3, 4)
+SMALL = (2, 3)
 
 
 def float64_source(text: str) -> str:
@@ -21,16 +22,19 @@ def float64_source(text: str) -> str:
     return re.sub(r"\b(float32|float|half|float16|bfloat16)\b(?=\s*[\(\s])", "float64", text)
 
 
-def sizes_for(def_, overrides: dict[str, int] | None = None) -> dict[str, int]:
+def sizes_for(
+    def_, overrides: dict[str, int] | None = None, values: tuple[int, ...] = PRIMES
+) -> dict[str, int]:
     sizes = {}
     for k, name in enumerate(def_.sizes):
-        sizes[name] = PRIMES[k % len(PRIMES)]
+        sizes[name] = values[k % len(values)]
     sizes.update(overrides or {})
     return sizes
 
 
-def make_inputs(def_, sizes: dict[str, int], rng, scalars: dict | None = None,
-                positive: bool = False) -> list:
+def make_inputs(
+    def_, sizes: dict[str, int], rng, scalars: dict | None = None, positive: bool = False
+) -> list:
     import sympy
 
     from tensorc.ir.tensor_ir import size_symbol
@@ -53,8 +57,19 @@ def make_inputs(def_, sizes: dict[str, int], rng, scalars: dict | None = None,
     return args
 
 
-def fd_check(source: str, name: str, backend: str = "interp", wrt=None, sizes=None,
-             scalars=None, positive=False, seed=0, rtol=1e-5, atol=1e-7, args=None):
+def fd_check(
+    source: str,
+    name: str,
+    backend: str = "interp",
+    wrt=None,
+    sizes=None,
+    scalars=None,
+    positive=False,
+    seed=0,
+    rtol=1e-5,
+    atol=1e-7,
+    args=None,
+):
     """Backward def (run on `backend`) == central finite differences of <cotangent, forward>."""
     d = parse_program(source).get(name)
     g = gradient(d, wrt)
@@ -65,9 +80,7 @@ def fd_check(source: str, name: str, backend: str = "interp", wrt=None, sizes=No
     fwd = lambda a: interpret(d, dict(zip(names, a)))
     outs = fwd(args)
     cots = {o: rng.standard_normal(np.shape(outs[o])) for o, _ in g.cotangents}
-    bwd = tensorc.compile("", backend) if False else None
-    del bwd
-    fn = tensorc.runtime.module.Function(g.backward, backend)
+    fn = Function(g.backward, backend)
     res = fn(*args, *[outs[o.name] for o in d.outputs], *[cots[o] for o, _ in g.cotangents])
     res = res if isinstance(res, tuple) else (res,)
     for (x, _), got in zip(g.grads, res):
@@ -85,6 +98,35 @@ def fd_check(source: str, name: str, backend: str = "interp", wrt=None, sizes=No
                 o2 = fwd(a2)
                 vals.append(sum(float(np.sum(cots[o] * o2[o])) for o in cots))
             want[ix] = (vals[0] - vals[1]) / (2 * eps)
-        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=rtol, atol=atol,
-                                   err_msg=f"gradient of {name} wrt {x} on {backend}")
+        np.testing.assert_allclose(
+            np.asarray(got, np.float64),
+            want,
+            rtol=rtol,
+            atol=atol,
+            err_msg=f"gradient of {name} wrt {x} on {backend}",
+        )
     return g
+
+
+def torch_inputs(def_, values: tuple[int, ...] = SMALL, seed: int = 0):
+    """(arguments, the tensors that require grad): float tensors and float scalars (as 0-d
+    tensors) require grad; index tensors and int scalars do not. Inputs whose forward is not
+    finite (a log or rsqrt of a negative draw) are drawn positive."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    sizes = sizes_for(def_, values=values)
+    args = make_inputs(def_, sizes, rng)
+    names = [t.name for t in def_.inputs]
+    outs = interpret(def_, dict(zip(names, args)))
+    if not all(np.all(np.isfinite(o)) for o in outs.values() if np.asarray(o).dtype.kind == "f"):
+        args = make_inputs(def_, sizes, np.random.default_rng(seed), positive=True)
+    targs, leaves = [], []
+    for t, a in zip(def_.inputs, args):
+        if is_float(t.dtype):
+            a = torch.tensor(a, dtype=torch.float64, requires_grad=True)
+            leaves.append(a)
+        elif t.shape:
+            a = torch.from_numpy(np.asarray(a))
+        targs.append(a)
+    return targs, leaves
