@@ -201,12 +201,14 @@ def _chain(n):
 
 
 def test_52_letter_chain():
-    """All 52 letters (51 operands), step by step on the interpreter (the fused program on the
-    cpu backend: test_more_than_52_indices)."""
+    """All 52 letters (51 operands) on the interpreter, step by step and as one def (the fused
+    program on the cpu backend: test_more_than_52_indices)."""
     letters = string.ascii_letters
     ops, ref = _chain(51)
     eq = ",".join(letters[k] + letters[k + 1] for k in range(51)) + "->" + letters[0] + letters[51]
     got = tensorc.einsum(eq, *ops, optimize="greedy", backend="interp")
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    got = tensorc.einsum(eq, *ops, backend="interp")  # one def; the oracle contracts pairwise
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
     path, text = tensorc.einsum_path(eq, *ops, optimize="greedy")
     assert len(path) == 51 and f"Complete contraction:  {eq}" in text
