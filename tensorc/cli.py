@@ -191,12 +191,12 @@ def _run(args) -> int:
         print(f"  compile {compile_s * 1e3:9.1f} ms   run {np.median(times) * 1e3:9.3f} ms "
               f"(median of {len(times)})")
         for decl, value in zip(d.outputs, outs):
-            print(f"  {decl.name}: {_summary(np.asarray(value))}")
+            print(f"  {decl.name}: {_summary(_values(value, decl.dtype))}")
         if args.check:
             ref = Function(d, "interp")(*inputs)
             refs = ref if isinstance(ref, tuple) else (ref,)
             for decl, value, want in zip(d.outputs, outs, refs):
-                err = _max_rel_err(np.asarray(value), np.asarray(want))
+                err = _max_rel_err(_values(value, decl.dtype), _values(want, decl.dtype))
                 print(f"  check {decl.name} vs interpreter: max rel err {err:.2e}")
     return 0
 
@@ -305,24 +305,56 @@ def _random_inputs(d, sizes: dict[str, int], rng: np.random.Generator) -> list:
 
     from tensorc.ir.types import is_float, is_int, to_numpy
 
+    from tensorc.ir.interpreter import f32_to_bf16
+
     all_sizes = _all_sizes(d, sizes)
     subs = {sympy.Symbol(k, integer=True, nonnegative=True): v for k, v in all_sizes.items()}
+    shapes = {p.name: tuple(max(0, int(sympy.sympify(s).subs(subs))) for s in p.shape)
+              for p in (*d.inputs, *d.outputs)}
+    _check_memory(d, shapes, all_sizes)
     smallest = min(all_sizes.values(), default=1)
     inputs = []
     for p in d.inputs:
         if p.shape == ():
             inputs.append(all_sizes[p.name] if is_int(p.dtype) else 1.0)
             continue
-        shape = tuple(int(sympy.sympify(s).subs(subs)) for s in p.shape)
+        shape = shapes[p.name]
         if is_float(p.dtype):
             arr = rng.standard_normal(shape).astype(np.float32)
-            arr = arr.astype(to_numpy(p.dtype)) if p.dtype != "bfloat16" else arr
+            # numpy has no bfloat16: such inputs go as their bits (uint16), as the API accepts
+            arr = f32_to_bf16(arr) if p.dtype == "bfloat16" else arr.astype(to_numpy(p.dtype))
         elif is_int(p.dtype):
             arr = rng.integers(0, max(1, smallest), size=shape).astype(to_numpy(p.dtype))
         else:
             arr = rng.random(shape) < 0.5
         inputs.append(arr)
     return inputs
+
+
+def _check_memory(d, shapes: dict[str, tuple[int, ...]], sizes: dict[str, int]) -> None:
+    """Refuse sizes whose inputs and outputs alone exceed this machine's memory (the kernel would
+    be killed, not fail): an error naming the sizes and the bytes, before anything is allocated."""
+    import os
+
+    from tensorc.errors import ArgumentError
+    from tensorc.ir.types import DTYPES
+
+    need = sum(
+        int(np.prod(shapes[p.name], dtype=object)) * DTYPES[p.dtype].bits // 8
+        for p in (*d.inputs, *d.outputs)
+        if p.dtype in DTYPES  # an untyped output's dtype is known after checking: skipped
+    )
+    try:
+        have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return
+    if need > 0.8 * have:
+        given = " ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ArgumentError(
+            f"def {d.name} at {given} needs {need / 2**30:,.1f} GiB for its inputs and outputs, "
+            f"more than this machine's {have / 2**30:,.1f} GiB",
+            hint="give smaller --size values",
+        )
 
 
 def _version() -> str:
@@ -350,6 +382,13 @@ def _warning_printer():
             print(text, file=sys.stderr if file is None else file)
 
     return show
+
+
+def _values(a, dtype: str) -> np.ndarray:
+    """An output as numbers (bfloat16 comes back from numpy inputs as its uint16 bits)."""
+    from tensorc.ir.interpreter import bf16_to_f32
+
+    return bf16_to_f32(a) if dtype == "bfloat16" else np.asarray(a)
 
 
 def _summary(a: np.ndarray) -> str:

@@ -104,3 +104,21 @@ def test_explain_of_a_missing_path_says_so(capsys, tmp_path):
         tensorc.explain(missing)
     code, _, err = _main(capsys, "explain", GRAM, "--size", "Q=3")
     assert code == 1 and "no size named 'Q'" in err
+
+
+def test_run_refuses_sizes_beyond_this_machines_memory(capsys):
+    sizes = [f"--size {n}={v}" for n, v in (("P", 10**5), ("X1", 10**3), ("X2", 10**3),
+                                            ("X3", 10**3), ("Y1", 2), ("Y2", 2), ("Y3", 2))]
+    argv = ["run", str(ROOT / "examples" / "w09_tensor_networks.tc"), "--def", "mps_overlap"]
+    code, _, err = _main(capsys, *argv, *" ".join(sizes).split())
+    assert code == 1 and "GiB for its inputs and outputs, more than this machine's" in err
+
+
+def test_run_a_bfloat16_def_shows_values_not_bits(capsys, tmp_path):
+    path = tmp_path / "bf.tc"
+    path.write_text("def mm(bfloat16(M,K) A, bfloat16(K,N) B) -> (C) {\n"
+                    "    C(m,n) +=! A(m,k) * B(k,n)\n}\n")
+    sizes = ["--size", "M=4", "--size", "K=5", "--size", "N=3", "--repeat", "1", "--check"]
+    code, out, err = _main(capsys, "run", str(path), "--backend", "loops", *sizes)
+    assert code == 0, err
+    assert "C: float32[4, 3]" in out and "max rel err 0.00e+00" in out
