@@ -303,38 +303,71 @@ def check(def_: Def, sizes: dict[str, int], shapes: list[tuple[int, ...]]
     if not an.gathered:
         return None
     bounds = iter(an.part_values(*args))
-    parts = [tuple(slice(0, None) if p is None else slice(max(0, int(next(bounds))),
-                                                           max(0, int(next(bounds))))
+    parts = [None if all(p is None for p in g.parts) else
+             tuple(slice(None) if p is None else slice(max(0, int(next(bounds))),
+                                                       max(0, int(next(bounds))))
                    for p in g.parts) for g in an.gathers]
-    return functools.partial(_check_gathers, an, args, parts, actual, sizes)
+    return _GatherCheck(an, args, parts, actual, sizes, {d.name: d.dtype for d in def_.inputs})
 
 
-def _check_gathers(an: Analysis, args: list, parts: list, actual: dict, sizes: dict,
-                   buffers: dict[str, Any]) -> None:
-    data = []
-    views = []
-    for g, part in zip(an.gathers, parts):
-        view = buffers[g.tensor][part]
-        views.append(view)
-        data += _min_max(view)
-    bad = _verify(an.gathered, an.gathered_values(*args, *data), actual, sizes, raise_=False)
-    if bad is None:
-        return
-    ob, lo, hi, extent = bad
-    g = ob.gathers[0]
-    k = an.gathers.index(g)
-    view, part = views[k], parts[k]
-    low = lo < 0
-    value, pos = _extreme(view, low)
-    pos = tuple(int(i) + (s.start or 0) for i, s in zip(pos, part))
-    raise ShapeError(
-        f"index tensor {g.tensor} holds {value} at position {pos}: the read of {ob.tensor} "
-        f"at index {ob.axis} ({ob.text}) takes values {lo}..{hi}, outside the valid range "
-        f"0:{extent} of {ob.tensor}'s dimension {ob.axis}",
-        ob.span,
-        hint=f"every value of {g.tensor} must index {ob.tensor}: keep them in 0:{extent} "
-        f"(or guard the read with a mask or select)",
-    )
+class _GatherCheck:
+    """The per-call check of a signature's index tensors: each gather's part is reduced to one
+    unsigned maximum (a negative value wraps above every extent), which bounds its values by
+    0..max; only when an obligation fails on those bounds are the exact minimum and maximum
+    taken (and the failure reported)."""
+
+    __slots__ = ("an", "args", "parts", "actual", "sizes", "reads")
+
+    def __init__(self, an: Analysis, args: list, parts: list, actual: dict, sizes: dict,
+                 dtypes: dict[str, str]):
+        self.an, self.args, self.parts, self.actual, self.sizes = an, args, parts, actual, sizes
+        # per gather: tensor, part (None: all of it), its values as unsigned, the sign bit
+        self.reads = []
+        for g, part in zip(an.gathers, parts):
+            info = DTYPES[dtypes[g.tensor]]
+            unsigned = np.dtype(f"uint{info.bits}")
+            self.reads.append((g.tensor, part, unsigned, 1 << (info.bits - 1 if info.kind == "i"
+                                                             else info.bits)))
+
+    def __call__(self, buffers: dict[str, Any]) -> None:
+        data = []
+        for name, part, unsigned, sign in self.reads:
+            view = buffers[name] if part is None else buffers[name][part]
+            if type(view) is np.ndarray and view.size:
+                top = int(view.view(unsigned).max())
+                if top < sign:
+                    data += (0, top)
+                    continue
+            data += _min_max(view)
+        values = self.an.gathered_values(*self.args, *data)
+        if _verify(self.an.gathered, values, self.actual, self.sizes, raise_=False) is not None:
+            self.exact(buffers)
+
+    def exact(self, buffers: dict[str, Any]) -> None:
+        """Check again with each part's exact minimum and maximum; raise on a failure."""
+        views = [buffers[name] if part is None else buffers[name][part]
+                 for name, part, _, _ in self.reads]
+        data = [x for v in views for x in _min_max(v)]
+        values = self.an.gathered_values(*self.args, *data)
+        bad = _verify(self.an.gathered, values, self.actual, self.sizes, raise_=False)
+        if bad is not None:
+            raise self.error(bad, views)
+
+    def error(self, bad: tuple, views: list) -> ShapeError:
+        ob, lo, hi, extent = bad
+        g = ob.gathers[0]
+        k = self.an.gathers.index(g)
+        value, pos = _extreme(views[k], lo < 0)
+        part = self.parts[k] or (slice(None),) * len(pos)
+        pos = tuple(int(i) + (s.start or 0) for i, s in zip(pos, part))
+        return ShapeError(
+            f"index tensor {g.tensor} holds {value} at position {pos}: the read of {ob.tensor} "
+            f"at index {ob.axis} ({ob.text}) takes values {lo}..{hi}, outside the valid range "
+            f"0:{extent} of {ob.tensor}'s dimension {ob.axis}",
+            ob.span,
+            hint=f"every value of {g.tensor} must index {ob.tensor}: keep them in 0:{extent} "
+            f"(or guard the read with a mask or select)",
+        )
 
 
 def _min_max(view: Any) -> tuple[int, int]:
@@ -358,8 +391,8 @@ def _extreme(view: Any, low: bool) -> tuple[int, tuple[int, ...]]:
 def _verify(obligations: tuple[Obligation, ...], values: list, actual: dict, sizes: dict,
             raise_: bool = True) -> tuple | None:
     """The first obligation that fails (with its lo, hi, extent): raised, or returned."""
-    for i, ob in enumerate(obligations):
-        guard, lo, hi, extent = values[4 * i: 4 * i + 4]
+    it = iter(values)
+    for ob, guard, lo, hi, extent in zip(obligations, it, it, it, it):
         if guard <= 0:
             continue
         if ob.kind == "range":

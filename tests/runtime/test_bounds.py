@@ -189,6 +189,20 @@ def test_check_reports_the_sizes_and_the_source_position():
         guard({"T": np.zeros((4, 3), np.float32), "idx": np.array([1, 9], np.int32)})
 
 
+def test_a_shifted_gather_passes_on_exact_bounds_and_fails_at_the_edge():
+    """The per-call check bounds index values by 0..unsigned max first; `idx(l) - 1` needs the
+    exact minimum (1 here) to pass."""
+    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l) - 1, w) }"
+    d = tensorc.compile(src).program.get("f")
+    guard = bounds.check(d, {"E": 4, "W": 3, "L": 3}, [(4, 3), (3,)])
+    table = np.zeros((4, 3), np.float32)
+    guard({"T": table, "idx": np.array([1, 4, 2])})
+    with pytest.raises(ShapeError, match=r"holds 0 at position \(2,\)"):
+        guard({"T": table, "idx": np.array([1, 4, 0])})
+    with pytest.raises(ShapeError, match=r"holds 5 at position \(0,\)"):
+        guard({"T": table, "idx": np.array([5, 4, 1])})
+
+
 def test_subnormal_denominator_keeps_the_interpreters_result():
     """sigma = 1e-20: 2 sigma^2 is subnormal in float32; its reciprocal overflows, so a folded
     x * (1/c) turns exp(-0 / c) = 1 into exp(NaN)."""
@@ -203,3 +217,9 @@ def test_subnormal_denominator_keeps_the_interpreters_result():
     want = tensorc.compile(src, backend="interp").f(a, 1e-40)
     got = tensorc.compile(src, backend="cpu").f(a, 1e-40)
     np.testing.assert_allclose(got, want, rtol=1e-6)
+    src = "def g(float(N,M) A, float s) -> (B) { B(i) = sum(j: A(i, j) / s) }"  # a fast loop
+    a = np.full((3, 16), 1e-5, np.float32)
+    want = tensorc.compile(src, backend="interp").g(a, 1e-40)
+    got = tensorc.compile(src, backend="cpu").g(a, 1e-40)
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(got, want, rtol=1e-5)
