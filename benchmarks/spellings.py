@@ -42,11 +42,11 @@ def _example(file: str, name: str, label: str) -> str:
     """The def `name` of examples/`file`, renamed `label`."""
     text = (EXAMPLES / file).read_text()
     start = text.index(f"def {name}(")
-    end = text.index("{", start)
-    depth = 0
-    for end in range(end, len(text)):  # to the brace that closes the body
-        depth += {"{": 1, "}": -1}.get(text[end], 0)
+    depth, end = 0, text.index("{", start)
+    for pos in range(end, len(text)):  # to the brace that closes the body
+        depth += {"{": 1, "}": -1}.get(text[pos], 0)
         if depth == 0:
+            end = pos
             break
     return text[start : end + 1].replace(f"def {name}(", f"def {label}(", 1) + "\n"
 

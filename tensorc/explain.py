@@ -14,8 +14,8 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.loop_printer import format_buffer, format_expr, format_stmt
+from tensorc.ir.tir_utils import conjuncts, free_indices, walk
 from tensorc.ir.types import DTYPES
-from tensorc.passes.tir_utils import conjuncts, free_indices, walk
 
 _ARITH = {"add", "sub", "mul", "div", "max", "min", "neg", "fma", "exp", "log", "sqrt", "exp2",
           "fmax", "fmin", "tanh", "pow", "rsqrt", "sigmoid", "erf", "abs"}  # fmt: skip

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 import sympy
 
 from tensorc.ir.tensor_ir import Access, Expr, Index, Range, Reduce
-from tensorc.passes.merge_networks import is_network, product_factors
-from tensorc.passes.tir_utils import walk
+from tensorc.ir.tir_utils import product_factors, walk
+from tensorc.passes.merge_networks import is_network
 
 GEMM_MIN_K = 16  # terms summed per output of the reader's Gemm
 GEMM_MIN_N = 16  # columns of the reader's Gemm (the other operands' free indices)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.ir.tensor_ir import Def
-from tensorc.passes.tir_utils import reads
+from tensorc.ir.tir_utils import reads
 
 
 def drop_dead(def_: Def) -> Def:

@@ -32,9 +32,8 @@ from tensorc.ir.tensor_ir import (
     TensorDecl,
     is_zero,
 )
+from tensorc.ir.tir_utils import free_indices, map_children, product, product_factors, reads, walk
 from tensorc.passes.costs import gemm_pays, only_gemms, volume
-from tensorc.passes.merge_networks import product, product_factors
-from tensorc.passes.tir_utils import free_indices, map_children, reads, walk
 
 
 def _plain(f: Expr) -> bool:

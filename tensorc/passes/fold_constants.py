@@ -13,7 +13,7 @@ import numpy as np
 
 from tensorc.ir.ops import OPS
 from tensorc.ir.tensor_ir import Call, Const, Def, Expr
-from tensorc.passes.tir_utils import map_children
+from tensorc.ir.tir_utils import map_children
 
 
 def _is(e: Expr, v) -> bool:

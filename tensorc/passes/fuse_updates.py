@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.ir.tensor_ir import Access, Def, Index, Statement
-from tensorc.passes.tir_utils import reads, rename_statement_indices, substitute, walk
+from tensorc.ir.tir_utils import reads, rename_statement_indices, substitute, walk
 
 
 def _pointwise_reads(st: Statement, tensor: str) -> bool:
@@ -43,7 +43,7 @@ def fuse_one(first: Statement, second: Statement) -> Statement:
     target = tuple(Index(i) for i in second.indices)
 
     def sub(e):
-        from tensorc.passes.tir_utils import map_children
+        from tensorc.ir.tir_utils import map_children
 
         if isinstance(e, Access) and e.tensor == second.tensor and e.indices == target:
             return ren.rhs

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.ir.tensor_ir import Call, Def, Expr, Reduce
+from tensorc.ir.tir_utils import free_indices, map_children
 from tensorc.ir.types import promote
-from tensorc.passes.tir_utils import free_indices, map_children
 
 
 def _split(e: Expr, reduced: set[str]) -> tuple[list[Expr], list[Expr], list[Expr]]:

@@ -22,18 +22,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tensorc.ir.tensor_ir import Access, Call, Def, Expr, Index, Reduce, Statement, is_zero
-from tensorc.passes.costs import gemm_pays, only_gemms
-from tensorc.passes.merge_networks import is_network, merged, product_factors
-from tensorc.passes.tir_utils import (
+from tensorc.ir.tensor_ir import Access, Def, Expr, Index, Reduce, Statement, is_zero
+from tensorc.ir.tir_utils import (
     children,
     free_indices,
     has_reduce,
     map_children,
+    product_factors,
     reads,
     substitute,
     walk,
 )
+from tensorc.passes.costs import gemm_pays, only_gemms
+from tensorc.passes.merge_networks import is_network, merged
 
 
 def _full_shape(st: Statement, shape) -> bool:

@@ -16,23 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce
-from tensorc.passes.tir_utils import free_indices, map_children, substitute
-
-
-def product_factors(e: Expr) -> list[Expr]:
-    """The factors of a (nested) `mul` tree, left to right."""
-    if isinstance(e, Call) and e.fn == "mul":
-        return product_factors(e.args[0]) + product_factors(e.args[1])
-    return [e]
-
-
-def product(factors: list[Expr], dtype: str) -> Expr:
-    """Factors as one left-associated `mul` chain."""
-    out = factors[0]
-    for f in factors[1:]:
-        out = Call("mul", (out, f), dtype)
-    return out
+from tensorc.ir.tensor_ir import Access, Const, Def, Expr, Index, Reduce
+from tensorc.ir.tir_utils import free_indices, map_children, product, product_factors, substitute
 
 
 def _scalar(e: Expr) -> bool:

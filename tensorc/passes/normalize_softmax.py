@@ -29,14 +29,15 @@ from dataclasses import replace
 import sympy
 
 from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Range, Reduce
-from tensorc.passes.merge_networks import product, product_factors
-from tensorc.passes.tir_utils import (
+from tensorc.ir.tir_utils import (
     alpha_key,
     conjoin,
     conjuncts,
     free_indices,
     index_to_sympy,
     map_children,
+    product,
+    product_factors,
     substitute,
     walk,
 )

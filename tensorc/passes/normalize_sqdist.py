@@ -23,7 +23,7 @@ from dataclasses import replace
 import sympy
 
 from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce
-from tensorc.passes.tir_utils import map_children, substitute
+from tensorc.ir.tir_utils import map_children, substitute
 
 
 def _terms(e: Expr, sign: int = 1) -> list[tuple[int, Expr]]:

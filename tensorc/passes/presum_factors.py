@@ -19,7 +19,6 @@ import sympy
 
 from tensorc.ir.tensor_ir import (
     Access,
-    Call,
     Def,
     Expr,
     Index,
@@ -29,20 +28,7 @@ from tensorc.ir.tensor_ir import (
     TensorDecl,
     is_zero,
 )
-from tensorc.passes.tir_utils import free_indices, map_children, reads, walk
-
-
-def _factors(e: Expr) -> list[Expr]:
-    if isinstance(e, Call) and e.fn == "mul":
-        return _factors(e.args[0]) + _factors(e.args[1])
-    return [e]
-
-
-def _product(factors: list[Expr], dtype: str) -> Expr:
-    out = factors[0]
-    for f in factors[1:]:
-        out = Call("mul", (out, f), dtype)
-    return out
+from tensorc.ir.tir_utils import free_indices, map_children, product, product_factors, reads, walk
 
 
 class _Rewriter:
@@ -60,7 +46,7 @@ class _Rewriter:
         return map_children(e, lambda c: self.expr(c, ranges))
 
     def presum(self, r: Reduce, ranges: dict[str, Range]) -> Expr:
-        factors = _factors(r.body)
+        factors = product_factors(r.body)
         if len(factors) < 2 or any(f.dtype != r.dtype for f in factors):
             return r  # a lone factor has nothing to pre-reduce; keep what the sum accumulates in
         deps = [free_indices(f) for f in factors]
@@ -81,7 +67,7 @@ class _Rewriter:
             kept_ranges = [g for g in kept_ranges if g not in own]
         if len(kept_ranges) == len(r.ranges):
             return r
-        body = _product(factors, r.dtype)
+        body = product(factors, r.dtype)
         return replace(r, ranges=tuple(kept_ranges), body=body) if kept_ranges else body
 
     def _movable(self, f: Expr, own: list[Range], deps, ranges: dict[str, Range]) -> bool:

@@ -33,18 +33,19 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
-from tensorc.ir.types import DTYPES, compute_dtype
-from tensorc.passes.tir_utils import (
+from tensorc.ir.tir_utils import (
     conjuncts,
     free_indices,
     index_sym,
     index_to_sympy,
     map_children,
+    product_factors,
     walk,
 )
-from tensorc.schedule.contraction import _plain, _scalar_alpha, _strides
+from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
-from tensorc.schedule.nest import KernelNames, Nest, _mul_factors
+from tensorc.schedule.nest import KernelNames, Nest
+from tensorc.schedule.operands import plain_access, scalar_alpha, strides
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _is_scalar(f: T.Expr) -> bool:
 
 def _split(e: T.Expr) -> tuple[list[T.Expr], list[T.Expr]]:
     """(non-scalar factors, scalar factors) of a product."""
-    fs = _mul_factors(e)
+    fs = product_factors(e)
     return [f for f in fs if not _is_scalar(f)], [f for f in fs if _is_scalar(f)]
 
 
@@ -171,7 +172,7 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
     roles = ((x, {i, d}), (y, {j, d}), (v, {j, e}))
     for acc, need in roles:
         decl = def_.tensor(acc.tensor)
-        if not _plain(acc) or len(acc.indices) != len(decl.shape) or acc.tensor == st.tensor:
+        if not plain_access(acc) or len(acc.indices) != len(decl.shape) or acc.tensor == st.tensor:
             return f"{acc.tensor} is not read with plain indices over its whole shape"
         if not need <= _names(acc) or not _names(acc) <= need | (lhs - {i, e}):
             return f"{acc.tensor}'s indices do not fit the roles (query, key, value)"
@@ -243,8 +244,8 @@ class _Builder:
     def operand(self, acc: T.Access, row: str, col: str, at: dict[str, L.LExpr]) -> L.Operand:
         """`acc` as a (row, col) matrix starting at the index values `at` (others at 0)."""
         idx = [x.name for x in acc.indices]
-        strides = _strides(self.pb.def_.tensor(acc.tensor).shape)
-        st = {n: sym_to_lexpr(s, self.spec) for n, s in zip(idx, strides)}
+        steps = strides(self.pb.def_.tensor(acc.tensor).shape)
+        st = {n: sym_to_lexpr(s, self.spec) for n, s in zip(idx, steps)}
         off = const(0)
         for n in idx:
             if n in at:
@@ -323,7 +324,7 @@ class _Builder:
         d_ext = sym_to_lexpr(m.d_hi, self.spec)
         blk.append(L.Gemm(
             c=s_op, a=self.operand(m.x, m.i, m.d, at_i), b=self.operand(m.y, m.d, m.j, at_j),
-            batch=const(1), m=rows, n=cols, k=d_ext, alpha=_scalar_alpha(m.score_scalars, t),
+            batch=const(1), m=rows, n=cols, k=d_ext, alpha=scalar_alpha(m.score_scalars, t),
             accumulate=False, dtype=t,
         ))  # fmt: skip
         row = self.row_update(L.Var(j0), cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext)
@@ -332,7 +333,7 @@ class _Builder:
         blk.append(L.Loop(row[0], const(0), rows, tuple(row[1]), kind="vector"))
         blk.append(L.Gemm(
             c=o_op, a=s_op, b=self.operand(m.v, m.j, m.e, at_j), batch=const(1), m=rows,
-            n=e_ext, k=cols, alpha=_scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
+            n=e_ext, k=cols, alpha=scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
         ))  # fmt: skip
         body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
         body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))

@@ -25,20 +25,17 @@ from opt_einsum import get_symbol
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
+from tensorc.ir.tir_utils import free_indices, product_factors, walk
 from tensorc.ir.types import compute_dtype
-from tensorc.passes.tir_utils import free_indices, map_children, walk
 from tensorc.schedule.lexpr import call, const, iadd, imax, imin, imul, isub, sym_to_lexpr
-
-
-def _mul_factors(e: T.Expr) -> list[T.Expr]:
-    if isinstance(e, T.Call) and e.fn == "mul":
-        return _mul_factors(e.args[0]) + _mul_factors(e.args[1])
-    return [e]
-
-
-def _plain(a: T.Access) -> bool:
-    names = [i.name for i in a.indices if isinstance(i, T.Index)]
-    return len(names) == len(a.indices) and len(set(names)) == len(names) and len(names) > 0
+from tensorc.schedule.operands import (
+    View,
+    plain_access,
+    replace_node,
+    same_extent,
+    scalar_alpha,
+    with_temps,
+)
 
 
 @dataclass
@@ -52,8 +49,8 @@ def gemm_like(def_: T.Def, r: T.Reduce, lhs: set[str]) -> GemmLike | None:
     if r.op != "sum" or r.mask is not None or any(not T.is_zero(g.lo) for g in r.ranges):
         return None
     ops, scal = [], []
-    for f in _mul_factors(r.body):
-        if isinstance(f, T.Access) and f.indices and _plain(f):
+    for f in product_factors(r.body):
+        if isinstance(f, T.Access) and f.indices and plain_access(f):
             ops.append(f)
         elif isinstance(f, T.Const) or (isinstance(f, T.Access) and not f.indices):
             scal.append(f)
@@ -72,28 +69,6 @@ def gemm_like(def_: T.Def, r: T.Reduce, lhs: set[str]) -> GemmLike | None:
     return GemmLike(r, ops, scal)
 
 
-def _strides(shape) -> list:
-    out, acc = [], sympy.Integer(1)
-    for d in reversed(shape):
-        out.append(acc)
-        acc = acc * d
-    return list(reversed(out))
-
-
-@dataclass
-class View:
-    buffer: str
-    indices: list[str]
-    shape: list  # sympy
-
-    def stride(self, idx: str):
-        return _strides(self.shape)[self.indices.index(idx)]
-
-
-def _eq(a, b) -> bool:
-    return T.is_zero(a - b)
-
-
 def _merge(group: list[str], views: list[View], ext: dict) -> tuple[list[str], list[str]]:
     """Split `group` into (loop indices, merged innermost run) so the run is one strided dim."""
     if not group:
@@ -106,7 +81,7 @@ def _merge(group: list[str], views: list[View], ext: dict) -> tuple[list[str], l
     for g in reversed(order[:-1]):
         nxt = run[0]
         ok = all(
-            _eq(v.stride(g), v.stride(nxt) * ext[nxt]) for v in views if g in v.indices and nxt in v.indices
+            same_extent(v.stride(g), v.stride(nxt) * ext[nxt]) for v in views if g in v.indices and nxt in v.indices
         ) and all((g in v.indices) == (nxt in v.indices) for v in views)
         if not ok:
             break
@@ -191,26 +166,10 @@ def _top_reduces(e: T.Expr) -> list[T.Reduce]:
     if isinstance(e, T.Reduce):
         return [e]
     out = []
-    from tensorc.passes.tir_utils import children
+    from tensorc.ir.tir_utils import children
 
     for c in children(e):
         out += _top_reduces(c)
-    return out
-
-
-def _replace_node(e: T.Expr, old: T.Expr, new: T.Expr) -> T.Expr:
-    if e == old:
-        return new
-    return map_children(e, lambda c: _replace_node(c, old, new))
-
-
-def _scalar_alpha(scalars: list[T.Expr], dtype: str) -> L.LExpr:
-    out: L.LExpr = L.Const(1.0, dtype)
-    for s in scalars:
-        v = L.Const(s.value, dtype) if isinstance(s, T.Const) else L.Var(s.tensor, s.dtype)
-        if v.dtype != dtype:
-            v = L.Call("cast", (v,), dtype)
-        out = v if out == L.Const(1.0, dtype) else L.Call("mul", (out, v), dtype)
     return out
 
 
@@ -240,7 +199,7 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     if any(a.indices != own for a in reads_self):
         return False
     decl = def_.tensor(st.tensor)
-    full = all(_eq(rg.hi, d) for rg, d in zip(st.domain, decl.shape))
+    full = all(same_extent(rg.hi, d) for rg, d in zip(st.domain, decl.shape))
     dtype = compute_dtype(r.dtype)
     epilogue = True
     accumulate = False
@@ -254,14 +213,14 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
         target, epilogue, accumulate = st.tensor, False, True
     elif full and not reads_self and decl.dtype == r.dtype:
         target = st.tensor  # the Gemm writes the output, the epilogue rewrites it in place
-        rest = _replace_node(st.rhs, r, T.Access(st.tensor, own, r.dtype))
+        rest = replace_node(st.rhs, r, T.Access(st.tensor, own, r.dtype))
     else:
         target = pb.add_temp(f"{st.tensor}_sum", r.dtype, [rg.hi for rg in st.domain])
-        rest = _replace_node(st.rhs, r, T.Access(target, own, r.dtype))
+        rest = replace_node(st.rhs, r, T.Access(target, own, r.dtype))
     out_shape = list(decl.shape) if target == st.tensor else [rg.hi for rg in st.domain]
     ext = _extents(def_, st, r)
     names = pb.names()
-    alpha = _scalar_alpha(gl.scalars, dtype)
+    alpha = scalar_alpha(gl.scalars, dtype)
     notes: list[str] = []
     label = f"statement {k + 1} ({st.tensor})"
     views = [View(o.tensor, [i.name for i in o.indices], list(def_.tensor(o.tensor).shape)) for o in gl.operands]
@@ -283,7 +242,7 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
 
         ep = replace(st, rhs=rest)
         enotes = [f"{label}: pointwise epilogue applied to the Gemm result in one pass"]
-        def2 = _with_temps(def_, pb)
+        def2 = with_temps(def_, pb)
         ebody, _ = lower_nest(def2, ep, pb.schedule, pb.names(), pb.spec, enotes)
         pb.kernel(ebody, enotes)
     return True
@@ -297,8 +256,8 @@ def why_no_gemm(st: T.Statement) -> list[str]:
     for r in walk(st.rhs):
         if not (isinstance(r, T.Reduce) and r.op == "sum"):
             continue
-        fs = _mul_factors(r.body)
-        tensors = [f for f in fs if isinstance(f, T.Access) and f.indices and _plain(f)]
+        fs = product_factors(r.body)
+        tensors = [f for f in fs if isinstance(f, T.Access) and f.indices and plain_access(f)]
         if len(tensors) < 2 or len(tensors) + sum(_scalar(f) for f in fs) != len(fs):
             continue
         over = ", ".join(g.index for g in r.ranges)
@@ -314,11 +273,6 @@ def why_no_gemm(st: T.Statement) -> list[str]:
 
 def _scalar(f: T.Expr) -> bool:
     return isinstance(f, T.Const) or isinstance(f, T.Access) and not f.indices
-
-
-def _with_temps(def_: T.Def, pb) -> T.Def:
-    extra = tuple(T.TensorDecl(b.name, b.dtype, b.shape, "temp") for b in pb.extra_temps)
-    return replace(def_, temps=def_.temps + extra)
 
 
 def plan_sizes(pb, ext: dict) -> dict[str, int]:
@@ -520,7 +474,7 @@ def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumula
         rhs = T.Call("add", (own, rhs), dtype)
     dom = tuple(T.Range(i, sympy.Integer(0), ext[i]) for i in out.indices)
     stmt = T.Statement(out.buffer, tuple(out.indices), dom, rhs)
-    def2 = _with_temps(pb.def_, pb)
+    def2 = with_temps(pb.def_, pb)
     body_l, _ = lower_nest(def2, stmt, replace(pb.schedule, gemm=False), pb.names(), pb.spec, [])
     return list(body_l)
 

@@ -31,21 +31,20 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
+from tensorc.ir.tir_utils import walk
 from tensorc.ir.types import compute_dtype
 from tensorc.ir.verifier import size_value_of
-from tensorc.passes.tir_utils import walk
-from tensorc.schedule.contraction import (
-    View,
-    _eq,
-    _plain,
-    _replace_node,
-    _scalar_alpha,
-    _strides,
-    _with_temps,
-    emit_pair,
-    gemm_like,
-)
+from tensorc.schedule.contraction import emit_pair, gemm_like
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.operands import (
+    View,
+    plain_access,
+    replace_node,
+    same_extent,
+    scalar_alpha,
+    strides,
+    with_temps,
+)
 from tensorc.schedule.symmetry import symmetric_pair
 
 # Rows x columns of one tile: rows a multiple of the CPU micro-kernel's 6, a float32 tile
@@ -84,7 +83,7 @@ def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
             continue
         a, b = got
         d = x.ranges[0].index
-        if not (_plain(a) and _plain(b)) or len(a.indices) != 2 or len(b.indices) != 2:
+        if not (plain_access(a) and plain_access(b)) or len(a.indices) != 2 or len(b.indices) != 2:
             continue
         if T.Index(d) not in a.indices or T.Index(d) not in b.indices:
             continue
@@ -138,7 +137,7 @@ def match(pb, st: T.Statement) -> Gram | None:
     if any(isinstance(x, T.Access) and x.tensor == st.tensor for x in walk(st.rhs)):
         return None
     decl = def_.tensor(st.tensor)
-    if not all(_eq(rg.hi, d) for rg, d in zip(st.domain, decl.shape)):
+    if not all(same_extent(rg.hi, d) for rg, d in zip(st.domain, decl.shape)):
         return None
     hit, alpha, sq = (find_sqdist(def_, st) if sched.gram_rewrite else None), [], True
     if hit is None and sched.gemm and sched.symmetry and sched.target == "cpu":
@@ -203,7 +202,7 @@ def _norms(pb, acc: T.Access, d: str, label: str) -> str:
     rhs = T.Reduce("sum", (T.Range(d, sympy.Integer(0), feats),), T.Call("mul", (acc, acc), dt),
                    None, dt)  # fmt: skip
     s = T.Statement(name, (r,), (T.Range(r, sympy.Integer(0), rows),), rhs)
-    b, _ = lower_nest(_with_temps(def_, pb), s, pb.schedule, pb.names(), pb.spec, [])
+    b, _ = lower_nest(with_temps(def_, pb), s, pb.schedule, pb.names(), pb.spec, [])
     pb.kernel(b, [f"{label}: row norms |{acc.tensor}|^2 for the Gram rewrite"])
     return name
 
@@ -238,10 +237,10 @@ def _untiled(pb, st: T.Statement, g: Gram, norms, label: str) -> bool:
     pb.kernel(tuple(body), [f"{label}: cross term -2 x.y as a Gemm written into {st.tensor}"])
     own = T.Access(st.tensor, (T.Index(xi), T.Index(yj)), dt)
     d2 = _distance(g, norms, T.Index(xi), T.Index(yj), own)
-    ep = replace(st, rhs=_replace_node(st.rhs, g.reduce, d2))
+    ep = replace(st, rhs=replace_node(st.rhs, g.reduce, d2))
     notes = [(f"{label}: |x|^2 + |y|^2 - 2 x.y rewrite (D large): epilogue fused into one pass "
               f"over {st.tensor}")]  # fmt: skip
-    b, _ = lower_nest(_with_temps(def_, pb), ep, replace(pb.schedule, symmetry=False), pb.names(),
+    b, _ = lower_nest(with_temps(def_, pb), ep, replace(pb.schedule, symmetry=False), pb.names(),
                       pb.spec, notes)  # fmt: skip
     pb.kernel(b, notes)
     return True
@@ -266,8 +265,8 @@ class _Tiles:
     def operand(self, acc: T.Access, row: str, col: str, at: dict[str, L.LExpr]) -> L.Operand:
         """`acc` as a (row, col) matrix starting at index values `at` (others at 0)."""
         idx = [x.name for x in acc.indices]
-        strides = dict(zip(idx, _strides(self.pb.def_.tensor(acc.tensor).shape)))
-        st = {n: self.size(s) for n, s in strides.items()}
+        steps = dict(zip(idx, strides(self.pb.def_.tensor(acc.tensor).shape)))
+        st = {n: self.size(s) for n, s in steps.items()}
         off = const(0)
         for n, v in at.items():
             off = iadd(off, imul(v, st[n]))
@@ -319,7 +318,7 @@ class _Tiles:
             c=self.scratch(const(0)),
             a=self.operand(g.x, xi, g.d, {xi: i0}), b=self.operand(g.y, g.d, yj, {yj: j0}),
             batch=const(1), m=rows, n=cols, k=self.size(g.reduce.ranges[0].hi),
-            alpha=_scalar_alpha(g.alpha, t) if not g.sqdist else L.Const(-2.0, t),
+            alpha=scalar_alpha(g.alpha, t) if not g.sqdist else L.Const(-2.0, t),
             accumulate=False, dtype=t,
         ))  # fmt: skip
         epi = self.epilogue(i0, j0, rows, cols)
@@ -357,7 +356,7 @@ class _Tiles:
             value = _distance(g, self.norms, T.Index(st.indices[0]), T.Index(st.indices[1]), hole)
         env = {st.indices[0]: i, st.indices[1]: j}
         own = L.LocalRead(self.tile, (R, C), t)
-        v = _lexpr(_replace_node(st.rhs, g.reduce, value), env, {hole: own}, self.pb.spec,
+        v = _lexpr(replace_node(st.rhs, g.reduce, value), env, {hole: own}, self.pb.spec,
                    self.pb.def_)  # fmt: skip
         if v is None or v == own:
             return None if v is None else []

@@ -17,7 +17,7 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
-from tensorc.passes.tir_utils import free_indices, reads, walk
+from tensorc.ir.tir_utils import free_indices, reads, walk
 from tensorc.schedule.lexpr import isub
 from tensorc.schedule.nest import EXPENSIVE, KernelNames, Level, Nest, close
 from tensorc.schedule.parallel import collapse_parallel
@@ -237,13 +237,13 @@ def lower_nest(
 
 
 def _conj(e):
-    from tensorc.passes.tir_utils import conjuncts
+    from tensorc.ir.tir_utils import conjuncts
 
     return conjuncts(e)
 
 
 def _and(parts):
-    from tensorc.passes.tir_utils import conjoin
+    from tensorc.ir.tir_utils import conjoin
 
     return conjoin(parts)
 

@@ -21,17 +21,18 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import is_zero, size_symbol
-from tensorc.ir.verifier import size_value_of
-from tensorc.passes.tir_utils import (
+from tensorc.ir.tir_utils import (
     alpha_key,
     conjoin,
     conjuncts,
     free_indices,
     index_sym,
     index_to_sympy,
+    product_factors,
     substitute,
     walk,
 )
+from tensorc.ir.verifier import size_value_of
 from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, isub, lvars, sym_to_lexpr
 
@@ -101,12 +102,6 @@ def close(level: Level, upto: Level) -> None:
 
 def _cast(v: L.LExpr, dtype: str) -> L.LExpr:
     return v if v.dtype == dtype else L.Call("cast", (v,), dtype)
-
-
-def _mul_factors(e: T.Expr) -> list[T.Expr]:
-    if isinstance(e, T.Call) and e.fn == "mul":
-        return _mul_factors(e.args[0]) + _mul_factors(e.args[1])
-    return [e]
 
 
 def _same_ranges(a: T.Range, b: T.Range) -> bool:
@@ -384,7 +379,7 @@ class Nest:
         if r.op != "sum" or len(r.ranges) != 1:
             return None
         j = r.ranges[0].index
-        factors = _mul_factors(r.body)
+        factors = product_factors(r.body)
         for k, f in enumerate(factors):
             if not (isinstance(f, T.Call) and f.fn == "exp"):
                 continue

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, fields, replace
 
 from tensorc.errors import ScheduleError
 from tensorc.ir.tensor_ir import Def, Reduce
-from tensorc.passes.tir_utils import walk
+from tensorc.ir.tir_utils import walk
 
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)

@@ -39,7 +39,7 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import size_symbol
-from tensorc.passes.tir_utils import conjoin, conjuncts, free_indices, walk
+from tensorc.ir.tir_utils import conjoin, conjuncts, free_indices, walk
 from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.nest import Level, close

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy
 
 from tensorc.ir import tensor_ir as T
-from tensorc.passes.tir_utils import index_sym, walk
+from tensorc.ir.tir_utils import index_sym, walk
 
 _BIN = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
         "div": lambda a, b: a / b, "pow": lambda a, b: a**b}  # fmt: skip

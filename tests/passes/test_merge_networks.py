@@ -10,10 +10,10 @@ from support import require_backend
 import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir.tensor_ir import Access, Reduce
+from tensorc.ir.tir_utils import walk
 from tensorc.passes import run_pipeline
 from tensorc.passes.inline_temps import inline_temps, not_inlined
 from tensorc.passes.merge_networks import merge_networks, product_factors
-from tensorc.passes.tir_utils import walk
 
 SOURCE = """
 def tucker_one(float(I,J,K) T, float(I,R) U1, float(J,S) U2, float(K,P) U3) -> (G) {

@@ -8,9 +8,9 @@ from support import require_backend
 
 import tensorc
 from tensorc.frontend import parse_program
+from tensorc.ir.tir_utils import alpha_key
 from tensorc.passes import run_pipeline
 from tensorc.passes.normalize_softmax import normalize_softmax
-from tensorc.passes.tir_utils import alpha_key
 
 HEAD = "(float(B,N,D) q, float(B,N,D) k, float(B,N,E) v, float scale) -> (o)"
 S = "s(b,i,j) = sum(d: q(b,i,d) * k(b,j,d)) * scale"
@@ -64,7 +64,7 @@ def test_every_spelling_has_one_normal_form(family):
 
 def test_additive_mask_becomes_a_domain_mask():
     from tensorc.ir.tensor_ir import Call
-    from tensorc.passes.tir_utils import walk
+    from tensorc.ir.tir_utils import walk
 
     _, rhs = _normal(_source(ADDITIVE), "additive_mask")
     assert rhs.mask is not None and not any(

@@ -9,7 +9,7 @@ import pytest
 from tensorc.passes import PIPELINE, run_pipeline
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.inline_temps import inline_temps, not_inlined
-from tensorc.passes.tir_utils import reads
+from tensorc.ir.tir_utils import reads
 
 interp = pytest.importorskip("tensorc.ir.interpreter")
 

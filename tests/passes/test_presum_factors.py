@@ -14,7 +14,7 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir.tensor_ir import Reduce
 from tensorc.passes import run_pipeline, to_loops
 from tensorc.passes.presum_factors import presum_factors
-from tensorc.passes.tir_utils import walk
+from tensorc.ir.tir_utils import walk
 
 W6 = pathlib.Path(__file__).resolve().parents[2] / "examples" / "w06_linear_attention.tc"
 
