@@ -19,10 +19,10 @@ from tensorc.api import compile, einsum, einsum_path, explain, jit, load
 from tensorc.autotune import tune
 from tensorc.grad.api import grad  # after the package import: `tensorc.grad` is this function
 from tensorc.backends import CHOICES as BACKENDS
-from tensorc.errors import TensorcError
+from tensorc.errors import TensorcError, TensorcWarning
 
 __all__ = [
-    "BACKENDS", "TensorcError", "compile", "einsum", "einsum_path", "explain", "grad", "jit", "load",
+    "BACKENDS", "TensorcError", "TensorcWarning", "compile", "einsum", "einsum_path", "explain", "grad", "jit", "load",
     "tune",
 ]
 __version__ = "0.1.0"
