@@ -56,8 +56,13 @@ def from_sympy(s, index_names: set[str] | None = None) -> Expr:
         is_index = (s.name in index_names) if index_names is not None else not s.is_nonnegative
         if is_index:
             return Index(s.name, INDEX)
-        return Reduce("sum", (Range(f"{s.name}_size", sympy.Integer(0), size_symbol(s.name)),),
-                      Const(1, INDEX), None, INDEX)
+        return Reduce(
+            "sum",
+            (Range(f"{s.name}_size", sympy.Integer(0), size_symbol(s.name)),),
+            Const(1, INDEX),
+            None,
+            INDEX,
+        )
     if isinstance(s, sympy.Add):
         terms = list(s.as_ordered_terms())
         out = from_sympy(terms[0], index_names)
@@ -80,7 +85,9 @@ def from_sympy(s, index_names: set[str] | None = None) -> Expr:
     raise AssertionError(f"from_sympy: not an affine index expression: {s}")
 
 
-def solve_unit(lin: sympy.Expr, target: sympy.Symbol, candidates: list[str]) -> tuple[str, sympy.Expr] | None:
+def solve_unit(
+    lin: sympy.Expr, target: sympy.Symbol, candidates: list[str]
+) -> tuple[str, sympy.Expr] | None:
     """Solve `lin == target` for the last candidate variable whose coefficient is +-1 and that
     `lin` holds linearly; (name, solution) or None."""
     for name in reversed(candidates):

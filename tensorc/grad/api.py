@@ -23,8 +23,12 @@ class GradFunction:
         >>> tensorc.grad(mod.f, wrt="x")(np.arange(3.0, dtype=np.float32))   # [0, 2, 4]
     """
 
-    def __init__(self, fn: Any, wrt: str | tuple[str, ...] | list[str] | None = None,
-                 backend: str | None = None):
+    def __init__(
+        self,
+        fn: Any,
+        wrt: str | tuple[str, ...] | list[str] | None = None,
+        backend: str | None = None,
+    ):
         from tensorc.grad import gradient
         from tensorc.runtime.module import Function
 
@@ -71,8 +75,9 @@ def _ones_like(o: Any) -> Any:
     return np.ones_like(o)
 
 
-def grad(fn: Any, wrt: str | tuple[str, ...] | list[str] | None = None,
-         backend: str | None = None) -> GradFunction:
+def grad(
+    fn: Any, wrt: str | tuple[str, ...] | list[str] | None = None, backend: str | None = None
+) -> GradFunction:
     """The compiled gradient of `fn` (a compiled def) with respect to `wrt` (default: every
     float input); see `GradFunction`. The backward equations: `grad(fn).gradient.backward`."""
     return GradFunction(fn, wrt, backend)

@@ -175,7 +175,7 @@ def free_indices(e: Expr) -> set[str]:
         out = inner - {r.index for r in e.ranges}
         return out | ({e.rank} if e.rank else set())
     out: set[str] = set()
-    for c in (e.indices if isinstance(e, Access) else e.args if isinstance(e, Call) else ()):
+    for c in e.indices if isinstance(e, Access) else e.args if isinstance(e, Call) else ():
         out |= free_indices(c)
     return out
 

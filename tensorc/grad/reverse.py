@@ -110,7 +110,7 @@ def _value_reads(e: Expr) -> set[str]:
     if isinstance(e, Access):
         return {e.tensor}
     out: set[str] = set()
-    for c in (e.args if isinstance(e, Call) else (e.body,) if isinstance(e, Reduce) else ()):
+    for c in e.args if isinstance(e, Call) else (e.body,) if isinstance(e, Reduce) else ():
         out |= _value_reads(c)
     return out
 
@@ -167,8 +167,10 @@ class _Reverse:
         for st in self.d.body:
             seen[st.tensor] = seen.get(st.tensor, 0) + 1
             last = seen[st.tensor] == writes[st.tensor]
-            name = st.tensor if last and (st.tensor in outputs or writes[st.tensor] == 1) else (
-                self.fresh(f"{st.tensor}_v{seen[st.tensor]}")
+            name = (
+                st.tensor
+                if last and (st.tensor in outputs or writes[st.tensor] == 1)
+                else (self.fresh(f"{st.tensor}_v{seen[st.tensor]}"))
             )
             rhs = _rename_reads(st.rhs, current)
             mask = None if st.mask is None else _rename_reads(st.mask, current)
@@ -200,11 +202,13 @@ class _Reverse:
             st = v.stmt
             if st.tensor not in self.active or st.tensor not in self.cot:
                 continue
-            root = Access(self.cot[st.tensor], tuple(index(i) for i in st.indices),
-                          self.decls[st.tensor].dtype)
+            root = Access(
+                self.cot[st.tensor],
+                tuple(index(i) for i in st.indices),
+                self.decls[st.tensor].dtype,
+            )
             ctx = Context(st.domain, tuple(conjuncts(st.mask)))
             groups: dict[tuple, Expr] = {}
-            self._backprop(st.rhs, root, ctx, groups)
             if v.prev is not None and v.prev in self.active:
                 if not _covers(st.domain, v.decl.shape):
                     raise UnsupportedError(
@@ -216,6 +220,7 @@ class _Reverse:
                 if st.mask is not None:
                     keep = select(st.mask, const(0, root.dtype), root)
                     _add(groups, (v.prev, root.indices, Context(st.domain)), keep)
+            self._backprop(st.rhs, root, ctx, groups)
             self._emit(groups)
         del outputs
 
@@ -223,7 +228,8 @@ class _Reverse:
         if not is_float(e.dtype) or not self._is_active(e):
             return
         if isinstance(e, Access):
-            _add(groups, (e.tensor, e.indices, ctx), g)
+            indices = tuple(self._index_values(i, ctx) for i in e.indices)
+            _add(groups, (e.tensor, indices, ctx), g)
         elif isinstance(e, Call):
             for arg, ga in zip(e.args, rule_for(e)(e, g)):
                 if ga is not None and is_float(arg.dtype):
@@ -233,6 +239,17 @@ class _Reverse:
             if rule is None:
                 raise UnsupportedError(f"{self.d.name}: cannot differentiate {e.op}(...)")
             rule(self, e, g, ctx, groups)
+
+    def _index_values(self, e: Expr, ctx: Context) -> Expr:
+        """An index computed by a reduction (`y(argmin(j: ...), d)`) reads it from a temp, so
+        the transposed read's equality mask holds no reduction."""
+        if isinstance(e, Reduce) and size_value_of(e) is None:
+            return self.hoist(e, ctx, e.op)
+        if isinstance(e, Call):
+            return replace(e, args=tuple(self._index_values(a, ctx) for a in e.args))
+        if isinstance(e, Access):
+            return replace(e, indices=tuple(self._index_values(a, ctx) for a in e.indices))
+        return e
 
     # helpers of the reduction rules
     def open(self, e: Reduce, ctx: Context) -> tuple[tuple[Range, ...], Expr, Context]:
@@ -276,7 +293,7 @@ class _Reverse:
         name = self.fresh(f"d_{e.op}")
         idx = tuple(r.index for r in inner)
         rhs = Reduce("sum", tuple(outer), g, conj(rest), g.dtype)
-        self.adjoint.append(Statement(name, idx, inner, rhs, conj(own)))
+        self.adjoint.append(Statement(name, idx, inner, _unmasked(rhs, conj(own))))
         self.temps[name] = TensorDecl(name, g.dtype, tuple(r.hi for r in inner), "temp")
         return Access(name, tuple(index(i) for i in idx), g.dtype), Context(inner, own)
 
@@ -303,11 +320,11 @@ class _Reverse:
         for target, ts in pending.items():
             dtype = self.temps[target].dtype if target in self.temps else ts[0].rhs.dtype
             for t in ts:
-                rhs = t.rhs
+                rhs = _unmasked(t.rhs, t.mask)
                 if target in self.written:
                     rhs = add(Access(target, tuple(index(i) for i in t.indices), dtype), rhs)
                 self.written.add(target)
-                self.adjoint.append(Statement(target, t.indices, t.domain, rhs, t.mask))
+                self.adjoint.append(Statement(target, t.indices, t.domain, rhs))
 
     def _cot_target(self, tensor: str) -> str:
         if tensor in self.grad_names:
@@ -324,8 +341,9 @@ class _Reverse:
             self.temps[name] = replace(decl, name=name, role="temp")
             idx = tuple(self.fresh("i") for _ in decl.shape)
             dom = _full(idx, decl.shape)
-            self.adjoint.append(Statement(name, idx, dom, Access(cot, tuple(map(index, idx)),
-                                                                 decl.dtype)))
+            self.adjoint.append(
+                Statement(name, idx, dom, Access(cot, tuple(map(index, idx)), decl.dtype))
+            )
             self.written.add(name)
             self.cot[tensor] = cot = name
         return cot
@@ -335,8 +353,9 @@ class _Reverse:
         self.run()
         d = self.d
         body = self.recompute + [self._hoisted_reads(st) for st in self.adjoint]
-        needed = _needed_forward(self.versions, body, {t.name for t in d.inputs} | {
-            o.name for o in d.outputs})
+        needed = _needed_forward(
+            self.versions, body, {t.name for t in d.inputs} | {o.name for o in d.outputs}
+        )
         forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
         for v in self.versions:
             if v.stmt.tensor in needed:
@@ -359,11 +378,23 @@ class _Reverse:
         )
         body = [self._unique(_clip(st, dims)) for st in body]
         forward = [_clip(st, dims) for st in forward]
-        back = Def(name, (*d.inputs, *saved, *cots), tuple(outs),
-                   tuple(self.temps[t] for t in self._temp_order(forward + body)),
-                   tuple(forward + body), d.span)
-        return Gradient(d, back, self.wrt, tuple(o.name for o in d.outputs),
-                        tuple(self.cot_inputs.items()), tuple(grads), tuple(self.notes))
+        back = Def(
+            name,
+            (*d.inputs, *saved, *cots),
+            tuple(outs),
+            tuple(self.temps[t] for t in self._temp_order(forward + body)),
+            tuple(forward + body),
+            d.span,
+        )
+        return Gradient(
+            d,
+            back,
+            self.wrt,
+            tuple(o.name for o in d.outputs),
+            tuple(self.cot_inputs.items()),
+            tuple(grads),
+            tuple(self.notes),
+        )
 
     def _dims(self, shape: tuple, names: dict) -> tuple:
         """Input dimensions must be sizes or literals: an expression (`(H - KH) // 2 + 1`)
@@ -446,8 +477,11 @@ def _prod(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None
     # the product of the other terms, without dividing by this one (which may be 0)
     others, obody, _ = rev.open(e, Context(()))
     same = conj([call("eq", index(o.index), index(r.index)) for o, r in zip(others, ranges)])
-    omask = None if e.mask is None else substitute(
-        e.mask, {r.index: index(o.index) for r, o in zip(e.ranges, others)})
+    omask = (
+        None
+        if e.mask is None
+        else substitute(e.mask, {r.index: index(o.index) for r, o in zip(e.ranges, others)})
+    )
     rest = Reduce("prod", others, select(same, const(1, e.dtype), obody), omask, e.dtype)
     rev._backprop(body, mul(g, rest), inner, groups)
 
@@ -476,6 +510,12 @@ def _clip(st: Statement, dims: dict) -> Statement:
 
     mask = None if st.mask is None else expr(st.mask)
     return replace(st, domain=tuple(map(hi, st.domain)), rhs=expr(st.rhs), mask=mask)
+
+
+def _unmasked(rhs: Expr, mask: Expr | None) -> Expr:
+    """`mask ? rhs : 0`: a gradient tensor is written everywhere (a temporary written under a
+    statement mask would be defined only there, LANGUAGE.md section 2)."""
+    return rhs if mask is None else select(mask, rhs, const(0, rhs.dtype))
 
 
 def _merge(a: Transposed, b: Transposed, fresh: Callable[[str], str]) -> Transposed | None:

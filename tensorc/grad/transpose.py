@@ -52,8 +52,14 @@ def _bound_expr(b) -> Expr:
     return from_sympy(sympy.sympify(b), set())
 
 
-def transpose(indices: tuple[Expr, ...], g: Expr, ctx: Context, shape: tuple,
-              fresh: Callable[[str], str], invert: bool = True) -> Transposed:
+def transpose(
+    indices: tuple[Expr, ...],
+    g: Expr,
+    ctx: Context,
+    shape: tuple,
+    fresh: Callable[[str], str],
+    invert: bool = True,
+) -> Transposed:
     """The gradient statement for a read `A(indices)` that receives `g` over `ctx`
     (`invert=False`: equality masks only, never a solved index)."""
     rng = {r.index: r for r in ctx.ranges}
