@@ -141,9 +141,9 @@ def nonlinear_parent(rhs: S.Node, path: Path, tensors: set[str]) -> S.Apply | No
     use of `j` is still inside `exp`'s argument."""
     for n in range(len(path) - 1, -1, -1):
         node = at(rhs, path[:n])
-        if isinstance(node, S.Apply) and not is_reduction(node):
-            if node.fn not in tensors and not is_cast(node):
-                return node
+        is_call = isinstance(node, S.Apply) and node.fn not in tensors
+        if is_call and not is_reduction(node) and not is_cast(node):
+            return node
     return None
 
 

@@ -20,13 +20,13 @@ import operator
 
 from tensorc.errors import (
     NameError_,
-    warn,
     ShapeError,
     Span,
     StatementError,
     SyntaxError_,
     TypeError_,
     UnsupportedError,
+    warn,
 )
 from tensorc.frontend import syntax as S
 from tensorc.frontend.names import (

@@ -30,7 +30,7 @@ class Constraint:
     tensor: str
     dim: int
     span: Span | None
-    lo: sympy.Expr = sympy.Integer(0)
+    lo: sympy.Expr = sympy.S.Zero
     guarded: bool = False  # read in a `?:` branch: the condition, not the range, keeps it in
 
 
@@ -291,7 +291,9 @@ def _nonnegative(d) -> bool:
     k = d.coeff(m)
     if not d.has(m) or (k != 0 and sympy.expand(d - k * m).has(m)):
         return False
-    one = (k.is_negative and isinstance(m, sympy.Min)) or (k.is_positive and isinstance(m, sympy.Max))
+    one = (k.is_negative and isinstance(m, sympy.Min)) or (
+        k.is_positive and isinstance(m, sympy.Max)
+    )
     tries = [_nonnegative(d.subs(m, a)) for a in m.args]
     return any(tries) if one else all(tries)
 

@@ -15,8 +15,8 @@ import sympy
 from tensorc.errors import NameError_, ShapeError, StatementError, TypeError_
 from tensorc.frontend import syntax as S
 from tensorc.frontend.einstein import place_sums
-from tensorc.frontend.masks import conjoin, inherit_masks
 from tensorc.frontend.exprs import Env, Lowerer, retype_weak, settle
+from tensorc.frontend.masks import conjoin, inherit_masks
 from tensorc.frontend.names import ASSIGN_OPS, did_you_mean
 from tensorc.frontend.ranges import bound_to_sympy, constraints_of, infer_ranges
 from tensorc.frontend.rewrite import Renamer, all_names, free_names, subst

@@ -12,8 +12,23 @@ from __future__ import annotations
 from tensorc.frontend import syntax as S
 
 # Binding strength, loosest first (the grammar's order).
-_PREC = {"?:": 1, "||": 2, "&&": 3, "==": 4, "!=": 4, "<": 5, "<=": 5, ">": 5, ">=": 5,
-         "+": 6, "-": 6, "*": 7, "/": 7, "//": 7, "%": 7}
+_PREC = {
+    "?:": 1,
+    "||": 2,
+    "&&": 3,
+    "==": 4,
+    "!=": 4,
+    "<": 5,
+    "<=": 5,
+    ">": 5,
+    ">=": 5,
+    "+": 6,
+    "-": 6,
+    "*": 7,
+    "/": 7,
+    "//": 7,
+    "%": 7,
+}
 _UNARY = 8
 
 

@@ -205,7 +205,7 @@ def test_temp_read_outside_a_reduction_warns():
     o(i) = t(i) + 1
 }"""
     with pytest.warns(TensorcWarning, match="outside a reduction"):
-        d = parse_program(src).defs[0]
+        parse_program(src)
     a = np.arange(5, dtype=np.float32)
     np.testing.assert_allclose(_run(src, "f", "interp", a), [1, 3, 5, 0, 0])
 
