@@ -9,10 +9,12 @@ obligations on them. A failed obligation is a `ShapeError` naming the tensor, th
 the valid range, at the statement's `file:line:col`.
 
 The rules mirror the reference interpreter (`tensorc.ir.interpreter`), so every backend fails where
-it fails: a nonempty write range must lie in the target's dimension, reads are checked unless the
-statement is guarded (a mask or a select may keep them from happening: the interpreter clips them
-there), a kmin rank stays below K. On top: range bounds beyond +-2**62 (index arithmetic would wrap)
-and outputs larger than this machine's memory are errors, and so is a K beyond `MAX_K`.
+it fails: a nonempty write range must lie in the target's dimension, every read is in range, a kmin
+rank stays below K. Where the interpreter is lenient (in a statement with a mask or a select it
+clips reads), a read is left alone only when a mask or select condition mentions one of its index's
+indices or tensors (so it may keep the read from happening); any other read there happens for some
+point and is checked. On top: range bounds beyond +-2**62 (index arithmetic would wrap), outputs
+larger than this machine's memory and a K beyond `MAX_K` are errors.
 
 Example:
     >>> per_call = check(def_, {"N": 5}, [(5,)])   # raises ShapeError for `B(i) = A(i + N)`
@@ -162,6 +164,7 @@ class _Walker:
                         if sympy.sympify(dim).is_Symbol or sympy.sympify(dim).is_Integer}
         self.obligations: list[Obligation] = []
         self.gathers: dict[tuple, Gather] = {}
+        self.guards: set[str] = set()  # what the statement's masks and select conditions mention
 
     def sym(self, e: Any) -> sympy.Expr:
         """A bound as sympy, with integer scalar parameters signed."""
@@ -193,12 +196,11 @@ class _Walker:
                     self.range_bounds(r, st.span)
                 if red.rank is not None:
                     self.rank(st, red, nonempty)
-        guarded = st.mask is not None or any(
-            isinstance(n, Reduce) and n.mask is not None or isinstance(n, Call) and n.fn == "select"
-            for n in nodes
-        )
-        if not guarded:
-            self.reads(st.rhs, scope, box, lhs_extents, st.span)
+        conditions = [st.mask] if st.mask is not None else []
+        conditions += [n.mask for n in nodes if isinstance(n, Reduce) and n.mask is not None]
+        conditions += [n.args[0] for n in nodes if isinstance(n, Call) and n.fn == "select"]
+        self.guards = _names(*conditions)
+        self.reads(st.rhs, scope, box, lhs_extents, st.span)
 
     def rank(self, st: Statement, red: Reduce, nonempty: sympy.Expr) -> None:
         if red.k > MAX_K:
@@ -232,6 +234,8 @@ class _Walker:
 
     def read(self, e: Access, ax: int, ie: Expr, scope: dict, box: dict, extents: list,
              span: Span | None) -> None:
+        if _names(ie) & self.guards:
+            return  # a mask or select may keep it from happening: the interpreter clips it
         gathers: list[Gather] = []
         env = dict(box)
 
@@ -273,6 +277,12 @@ class _Walker:
         extent = None if extent is None else self.sym(extent)
         self.obligations.append(Obligation(kind, tensor, axis, text, self.sym(lo), self.sym(hi),
                                            extent, guard, gathers, span))
+
+
+def _names(*exprs: Expr) -> set[str]:
+    """The indices and tensors that `exprs` mention."""
+    return {n.name if isinstance(n, Index) else n.tensor for e in exprs for n in walk(e)
+            if isinstance(n, (Index, Access))}
 
 
 def _part(ie: Expr, scope: dict, box: dict) -> tuple[sympy.Expr, sympy.Expr] | None:

@@ -95,6 +95,19 @@ def test_gather_through_a_2d_index_tensor_reports_the_position():
     assert_all_raise(results, "ShapeError", "holds 7 at position (1, 1)")
 
 
+def test_a_gather_in_a_masked_statement_is_checked_unless_the_mask_can_guard_it():
+    # `w < 2` cannot keep T(idx(l), w) from reading row idx(l): checked (the interpreter clips)
+    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l), w) where w < 2 }"
+    results = run_child(src, [[TABLE, "float32"], [[0, 2**62, 2], "int64"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "ERROR" and "holds 4611686018427387904" in rest, f"{backend}: {rest}"
+    # a condition on idx(l) guards it: -1 is padding, as in the interpreter
+    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = idx(l) >= 0 ? T(idx(l), w) : 0 }"
+    results = run_child(src, [[TABLE, "float32"], [[3, -1, 0], "int64"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [TABLE[3], [0, 0, 0], TABLE[0]], backend
+
+
 def test_valid_gathers_agree_with_the_interpreter():
     results = run_child(GATHER, [[TABLE, "float32"], [[3, 0, 3], "int32"]])
     want = [TABLE[3], TABLE[0], TABLE[3]]
