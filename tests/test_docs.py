@@ -35,9 +35,9 @@ class Block:
     skip: str | None  # the reason, when the docs mark the block as not runnable here
 
 
-def _blocks() -> list[Block]:
+def _blocks(paths: list[Path] = DOCS) -> list[Block]:
     out = []
-    for path in DOCS:
+    for path in paths:
         lines = path.read_text().splitlines()
         k = 0
         while k < len(lines):
@@ -48,7 +48,8 @@ def _blocks() -> list[Block]:
             end = next((j for j in range(k + 1, len(lines)) if lines[j].strip() == "```"), None)
             assert end is not None, f"{path.name}:{k + 1}: unclosed code fence"
             marker = SKIP.search(lines[k - 1]) if k else None
-            out.append(Block(f"{path.relative_to(ROOT)}:{k + 1}", fence[3:].strip(),
+            name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+            out.append(Block(f"{name}:{k + 1}", fence[3:].strip(),
                              "\n".join(lines[k + 1 : end]), marker.group(1) if marker else None))
             k = end + 1
     return out
@@ -83,6 +84,15 @@ def _shrink_sizes(argv: list[str]) -> list[str]:
 
 def test_the_docs_have_commands_and_python_blocks():
     assert len(RUNNABLE) >= 5 and len(PYTHON) >= 2 and len(SYNOPSIS) >= 5
+
+
+def test_a_marked_block_is_skipped_with_its_reason(tmp_path):
+    doc = tmp_path / "doc.md"
+    doc.write_text("text\n<!-- docs-test: skip GPU only -->\n```python\nimport torch\n```\n"
+                   "```bash\ntensorc --version\n```\n")
+    gpu, plain = _blocks([doc])
+    assert (gpu.where, gpu.lang, gpu.skip) == ("doc.md:3", "python", "GPU only")
+    assert (plain.where, plain.text, plain.skip) == ("doc.md:6", "tensorc --version", None)
 
 
 @pytest.mark.parametrize("where,command,skip", RUNNABLE, ids=[w for w, _, _ in RUNNABLE])
