@@ -165,6 +165,28 @@ class _Walker:
         self.obligations: list[Obligation] = []
         self.gathers: dict[tuple, Gather] = {}
         self.guards: set[str] = set()  # what the statement's masks and select conditions mention
+        self.values = self.arg_values(def_)
+
+    def arg_values(self, def_: Def) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
+        """Value bounds of the tensors that an unmasked argmin/argmax/argkmin alone writes: a
+        gather through them (`y(nn(i), d)`) is checked per size like an affine read. -1 (an
+        empty domain, or K beyond it) is a value too."""
+        writes: dict[str, list[Statement]] = {}
+        for st in def_.body:
+            writes.setdefault(st.tensor, []).append(st)
+        values = {}
+        for name, sts in writes.items():
+            rhs = sts[0].rhs
+            while isinstance(rhs, Call) and rhs.fn == "cast":
+                rhs = rhs.args[0]
+            if (len(sts) > 1 or name in self.inputs or not isinstance(rhs, Reduce)
+                    or rhs.op not in ("argmin", "argmax", "argkmin") or rhs.mask is not None):
+                continue
+            count = sympy.Mul(*(sympy.Max(0, self.sym(r.hi - r.lo)) for r in rhs.ranges))
+            k = max(1, rhs.k)
+            lo = sympy.Min(0, sympy.Max(-1, count - k, evaluate=False), evaluate=False)
+            values[name] = (lo, count - 1)
+        return values
 
     def sym(self, e: Any) -> sympy.Expr:
         """A bound as sympy, with integer scalar parameters signed."""
@@ -240,9 +262,12 @@ class _Walker:
         env = dict(box)
 
         def gather(a: Access) -> sympy.Symbol:
+            var = sympy.Dummy(a.tensor, integer=True)
+            if a.tensor in self.values:
+                env[var] = self.values[a.tensor]
+                return var
             g = self.gather(a, scope, box)
             gathers.append(g)
-            var = sympy.Dummy(a.tensor, integer=True)
             env[var] = (g.lo, g.hi)
             return var
 

@@ -28,7 +28,8 @@ _CHILD = textwrap.dedent(
     for backend in case["backends"]:
         try:
             mod = tensorc.compile(case["src"], backend=backend)
-            args = [np.asarray(a, dtype=d) if d else a for a, d in case["args"]]
+            args = [np.asarray(a[0], dtype=a[1]).reshape(a[2:] and a[2] or np.shape(a[0]))
+                    if a[1] else a[0] for a in case["args"]]  # [value, dtype(, shape)]
             out = getattr(mod, case["fn"])(*args)
             print("OK", backend, json.dumps(np.asarray(out).tolist()), flush=True)
         except tensorc.errors.TensorcError as err:
@@ -106,6 +107,19 @@ def test_a_gather_in_a_masked_statement_is_checked_unless_the_mask_can_guard_it(
     results = run_child(src, [[TABLE, "float32"], [[3, -1, 0], "int64"]])
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [TABLE[3], [0, 0, 0], TABLE[0]], backend
+
+
+def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
+    src = """def f(float(N,D) x, float(M,D) y) -> (O) {
+        nn(i) = argmin(j: sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+        O(i, d) = y(nn(i), d)
+    }"""
+    x = [[0.0, 0.0], [5.0, 5.0]]
+    results = run_child(src, [[x, "float32"], [[], "float32", [0, 2]]])  # y: M = 0 rows
+    assert_all_raise(results, "ShapeError", "read of y", "nn(i)", "-1..-1", "M = 0")
+    results = run_child(src, [[x, "float32"], [[[4.0, 4.0], [1.0, 0.0]], "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [[1, 0], [4, 4]], f"{backend}: {rest}"
 
 
 def test_valid_gathers_agree_with_the_interpreter():
