@@ -62,7 +62,7 @@ def report_case(case, all_configs: bool = False) -> list[dict]:
     from tensorc.backends.triton.aot import compile_for_gpu
     from tensorc.backends.triton.backend import gpu_configs
 
-    from tensorc.passes import to_loops
+    from tensorc.pipeline import to_loops
 
     def_, sizes, scalars = bind(case)
     prog = to_loops(def_, target="gpu", sizes=sizes)

@@ -135,7 +135,8 @@ def _remember(def_: Def, backend, sizes: dict[str, int], result: TuneResult) -> 
 def candidates(fn, backend_name: str, sizes: dict[str, int]) -> list[Candidate]:
     """Every schedule of `schedule.space` crossed with every backend config (defaults first)."""
     from tensorc import backends as registry
-    from tensorc.passes import run_pipeline, to_loops
+    from tensorc.passes import run_pipeline
+    from tensorc.pipeline import to_loops
     from tensorc.schedule import space
 
     backend = registry.get_backend(backend_name)

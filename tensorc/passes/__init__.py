@@ -1,4 +1,4 @@
-"""The pass pipeline (TensorIR -> TensorIR) and `to_loops`, the entry the runtime calls.
+"""The pass pipeline (TensorIR -> TensorIR); `tensorc.pipeline.to_loops` runs it, then lowers.
 
 Read PIPELINE top to bottom: it is the whole order. Every pass is a pure function `Def -> Def` in
 its own file; lowering to LoopIR (`tensorc.schedule.lower`) comes after the last one. A pass whose
@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 
 from tensorc import knobs
-from tensorc.ir.loop_ir import LoopProgram
 from tensorc.ir.tensor_ir import Def
 from tensorc.passes.drop_dead import drop_dead
 from tensorc.passes.extract_operands import extract_operands
@@ -76,27 +75,15 @@ def _changes(before: Def, after: Def) -> str:
     return "; ".join(parts) or "changed the def"
 
 
-def to_loops(
-    def_: Def,
-    target: str = "cpu",
-    sizes: dict[str, int] | None = None,
-    schedule=None,
-) -> LoopProgram:
-    """Compile a TensorIR def to LoopIR for `target` ("cpu" or "gpu").
+def __getattr__(name: str):
+    """`tensorc.passes.to_loops`, kept for existing callers: the function lives above both
+    passes/ and schedule/ in `tensorc.pipeline` (imported on first use, so that passes/ does not
+    import schedule/)."""
+    if name == "to_loops":
+        from tensorc.pipeline import to_loops
 
-    `sizes` are the call's sizes: they steer heuristics, and sizes up to
-    `schedule.SPECIALISE_MAX` are baked in as constants (listed in `LoopProgram.static_sizes`;
-    such a program is valid only for those sizes). Without sizes the program is valid for any.
-
-    Example:
-        prog = to_loops(def_, "cpu", {"N": 1000, "D": 3})
-    """
-    from tensorc.schedule import default_schedule, lower
-
-    def_ = run_pipeline(def_, sizes)
-    if schedule is None:
-        schedule = default_schedule(def_, target, sizes)
-    return lower(def_, schedule)
+        return to_loops
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["PIPELINE", "run_pipeline", "to_loops"]

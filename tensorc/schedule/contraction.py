@@ -28,6 +28,7 @@ from tensorc.ir import tensor_ir as T
 from tensorc.ir.tir_utils import free_indices, product_factors, walk
 from tensorc.ir.types import compute_dtype
 from tensorc.schedule.lexpr import call, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.loop_nest import lower_nest
 from tensorc.schedule.operands import (
     View,
     plain_access,
@@ -175,13 +176,9 @@ def _top_reduces(e: T.Expr) -> list[T.Reduce]:
 
 def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     """Lower `st` through Gemm(s) if it holds a contraction; False if it does not apply."""
-    from tensorc.schedule.gram import lower_gram  # gram.py imports this module
-
     def_ = pb.def_
     if st.mask is not None or len(set(st.indices)) != len(st.indices):
         return False
-    if lower_gram(pb, k, st):  # a symmetric Gram product: half the tiles (gram.py)
-        return True
     if any(not T.is_zero(rg.lo) for rg in st.domain):
         return False
     lhs = set(st.indices)
@@ -238,8 +235,6 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     for n, group in enumerate(groups):
         pb.kernel(tuple(group), notes if n == 0 else [])
     if epilogue:
-        from tensorc.schedule.lower import lower_nest
-
         ep = replace(st, rhs=rest)
         enotes = [f"{label}: pointwise epilogue applied to the Gemm result in one pass"]
         def2 = with_temps(def_, pb)
@@ -459,8 +454,6 @@ def _oriented(x: View, y: View, zs: list[str], out: View | None, size: dict) -> 
 
 
 def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumulate):
-    from tensorc.schedule.lower import lower_nest
-
     red = [i for i in dict.fromkeys(x.indices + y.indices) if i not in out.indices]
     tx = T.Access(x.buffer, tuple(T.Index(i) for i in x.indices), dtype)
     ty = T.Access(y.buffer, tuple(T.Index(i) for i in y.indices), dtype)

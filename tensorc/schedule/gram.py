@@ -36,9 +36,11 @@ from tensorc.ir.types import compute_dtype
 from tensorc.ir.verifier import size_value_of
 from tensorc.schedule.contraction import emit_pair, gemm_like
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.loop_nest import lower_nest
 from tensorc.schedule.operands import (
+    SqDist,
     View,
-    plain_access,
+    find_sqdist,
     replace_node,
     same_extent,
     scalar_alpha,
@@ -50,45 +52,6 @@ from tensorc.schedule.symmetry import symmetric_pair
 # Rows x columns of one tile: rows a multiple of the CPU micro-kernel's 6, a float32 tile
 # (192 KB) plus the packed y panel (D x BJ) stay in the 512 KB L2 for the epilogue.
 GRAM_BLOCK = (96, 512)
-
-
-@dataclass
-class SqDist:
-    reduce: T.Reduce
-    x: T.Access
-    y: T.Access
-    d: str
-    extent: sympy.Expr
-
-
-def _sq_operands(body: T.Expr):
-    if not isinstance(body, T.Call):
-        return None
-    square = body.fn == "mul" and body.args[0] == body.args[1]
-    if not square and not (body.fn == "pow" and body.args[1] == T.Const(2, body.args[1].dtype)):
-        return None
-    u = body.args[0]
-    if isinstance(u, T.Call) and u.fn == "sub" and all(isinstance(a, T.Access) for a in u.args):
-        return u.args
-    return None
-
-
-def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
-    """The first `sum_d (x(., d) - y(., d))^2` over two plain 2-d accesses in `st`, if any."""
-    for x in walk(st.rhs):
-        if not (isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None):
-            continue
-        got = _sq_operands(x.body)
-        if got is None:
-            continue
-        a, b = got
-        d = x.ranges[0].index
-        if not (plain_access(a) and plain_access(b)) or len(a.indices) != 2 or len(b.indices) != 2:
-            continue
-        if T.Index(d) not in a.indices or T.Index(d) not in b.indices:
-            continue
-        return SqDist(x, a, b, d, sympy.sympify(x.ranges[0].hi - x.ranges[0].lo))
-    return None
 
 
 @dataclass
@@ -190,8 +153,6 @@ def lower_gram(pb, k: int, st: T.Statement) -> bool:
 
 def _norms(pb, acc: T.Access, d: str, label: str) -> str:
     """A kernel writing |acc(r, :)|^2 into a new temp; returns its name."""
-    from tensorc.schedule.lower import lower_nest
-
     def_ = pb.def_
     (r,) = [i.name for i in acc.indices if i.name != d]
     shape = def_.tensor(acc.tensor).shape
@@ -218,8 +179,6 @@ def _distance(g: Gram, norms, at_i, at_j, cross: T.Expr) -> T.Expr:
 
 def _untiled(pb, st: T.Statement, g: Gram, norms, label: str) -> bool:
     """Norms, one Gemm of -2 x.y into the output, one epilogue pass (sqdist, any target)."""
-    from tensorc.schedule.lower import lower_nest
-
     if not g.sqdist:
         return False
     def_ = pb.def_

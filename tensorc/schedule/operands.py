@@ -12,7 +12,7 @@ import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
-from tensorc.ir.tir_utils import map_children
+from tensorc.ir.tir_utils import map_children, walk
 
 
 def plain_access(a: T.Access) -> bool:
@@ -68,3 +68,42 @@ def with_temps(def_: T.Def, pb) -> T.Def:
     """`def_` with the program builder's extra temps declared (for lowering an epilogue)."""
     extra = tuple(T.TensorDecl(b.name, b.dtype, b.shape, "temp") for b in pb.extra_temps)
     return replace(def_, temps=def_.temps + extra)
+
+
+@dataclass
+class SqDist:
+    reduce: T.Reduce
+    x: T.Access
+    y: T.Access
+    d: str
+    extent: sympy.Expr
+
+
+def _sq_operands(body: T.Expr):
+    if not isinstance(body, T.Call):
+        return None
+    square = body.fn == "mul" and body.args[0] == body.args[1]
+    if not square and not (body.fn == "pow" and body.args[1] == T.Const(2, body.args[1].dtype)):
+        return None
+    u = body.args[0]
+    if isinstance(u, T.Call) and u.fn == "sub" and all(isinstance(a, T.Access) for a in u.args):
+        return u.args
+    return None
+
+
+def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
+    """The first `sum_d (x(., d) - y(., d))^2` over two plain 2-d accesses in `st`, if any."""
+    for x in walk(st.rhs):
+        if not (isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None):
+            continue
+        got = _sq_operands(x.body)
+        if got is None:
+            continue
+        a, b = got
+        d = x.ranges[0].index
+        if not (plain_access(a) and plain_access(b)) or len(a.indices) != 2 or len(b.indices) != 2:
+            continue
+        if T.Index(d) not in a.indices or T.Index(d) not in b.indices:
+            continue
+        return SqDist(x, a, b, d, sympy.sympify(x.ranges[0].hi - x.ranges[0].lo))
+    return None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from tensorc.errors import ScheduleError
 from tensorc.ir.tensor_ir import Def, Reduce
 from tensorc.ir.tir_utils import walk
+from tensorc.schedule.operands import find_sqdist
 
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
@@ -129,8 +130,6 @@ def _indices(def_: Def) -> tuple[list[str], list[str]]:
 
 def _gram_d(def_: Def, sizes: dict[str, int] | None) -> int | None:
     """Size of the feature dimension of a `sum_d (x_id - y_jd)^2` in the def, if any."""
-    from tensorc.schedule.gram import find_sqdist
-
     for st in def_.body:
         hit = find_sqdist(def_, st)
         if hit is not None:

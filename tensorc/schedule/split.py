@@ -42,6 +42,7 @@ from tensorc.ir.tensor_ir import size_symbol
 from tensorc.ir.tir_utils import conjoin, conjuncts, free_indices, walk
 from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
+from tensorc.schedule.loop_nest import cse_block
 from tensorc.schedule.nest import Level, close
 from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_UNITS
 
@@ -233,8 +234,6 @@ class SplitJ:
         return acc
 
     def _partial_body(self, body: tuple[L.Stmt, ...], nest, plan: Plan) -> tuple[L.Stmt, ...]:
-        from tensorc.schedule.lower import cse_block
-
         (loop,) = cse_block(body, nest.fresh)
         if plan.chunks:  # the rows of a chunk share its loads, as unsplit
             inner, _ = self.pb.block_rows(loop.body)

@@ -13,7 +13,7 @@ import sympy
 
 from tensorc.explain import explain
 from tensorc.ir.loop_printer import format_program
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "loops"
 ACCEPT = os.environ.get("TENSORC_ACCEPT_GOLDEN") == "1"

@@ -10,8 +10,9 @@ from support import require_backend
 import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
-from tensorc.passes import run_pipeline, to_loops
+from tensorc.passes import run_pipeline
 from tensorc.passes.extract_operands import extract_operands
+from tensorc.pipeline import to_loops
 
 SOURCE = """
 def mlp_one_statement(float(B,K) x, float(K,H) W1, float(H) b1, float(H,O) W2, float(O) b2) -> (y) {

@@ -9,7 +9,7 @@ import pass_workloads as W
 import pytest
 from loops_runner import run_program
 
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 
 frontend = pytest.importorskip("tensorc.frontend")
 interp = pytest.importorskip("tensorc.ir.interpreter")

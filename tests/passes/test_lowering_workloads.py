@@ -10,7 +10,7 @@ import pass_workloads as W
 import pytest
 from loops_runner import run_program, tir_reference
 
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 from tensorc.schedule import Schedule, space
 
 CASES = {

@@ -113,7 +113,7 @@ def test_mlp_hidden_layer_keeps_its_gemm_at_big_sizes():
 
 def test_gemm_factor_order_does_not_change_the_gemm():
     from tensorc.ir import loop_ir as L
-    from tensorc.passes import to_loops
+    from tensorc.pipeline import to_loops
 
     prog = to_loops(PROGRAM.get("gemm_ba"), "cpu", {"M": 64, "N": 64, "K": 64})
     (g,) = [s for k in prog.kernels for s in k.body if isinstance(s, L.Gemm)]

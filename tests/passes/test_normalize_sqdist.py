@@ -10,8 +10,9 @@ import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir.loop_printer import format_program
 from tensorc.ir.tir_utils import alpha_key
-from tensorc.passes import run_pipeline, to_loops
+from tensorc.passes import run_pipeline
 from tensorc.passes.normalize_sqdist import normalize_sqdist
+from tensorc.pipeline import to_loops
 
 HEAD = "(float(N,D) x, float(N,D) y, float gamma) -> (k)"
 SQ = "sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d)))"

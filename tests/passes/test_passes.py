@@ -6,10 +6,10 @@ import numpy as np
 import pass_workloads as W
 import pytest
 
+from tensorc.ir.tir_utils import reads
 from tensorc.passes import PIPELINE, run_pipeline
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.inline_temps import inline_temps, not_inlined
-from tensorc.ir.tir_utils import reads
 
 interp = pytest.importorskip("tensorc.ir.interpreter")
 

@@ -12,9 +12,10 @@ import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
 from tensorc.ir.tensor_ir import Reduce
-from tensorc.passes import run_pipeline, to_loops
-from tensorc.passes.presum_factors import presum_factors
 from tensorc.ir.tir_utils import walk
+from tensorc.passes import run_pipeline
+from tensorc.passes.presum_factors import presum_factors
+from tensorc.pipeline import to_loops
 
 W6 = pathlib.Path(__file__).resolve().parents[2] / "examples" / "w06_linear_attention.tc"
 

@@ -16,7 +16,8 @@ import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
 from tensorc.ir.loop_printer import format_program
-from tensorc.passes import run_pipeline, to_loops
+from tensorc.passes import run_pipeline
+from tensorc.pipeline import to_loops
 from tensorc.schedule import Schedule, default_schedule, lower
 
 SRC = attention_source(band_width=3) + """

@@ -10,7 +10,7 @@ from support import require_backend
 import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir.loop_printer import format_program
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 
 HEAD = ("(float(B,H,N,D) q, float(B,H,N,D) k, float(B,H,N,E) v, float scale, float(H) slope, "
         "float(H,N,N) bias) -> (o)")  # fmt: skip

@@ -12,7 +12,7 @@ import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
 from tensorc.ir.loop_printer import format_program
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 from tensorc.schedule import Schedule, gram
 
 SRC = """

@@ -11,7 +11,7 @@ from support import require_backend
 
 import tensorc
 from tensorc.ir import loop_ir as L
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 from tensorc.schedule import contraction
 
 TUCKER = """

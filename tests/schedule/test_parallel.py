@@ -10,7 +10,7 @@ from support import require_backend
 import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir import loop_ir as L
-from tensorc.passes import to_loops
+from tensorc.pipeline import to_loops
 
 SOURCE = """
 def feature_map(float(B,H,N,D) q) -> (p) {

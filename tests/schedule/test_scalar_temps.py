@@ -3,9 +3,9 @@ the kernels that read it (found by hypothesis: `einsum('b,,b,aa', ...)` failed o
 
 import numpy as np
 import pytest
+from support import BACKENDS, require_backend
 
 import tensorc
-from support import BACKENDS, require_backend
 
 SOURCE = "def f(double(B) x, double s, double(B) y, double(A,A) z) -> (o) { o = x(b)*s*y(b)*z(a,a) }"
 

@@ -20,7 +20,8 @@ import tensorc
 from tensorc.explain import explain
 from tensorc.frontend import parse_program
 from tensorc.ir.types import to_numpy
-from tensorc.passes import run_pipeline, to_loops
+from tensorc.passes import run_pipeline
+from tensorc.pipeline import to_loops
 from tensorc.schedule import Schedule, default_schedule, lower
 
 SRC = """
