@@ -15,6 +15,7 @@ import sympy
 from tensorc.grad.affine import from_sympy, index_symbol
 from tensorc.ir.ops import result_dtype
 from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, walk
+from tensorc.ir.tir_utils import substitute
 from tensorc.ir.types import INDEX, is_float
 
 
@@ -110,25 +111,6 @@ def cast(a: Expr, dtype: str) -> Expr:
     return a if a.dtype == dtype else Call("cast", (a,), dtype)
 
 
-def conj(conds: list[Expr] | tuple[Expr, ...]) -> Expr | None:
-    """`c1 && c2 && ...` (None for no condition)."""
-    out = None
-    for c in conds:
-        out = c if out is None else call("and", out, c)
-    return out
-
-
-def conjuncts(e: Expr | None) -> list[Expr]:
-    if e is None:
-        return []
-    if isinstance(e, Call) and e.fn == "and":
-        return conjuncts(e.args[0]) + conjuncts(e.args[1])
-    return [e]
-
-
-# --- indices -----------------------------------------------------------------------------------
-
-
 def index(name: str) -> Index:
     return Index(name, INDEX)
 
@@ -145,42 +127,7 @@ def flat_index(ranges: tuple[Range, ...]) -> Expr:
     return from_sympy(sympy.expand(total), {r.index for r in ranges})
 
 
-def substitute(e: Expr, subst: dict[str, Expr]) -> Expr:
-    """`e` with index variables replaced (a reduction that rebinds a name shadows it)."""
-    if not subst:
-        return e
-    if isinstance(e, Index):
-        return subst.get(e.name, e)
-    if isinstance(e, Reduce):
-        bound = {r.index for r in e.ranges} | ({e.rank} if e.rank else set())
-        inner = {k: v for k, v in subst.items() if k not in bound}
-        return replace(
-            e,
-            body=substitute(e.body, inner),
-            mask=None if e.mask is None else substitute(e.mask, inner),
-        )
-    if isinstance(e, Access):
-        return replace(e, indices=tuple(substitute(i, subst) for i in e.indices))
-    if isinstance(e, Call):
-        return replace(e, args=tuple(substitute(a, subst) for a in e.args))
-    return e
-
-
-def free_indices(e: Expr) -> set[str]:
-    """Index variables `e` reads that no reduction inside it binds (a kmin's rank is free)."""
-    if isinstance(e, Index):
-        return {e.name}
-    if isinstance(e, Reduce):
-        inner = free_indices(e.body) | (free_indices(e.mask) if e.mask is not None else set())
-        out = inner - {r.index for r in e.ranges}
-        return out | ({e.rank} if e.rank else set())
-    out: set[str] = set()
-    for c in e.indices if isinstance(e, Access) else e.args if isinstance(e, Call) else ():
-        out |= free_indices(c)
-    return out
-
-
-def reads(e: Expr) -> set[str]:
+def tensors_read(e: Expr) -> set[str]:
     """Tensors `e` reads (index tensors included)."""
     return {x.tensor for x in walk(e) if isinstance(x, Access)}
 

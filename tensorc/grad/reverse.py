@@ -31,17 +31,13 @@ from tensorc.grad.build import (
     add,
     call,
     cast,
-    conj,
-    conjuncts,
     const,
     flat_index,
-    free_indices,
     index,
     mul,
-    reads,
     select,
     sub,
-    substitute,
+    tensors_read,
     unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
@@ -60,6 +56,8 @@ from tensorc.ir.tensor_ir import (
     size_symbol,
     walk,
 )
+from tensorc.ir.tir_utils import conjoin as conj
+from tensorc.ir.tir_utils import conjuncts, free_indices, substitute
 from tensorc.ir.types import INDEX, is_float
 from tensorc.ir.verifier import size_value_of
 
@@ -552,7 +550,7 @@ def _needed_forward(versions: list[_Version], body: list[Statement], given: set[
     by_name = {v.stmt.tensor: v.stmt for v in versions}
     todo = set()
     for st in body:
-        todo |= reads(st.rhs) | (reads(st.mask) if st.mask is not None else set())
+        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
     needed: set[str] = set()
     while todo:
         t = todo.pop()
@@ -560,7 +558,7 @@ def _needed_forward(versions: list[_Version], body: list[Statement], given: set[
             continue
         needed.add(t)
         st = by_name[t]
-        todo |= reads(st.rhs) | (reads(st.mask) if st.mask is not None else set())
+        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
     return needed
 
 

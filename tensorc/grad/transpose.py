@@ -19,8 +19,10 @@ from dataclasses import dataclass, replace
 import sympy
 
 from tensorc.grad.affine import from_sympy, index_symbol, solve_unit, to_sympy
-from tensorc.grad.build import call, conj, conjuncts, free_indices, index, substitute
+from tensorc.grad.build import call, index
 from tensorc.ir.tensor_ir import Expr, Index, Range, Reduce, is_zero
+from tensorc.ir.tir_utils import conjoin as conj
+from tensorc.ir.tir_utils import conjuncts, free_indices, substitute
 
 
 @dataclass(frozen=True, slots=True)

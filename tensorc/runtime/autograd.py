@@ -91,28 +91,10 @@ class _Ops:
 
     @staticmethod
     def register(fn) -> _Ops:
-        import torch
 
         d = fn.def_
-        name = f"{_identifier(d.name)}_{next(_COUNTER)}"
-        params = ", ".join(f"{_schema_type(t)} {_identifier(t.name)}" for t in d.inputs)
-        outs = ", ".join("Tensor" for _ in d.outputs)
-        schema = f"({params}) -> ({outs})" if len(d.outputs) > 1 else f"({params}) -> Tensor"
         ops = _Ops(fn, None, d.outputs, {})
-
-        def impl(*args):
-            res = fn(*_plain(args, d))
-            res = res if isinstance(res, tuple) else (res,)
-            out = tuple(_as_tensor(r, t.dtype, args) for r, t in zip(res, d.outputs))
-            return out if len(out) > 1 else out[0]
-
-        op = torch.library.custom_op(f"tensorc::{name}", impl, mutates_args=(), schema=schema)
-
-        def fake(*args):
-            out = tuple(_empty_like_decl(t, d, args) for t in d.outputs)
-            return out if len(out) > 1 else out[0]
-
-        op.register_fake(fake)
+        op = _custom_op(fn)
         op.register_autograd(ops._backward, setup_context=ops._setup)
         ops.forward = op
         return ops
@@ -131,7 +113,9 @@ class _Ops:
     # -- autograd ----------------------------------------------------------------------------
     def _setup(self, ctx, inputs, output) -> None:
         outs = output if isinstance(output, tuple) else (output,)
-        ctx.mark_non_differentiable(*[o for o, t in zip(outs, self.outputs) if not is_float(t.dtype)])
+        ctx.mark_non_differentiable(
+            *[o for o, t in zip(outs, self.outputs) if not is_float(t.dtype)]
+        )
         self.grad_op()  # a def that cannot be differentiated raises here, at the forward call
         ctx.inputs = inputs
         ctx.outs = outs
@@ -165,30 +149,12 @@ class _Ops:
 
 def _register_grad(fn):
     """The gradient def of `fn` (wrt every float input) as a custom op; (op, wrt names)."""
-    import torch
 
     from tensorc.grad import gradient
     from tensorc.runtime.module import Function
 
     g = gradient(fn.def_)
-    back = Function(g.backward, fn.backend)
-    d = g.backward
-    name = f"{_identifier(d.name)}_{next(_COUNTER)}"
-    params = ", ".join(f"{_schema_type(t)} {_identifier(t.name)}" for t in d.inputs)
-    outs = ", ".join("Tensor" for _ in d.outputs)
-    schema = f"({params}) -> ({outs})" if len(d.outputs) > 1 else f"({params}) -> Tensor"
-
-    def impl(*args):
-        res = back(*_plain(args, d))
-        res = res if isinstance(res, tuple) else (res,)
-        out = tuple(_as_tensor(r, t.dtype, args) for r, t in zip(res, d.outputs))
-        return out if len(out) > 1 else out[0]
-
-    op = torch.library.custom_op(f"tensorc::{name}", impl, mutates_args=(), schema=schema)
-
-    def fake(*args):
-        out = tuple(_empty_like_decl(t, d, args) for t in d.outputs)
-        return out if len(out) > 1 else out[0]
+    op = _custom_op(Function(g.backward, fn.backend))
 
     def twice(ctx, *grads):
         raise UnsupportedError(
@@ -196,9 +162,34 @@ def _register_grad(fn):
             hint="differentiate once (no create_graph=True), or write the gradient as a def",
         )
 
-    op.register_fake(fake)
     op.register_autograd(twice, setup_context=lambda ctx, inputs, output: None)
     return op, tuple(x for x, _ in g.grads)
+
+
+def _custom_op(fn):
+    """`fn` (a compiled def) as a torch custom op `tensorc::<def>_<n>` with its fake
+    implementation (output shapes from the def's shape expressions); no autograd yet."""
+    import torch
+
+    d = fn.def_
+    name = f"{_identifier(d.name)}_{next(_COUNTER)}"
+    params = ", ".join(f"{_schema_type(t)} {_identifier(t.name)}" for t in d.inputs)
+    outs = ", ".join("Tensor" for _ in d.outputs)
+    schema = f"({params}) -> ({outs})" if len(d.outputs) > 1 else f"({params}) -> Tensor"
+
+    def impl(*args):
+        res = fn(*_plain(args, d))
+        res = res if isinstance(res, tuple) else (res,)
+        out = tuple(_as_tensor(r, t.dtype, args) for r, t in zip(res, d.outputs))
+        return out if len(out) > 1 else out[0]
+
+    def fake(*args):
+        out = tuple(_empty_like_decl(t, d, args) for t in d.outputs)
+        return out if len(out) > 1 else out[0]
+
+    op = torch.library.custom_op(f"tensorc::{name}", impl, mutates_args=(), schema=schema)
+    op.register_fake(fake)
+    return op
 
 
 # --- helpers ----------------------------------------------------------------------------------
