@@ -113,7 +113,9 @@ def run_family(fam: Family, size: str, backend: str, budget_s: float, repeats: i
 
 
 def table(doc: dict) -> str:
-    lines = [f"{'family':<20} {'spelling':<24} {'median':>10} {'ratio':>6} {'min ratio':>9}  status"]
+    lines = [
+        f"{'family':<20} {'spelling':<24} {'median':>10} {'ratio':>6} {'min ratio':>9}  status"
+    ]
     worst = []
     for fam in doc["families"]:
         if "error" in fam:
@@ -152,7 +154,9 @@ def main(args) -> int:
     budget = args.budget if args.budget is not None else {"full": 2.0, "quick": 0.5,
                                                           "tiny": 0.02}[size]  # fmt: skip
     host = socket.gethostname().split(".")[0]
-    out = args.out or RESULTS / (f"spelling-{host}" + ("" if size == "full" else f"-{size}") + ".json")
+    out = args.out or RESULTS / (
+        f"spelling-{host}" + ("" if size == "full" else f"-{size}") + ".json"
+    )
     doc: dict[str, Any] = {"suite": "spelling", "size": size, "backend": args.backend or "cpu",
                            "command": "python -m benchmarks --suite spelling" +
                            (f" --size {size}" if size != "full" else ""),

@@ -29,34 +29,26 @@ from tensorc.ir.tensor_ir import (
     Range,
     Reduce,
     Statement,
-    TensorDecl,
     is_zero,
 )
-from tensorc.ir.tir_utils import free_indices, map_children, product, product_factors, reads, walk
+from tensorc.ir.tir_utils import free_indices, product, product_factors, reads, walk
 from tensorc.passes.costs import gemm_pays, only_gemms, volume
+from tensorc.passes.sum_rewriter import SumRewriter, rewrite_sums
 
 
 def _plain(f: Expr) -> bool:
-    return isinstance(f, Access) and (
-        not f.indices or all(isinstance(i, Index) for i in f.indices)
-    )
+    return isinstance(f, Access) and (not f.indices or all(isinstance(i, Index) for i in f.indices))
 
 
-class _Extractor:
-    """Rewrites the sums of one statement; `new` collects (temp decl, statement) to insert."""
+class _Extractor(SumRewriter):
+    """Extracts the loose Gemm operands of one statement's sums (see the module docstring)."""
 
     def __init__(self, def_: Def, st: Statement, taken: set[str], sizes, biggest: int):
-        self.def_, self.st, self.taken, self.sizes, self.biggest = def_, st, taken, sizes, biggest
-        self.new: list[tuple[TensorDecl, Statement]] = []
+        super().__init__(def_, st, taken)
+        self.sizes = sizes
+        self.biggest = biggest  # elements of the largest input: no new temp is bigger
 
-    def expr(self, e: Expr, scope: dict[str, Range]) -> Expr:
-        if isinstance(e, Reduce):
-            inner = scope | {g.index: g for g in e.ranges}
-            e = replace(e, body=self.expr(e.body, inner))
-            return self.extract(e, inner) if e.op == "sum" and e.mask is None else e
-        return map_children(e, lambda c: self.expr(c, scope))
-
-    def extract(self, r: Reduce, scope: dict[str, Range]) -> Expr:
+    def rewrite(self, r: Reduce, scope: dict[str, Range]) -> Expr:
         factors = product_factors(r.body)
         loose = [n for n, f in enumerate(factors) if not _plain(f)]
         if not loose or any(not only_gemms(factors[n], self.sizes) for n in loose):
@@ -98,33 +90,13 @@ class _Extractor:
         return volume([scope[i] for i in mine], self.sizes) <= self.biggest
 
     def _temp(self, f: Expr, stand_in: Access, scope: dict[str, Range]) -> Access:
-        base = f"{self.st.tensor}_op"
-        name, n = base, 1
-        while name in self.taken:
-            name, n = f"{base}{n}", n + 1
-        self.taken.add(name)
         keep = [i.name for i in stand_in.indices]
-        shape = tuple(sympy.sympify(scope[i].hi) for i in keep)
-        dom = tuple(Range(i, sympy.Integer(0), scope[i].hi) for i in keep)
-        decl = TensorDecl(name, f.dtype, shape, "temp")
-        self.new.append((decl, Statement(name, tuple(keep), dom, f)))
-        return replace(stand_in, tensor=name)
+        return replace(stand_in, tensor=self.new_temp(f"{self.st.tensor}_op", f, keep, scope))
 
 
 def extract_operands(def_: Def, sizes: dict[str, int] | None = None) -> Def:
     if sizes is None:
         return def_  # a new buffer is priced at the call's sizes only
-    taken = {d.name for d in (*def_.inputs, *def_.outputs, *def_.temps)}
     biggest = max((volume([Range("_", sympy.Integer(0), d) for d in decl.shape], sizes)
                    for decl in def_.inputs), default=0)  # fmt: skip
-    body: list[Statement] = []
-    temps = list(def_.temps)
-    for st in def_.body:
-        ex = _Extractor(def_, st, taken, sizes, biggest)
-        rhs = ex.expr(st.rhs, {g.index: g for g in st.domain})
-        for decl, pre in ex.new:
-            temps.append(decl)
-            body.append(pre)
-        body.append(replace(st, rhs=rhs) if ex.new else st)
-    return replace(def_, body=tuple(body), temps=tuple(temps))
-
+    return rewrite_sums(def_, lambda d, st, taken: _Extractor(d, st, taken, sizes, biggest))

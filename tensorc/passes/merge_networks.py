@@ -25,7 +25,9 @@ def _scalar(e: Expr) -> bool:
 
 
 def _tensor(e: Expr) -> bool:
-    return isinstance(e, Access) and bool(e.indices) and all(isinstance(i, Index) for i in e.indices)
+    return (
+        isinstance(e, Access) and bool(e.indices) and all(isinstance(i, Index) for i in e.indices)
+    )
 
 
 def is_network(r: Expr) -> bool:

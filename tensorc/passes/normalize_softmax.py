@@ -90,10 +90,8 @@ def _exp_factor(r: Reduce) -> tuple[Expr, list[Expr]] | None:
 
 def _shifted(x: Expr, j: str) -> Expr:
     """`x` without a j-free shift: `a - c` -> `a` (the shift cancels in a softmax)."""
-    if isinstance(x, Call) and x.fn == "sub" and j not in free_indices(x.args[1]):
-        if j in free_indices(x.args[0]):
-            return x.args[0]
-    return x
+    shift = isinstance(x, Call) and x.fn == "sub" and j not in free_indices(x.args[1])
+    return x.args[0] if shift and j in free_indices(x.args[0]) else x
 
 
 def _quotient(e: Call) -> Expr | None:
@@ -182,14 +180,17 @@ def _index_only(c: Expr) -> bool:
 
 def _score_mask(a: Expr) -> tuple[Expr, Expr] | None:
     """(unmasked score, condition) of `cond ? s : NEG` or `s + (cond ? 0 : NEG)`."""
-    if isinstance(a, Call) and a.fn == "select" and _neg_const(a.args[2]):
-        if _index_only(a.args[0]):
-            return a.args[1], a.args[0]
+
+    def masking(m: Expr, kept: Expr | None) -> bool:  # `cond ? kept : NEG`, cond on indices
+        ok = isinstance(m, Call) and m.fn == "select" and _neg_const(m.args[2])
+        return ok and _index_only(m.args[0]) and (kept is None or m.args[1] == kept)
+
+    if masking(a, None):
+        return a.args[1], a.args[0]
     if isinstance(a, Call) and a.fn == "add":
         for s, m in (a.args, a.args[::-1]):
-            if isinstance(m, Call) and m.fn == "select" and _neg_const(m.args[2]):
-                if isinstance(m.args[1], Const) and m.args[1].value == 0 and _index_only(m.args[0]):
-                    return s, m.args[0]
+            if masking(m, Const(0, m.dtype)) or masking(m, Const(0.0, m.dtype)):
+                return s, m.args[0]
     return None
 
 
@@ -240,4 +241,3 @@ def normalize_softmax(def_: Def) -> Def:
         rules.rows = {g.index: g for g in st.domain}
         body.append(replace(st, rhs=rules.expr(st.rhs)))
     return replace(def_, body=tuple(body))
-

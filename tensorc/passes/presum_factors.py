@@ -24,28 +24,16 @@ from tensorc.ir.tensor_ir import (
     Index,
     Range,
     Reduce,
-    Statement,
-    TensorDecl,
     is_zero,
 )
-from tensorc.ir.tir_utils import free_indices, map_children, product, product_factors, reads, walk
+from tensorc.ir.tir_utils import free_indices, product, product_factors, reads, walk
+from tensorc.passes.sum_rewriter import SumRewriter, rewrite_sums
 
 
-class _Rewriter:
-    """Rewrites the sums of one statement; `new` collects (temp decl, statement) to insert."""
+class _Presum(SumRewriter):
+    """Pre-sums the factors of one statement's sums (see the module docstring)."""
 
-    def __init__(self, def_: Def, st: Statement, taken: set[str]):
-        self.def_, self.st, self.taken = def_, st, taken
-        self.new: list[tuple[TensorDecl, Statement]] = []
-
-    def expr(self, e: Expr, ranges: dict[str, Range]) -> Expr:
-        if isinstance(e, Reduce):
-            inner = ranges | {r.index: r for r in e.ranges}
-            e = replace(e, body=self.expr(e.body, inner))
-            return self.presum(e, inner) if e.op == "sum" and e.mask is None else e
-        return map_children(e, lambda c: self.expr(c, ranges))
-
-    def presum(self, r: Reduce, ranges: dict[str, Range]) -> Expr:
+    def rewrite(self, r: Reduce, ranges: dict[str, Range]) -> Expr:
         factors = product_factors(r.body)
         if len(factors) < 2 or any(f.dtype != r.dtype for f in factors):
             return r  # a lone factor has nothing to pre-reduce; keep what the sum accumulates in
@@ -86,29 +74,9 @@ class _Rewriter:
 
     def _temp(self, f: Expr, own: list[Range], keep: list[str], ranges: dict[str, Range]) -> str:
         what = f.tensor if isinstance(f, Access) else self.st.tensor
-        base = f"{what}_sum_{''.join(g.index for g in own)}"
-        name, n = base, 1
-        while name in self.taken:
-            name, n = f"{base}{n}", n + 1
-        self.taken.add(name)
-        shape = tuple(sympy.sympify(ranges[i].hi) for i in keep)
-        dom = tuple(Range(i, sympy.Integer(0), ranges[i].hi) for i in keep)
         rhs = Reduce("sum", tuple(own), f, None, f.dtype)
-        self.new.append(
-            (TensorDecl(name, f.dtype, shape, "temp"), Statement(name, tuple(keep), dom, rhs))
-        )
-        return name
+        return self.new_temp(f"{what}_sum_{''.join(g.index for g in own)}", rhs, keep, ranges)
 
 
 def presum_factors(def_: Def) -> Def:
-    taken = {d.name for d in (*def_.inputs, *def_.outputs, *def_.temps)}
-    body: list[Statement] = []
-    temps = list(def_.temps)
-    for st in def_.body:
-        rw = _Rewriter(def_, st, taken)
-        rhs = rw.expr(st.rhs, {g.index: g for g in st.domain})
-        for decl, pre in rw.new:
-            temps.append(decl)
-            body.append(pre)
-        body.append(replace(st, rhs=rhs) if rw.new else st)
-    return replace(def_, body=tuple(body), temps=tuple(temps))
+    return rewrite_sums(def_, _Presum)

@@ -157,8 +157,14 @@ def _order(st: T.Statement, prefer: tuple[str, ...]) -> list[str]:
 
 
 def lower_nest(
-    def_: T.Def, st: T.Statement, schedule: Schedule, names: KernelNames, spec, notes: list,
-    target: str | None = None, split=None,
+    def_: T.Def,
+    st: T.Statement,
+    schedule: Schedule,
+    names: KernelNames,
+    spec,
+    notes: list,
+    target: str | None = None,
+    split=None,
 ) -> tuple[tuple[L.Stmt, ...], Nest]:
     """The loop nest of one statement (always succeeds). Writes `target` (default: st.tensor).
 

@@ -94,7 +94,9 @@ def _sq_operands(body: T.Expr):
 def find_sqdist(def_: T.Def, st: T.Statement) -> SqDist | None:
     """The first `sum_d (x(., d) - y(., d))^2` over two plain 2-d accesses in `st`, if any."""
     for x in walk(st.rhs):
-        if not (isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None):
+        if not (
+            isinstance(x, T.Reduce) and x.op == "sum" and len(x.ranges) == 1 and x.mask is None
+        ):
             continue
         got = _sq_operands(x.body)
         if got is None:

@@ -59,7 +59,9 @@ def test_inline_feature_maps_become_a_planned_network():
 
 def test_small_or_non_gemm_operands_stay_fused():
     assert extract_operands(PROGRAM.get("ksum"), BIG) == PROGRAM.get("ksum")
-    assert extract_operands(PROGRAM.get("mlp_one_statement"), SMALL) == PROGRAM.get("mlp_one_statement")
+    assert extract_operands(PROGRAM.get("mlp_one_statement"), SMALL) == PROGRAM.get(
+        "mlp_one_statement"
+    )
     assert extract_operands(PROGRAM.get("mlp_one_statement")) == PROGRAM.get("mlp_one_statement")
 
 

@@ -56,8 +56,15 @@ def test_score_terms_match_the_interpreter(backend, sizes):
     got_mod, ref_mod = tensorc.compile(SOURCE, backend=backend), tensorc.compile(SOURCE, "interp")
     rng = np.random.default_rng(5)
     b, h, n, d, e = (sizes[x] for x in "BHNDE")
-    args = [rng.standard_normal(s).astype(np.float32) for s in ((b, h, n, d), (b, h, n, d), (b, h, n, e))]
-    args += [0.25, rng.random(h).astype(np.float32), rng.standard_normal((h, n, n)).astype(np.float32)]
+    args = [
+        rng.standard_normal(s).astype(np.float32)
+        for s in ((b, h, n, d), (b, h, n, d), (b, h, n, e))
+    ]
+    args += [
+        0.25,
+        rng.random(h).astype(np.float32),
+        rng.standard_normal((h, n, n)).astype(np.float32),
+    ]
     for name in SCORES:
         want = ref_mod[name](*args)
         np.testing.assert_allclose(got_mod[name](*args), want, rtol=2e-4, atol=2e-5, err_msg=name)

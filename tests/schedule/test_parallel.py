@@ -29,7 +29,9 @@ def _top_loop(prog: L.LoopProgram) -> L.Loop:
     return loop
 
 
-@pytest.mark.parametrize("sizes", [{"B": 1, "H": 4, "N": 100, "D": 32}, {"B": 2, "H": 3, "N": 50, "D": 32}])
+@pytest.mark.parametrize(
+    "sizes", [{"B": 1, "H": 4, "N": 100, "D": 32}, {"B": 2, "H": 3, "N": 50, "D": 32}]
+)
 def test_batch_heads_and_rows_share_one_parallel_loop(sizes):
     loop = _top_loop(to_loops(PROGRAM.get("feature_map"), "cpu", sizes))
     assert loop.kind == "parallel" and isinstance(loop.body[-1], L.Loop)
@@ -38,7 +40,9 @@ def test_batch_heads_and_rows_share_one_parallel_loop(sizes):
 
 
 def test_big_or_symbolic_outer_loops_stay():
-    loop = _top_loop(to_loops(PROGRAM.get("feature_map"), "cpu", {"B": 100, "H": 20, "N": 5, "D": 3}))
+    loop = _top_loop(
+        to_loops(PROGRAM.get("feature_map"), "cpu", {"B": 100, "H": 20, "N": 5, "D": 3})
+    )
     assert loop.var == "b"
     assert _top_loop(to_loops(PROGRAM.get("feature_map"), "cpu", None)).var == "b"
     gpu = to_loops(PROGRAM.get("feature_map"), "gpu", {"B": 1, "H": 4, "N": 100, "D": 32})
