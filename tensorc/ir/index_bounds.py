@@ -16,13 +16,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
 
 import sympy
 
 from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Reduce, size_symbol
 
-__all__ = ["Unbounded", "interval", "lowest", "proved_nonnegative", "to_sympy"]
+__all__ = ["Unbounded", "compile_exprs", "interval", "lowest", "proved_nonnegative", "to_sympy"]
 
 
 class Unbounded(Exception):
@@ -87,9 +89,23 @@ Interval = tuple[sympy.Expr, sympy.Expr]
 
 
 def proved_nonnegative(e: sympy.Expr) -> bool:
-    """Whether `e >= 0` follows from the symbols' assumptions (sizes are nonnegative integers)."""
+    """Whether `e >= 0` follows from the symbols' assumptions (sizes are nonnegative integers),
+    also through `y - 1 < floor(y) <= y` (`H - KH - 2*floor((H - KH)/2)` of a strided conv)."""
     e = sympy.expand(e)
-    return bool(e.is_nonnegative) or (e.is_number and bool(e >= 0))
+    if e.is_nonnegative or (e.is_number and bool(e >= 0)):
+        return True
+    if not e.has(sympy.floor):
+        return False
+    lower = []  # e with each floor(y) replaced by the end of y - 1 < floor(y) <= y that lowers e
+    for term in sympy.Add.make_args(e):
+        coeff, rest = term.as_coeff_Mul()
+        if isinstance(rest, sympy.floor) and coeff.is_number:
+            y = rest.args[0]
+            lower.append(coeff * (y if coeff < 0 else y - 1))
+        else:
+            lower.append(term)
+    low = sympy.expand(sympy.Add(*lower))
+    return bool(low.is_nonnegative) or (low.is_number and bool(low >= 0))
 
 
 def _scale(c: sympy.Expr, iv: Interval) -> Interval:
@@ -165,3 +181,42 @@ def interval(expr: sympy.Expr, env: dict[sympy.Symbol, Interval]) -> Interval:
             out = _times(out, iv)
         return out
     raise Unbounded(str(expr))
+
+
+# --- evaluation --------------------------------------------------------------------------------
+
+
+def compile_exprs(symbols: Sequence[sympy.Symbol], exprs: Sequence[sympy.Expr]
+                  ) -> Callable[..., list]:
+    """A Python function of `symbols`' values (ints) returning each of `exprs`, exactly (Fractions
+    for rationals). sympy's lambdify prints 5-10x slower: this printer knows only the nodes that
+    bounds are made of (+, *, integer powers, floor, ceiling, Mod, Min, Max, numbers)."""
+    names = {s: f"_a{i}" for i, s in enumerate(symbols)}
+    body = ", ".join(_source(e, names) for e in exprs)
+    code = f"lambda {', '.join(names.values())}: [{body}]"
+    return eval(code, {"_F": Fraction, "_floor": math.floor, "_ceil": math.ceil})  # noqa: S307
+
+
+_CALLS = {sympy.floor: "_floor", sympy.ceiling: "_ceil", sympy.Min: "min", sympy.Max: "max"}
+
+
+def _source(e: sympy.Expr, names: dict) -> str:
+    if e in names:
+        return names[e]
+    if e.is_Integer:
+        return f"({int(e)})"
+    if e.is_Rational:
+        return f"_F({e.p}, {e.q})"
+    if e.is_Add:
+        return "(" + " + ".join(_source(a, names) for a in e.args) + ")"
+    if e.is_Mul:
+        return "(" + " * ".join(_source(a, names) for a in e.args) + ")"
+    if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+        return f"({_source(e.base, names)} ** {int(e.exp)})"
+    if isinstance(e, sympy.Mod):
+        return f"({_source(e.args[0], names)} % {_source(e.args[1], names)})"
+    if type(e) in _CALLS:
+        return f"{_CALLS[type(e)]}({', '.join(_source(a, names) for a in e.args)})"
+    if e in (sympy.oo, -sympy.oo):
+        return "float('inf')" if e == sympy.oo else "float('-inf')"
+    raise Unbounded(f"cannot evaluate {e}")

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import keyword
 import math
 import os
 from collections.abc import Callable
@@ -35,7 +34,9 @@ import numpy as np
 import sympy
 
 from tensorc.errors import ShapeError, Span
-from tensorc.ir.index_bounds import Unbounded, interval, lowest, proved_nonnegative, to_sympy
+from tensorc.ir.index_bounds import (
+    Unbounded, compile_exprs, interval, lowest, proved_nonnegative, to_sympy,
+)
 from tensorc.ir.printer import print_bound, print_expr
 from tensorc.ir.tensor_ir import (
     Access, Call, Def, Expr, Index, Reduce, Statement, children, size_symbol, walk,
@@ -46,7 +47,6 @@ __all__ = ["MAX_K", "check", "analyse"]
 
 MAX_K = 1 << 16  # kmin/argkmin keep K values per row in a kernel-local buffer (its stack)
 ABSURD = 1 << 62  # a range bound beyond this wraps index arithmetic (int64 offsets)
-_LAMBDIFY_NAMES = {"math", "floor", "min", "max", "abs", "int", "float", "builtins", "range"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +115,11 @@ def analyse(def_: Def) -> Analysis:
     used |= {s for e in (*part_exprs, *dims) for s in e.free_symbols}
     sizes = tuple(sorted(used - set(data), key=str))
 
-    # lambdify's renaming (dummify) costs ~0.2 s per def: only for names Python cannot take
-    plain = all(str(s).isidentifier() and not keyword.iskeyword(str(s))
-                and str(s) not in _LAMBDIFY_NAMES for s in sizes)
-
     def compiled(exprs: list, extra: list = ()) -> Callable[..., list]:
-        return sympy.lambdify((*sizes, *extra), exprs, "math", dummify=not plain)
+        try:
+            return compile_exprs((*sizes, *extra), exprs)
+        except Unbounded:  # a node the small printer does not know: sympy's (slower) one
+            return sympy.lambdify((*sizes, *extra), exprs, "math", dummify=True)
 
     return Analysis(
         fixed, gathered, gathers, tuple(map(str, sizes)),
@@ -137,7 +136,7 @@ def _exprs(ob: Obligation) -> tuple[sympy.Expr, ...]:
 
 def _proved(ob: Obligation, trusted: dict[tuple[str, int], sympy.Expr]) -> bool:
     if ob.kind == "range":
-        return all(e.is_number and abs(e) < ABSURD for e in (ob.lo, ob.hi))
+        return all(_small(e) for e in (ob.lo, ob.hi))
     extent = trusted.get((ob.tensor, ob.axis)) if ob.extent is None else ob.extent
     if extent is None or ob.gathers:
         return False
@@ -145,6 +144,22 @@ def _proved(ob: Obligation, trusted: dict[tuple[str, int], sympy.Expr]) -> bool:
         return proved_nonnegative(ob.lo) and proved_nonnegative(extent - 1 - ob.hi)
     except TypeError:  # sympy cannot order Min/Max of unrelated symbols
         return False
+
+
+_DIM = 1 << 48  # no array dimension reaches 2**48 elements
+
+
+def _small(bound: sympy.Expr) -> bool:
+    """A range bound stays within +-ABSURD for every size: it uses only sizes (nonnegative
+    dimensions below _DIM; a signed scalar parameter may be anything) and stays small over them."""
+    syms = bound.free_symbols
+    if any(not s.is_nonnegative for s in syms):
+        return False
+    try:
+        lo, hi = interval(bound, {s: (sympy.Integer(0), sympy.Integer(_DIM)) for s in syms})
+    except (Unbounded, TypeError):
+        return False
+    return lo.is_number and hi.is_number and abs(lo) < ABSURD and abs(hi) < ABSURD
 
 
 class _Walker:

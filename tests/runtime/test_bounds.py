@@ -16,9 +16,11 @@ import textwrap
 
 import numpy as np
 import pytest
+import sympy
 
 import tensorc
 from tensorc.errors import ArgumentValueError, ShapeError
+from tensorc.ir import index_bounds
 from tensorc.runtime import bounds
 
 _CHILD = textwrap.dedent(
@@ -204,8 +206,22 @@ def test_analysis_proves_plain_accesses_and_keeps_only_size_dependent_ones():
     assert not [ob for ob in softmax.fixed if ob.kind != "range"] and not softmax.gathered
     gather = bounds.analyse(prog.get("gather"))
     assert [(ob.kind, ob.tensor) for ob in gather.gathered] == [("read", "T")]
-    conv = bounds.analyse(prog.get("conv_strided"))
-    assert {ob.tensor for ob in conv.fixed if ob.kind == "read"} == {"I"}
+    for name in ("conv_strided", "maxpool", "group_norm"):  # floor(y) <= y proves the windows
+        assert not bounds.analyse(prog.get(name)).fixed, name
+    shifted = tensorc.compile("def f(float(N) A, int32 S) -> (float(N) B) "
+                              "{ B(i) = A(i) where i in S:N }").program.get("f")
+    assert {ob.kind for ob in bounds.analyse(shifted).fixed} == {"write", "read", "range"}
+
+
+def test_compiled_bounds_evaluate_exactly():
+    h, k = sympy.symbols("H KH", integer=True, nonnegative=True)
+    g = sympy.Symbol("g", integer=True)
+    exprs = [sympy.floor(h / 2 - k / 2) + 1, sympy.Min(0, g - 1, evaluate=False),
+             sympy.Mod(h + g, 3), h**2 * k, sympy.Max(h, k) - sympy.Rational(1, 3)]
+    values = index_bounds.compile_exprs([h, k, g], exprs)(7, 2, -5)
+    assert values == [3, -6, 2, 98, sympy.Rational(20, 3)]
+    big = 2**64 + 1  # exact beyond float precision
+    assert index_bounds.compile_exprs([h], [sympy.floor(h / 2)])(big) == [2**63]
 
 
 def test_check_reports_the_sizes_and_the_source_position():
