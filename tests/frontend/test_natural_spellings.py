@@ -649,3 +649,29 @@ def test_sum_inside_a_guarded_branch_reads_in_bounds_on_loops():
 def test_implicit_index_inside_a_comparison_asks(rhs):
     with pytest.raises(StatementError, match="implicit index 'j'"):
         tensorc.compile(f"def f(float(N,M) x) -> (c) {{ c(i) = {rhs} }}", backend="interp")
+
+
+TRITON_LOCAL_SHAPE = (
+    "triton: a hoisted accumulator over an LHS index larger than the specialised sizes (> 16) is "
+    "UnsupportedError 'local array needs a constant shape' (the default backend falls back to "
+    "the interpreter with a warning)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=TRITON_LOCAL_SHAPE)
+def test_key_padding_attention_head_dim_17_on_triton():
+    s = next(s for s in ATTENTION if s.id == "attn-key-padding-lengths")
+    q, k, v = _bqkv(np.random.default_rng(4), n=5, d=4, e=17)
+    lens = np.array([2, 5], np.int32)
+    mask = np.arange(5)[None, None, None] < lens[:, None, None, None]
+    want = _battn(f64(q), f64(k), f64(v), 0.5, mask)
+    check(run(s.src, "triton", q, k, v, lens), (want,), ("float32",), "key padding E=17")
+
+
+@pytest.mark.xfail(strict=True, reason=TRITON_LOCAL_SHAPE)
+def test_centered_gram_n_17_on_triton():
+    s = next(s for s in GRAM_FAMILY if s.id == "centered-gram")
+    x = f32(np.random.default_rng(4), 17, 3)
+    g = f64(x) @ f64(x).T
+    want = g - g.mean(1, keepdims=True) - g.mean(0, keepdims=True) + g.mean()
+    check(run(s.src, "triton", x), (want,), ("float32",), "centered gram N=17")
