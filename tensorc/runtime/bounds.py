@@ -180,9 +180,12 @@ class _Walker:
         self.obligations: list[Obligation] = []
         self.gathers: dict[tuple, Gather] = {}
         self.guards: set[str] = set()  # what the statement's masks and select conditions mention
-        self.values = self.arg_values(def_)
+        self.writers: dict[str, int] = {}
+        for st in def_.body:
+            self.writers[st.tensor] = self.writers.get(st.tensor, 0) + 1
+        self.values = self.arg_values(def_)  # tensor -> (lo, hi, gathers) of its values
 
-    def arg_values(self, def_: Def) -> dict[str, tuple[sympy.Expr, sympy.Expr]]:
+    def arg_values(self, def_: Def) -> dict[str, tuple]:
         """Value bounds of the tensors that an unmasked argmin/argmax/argkmin alone writes: a
         gather through them (`y(nn(i), d)`) is checked per size like an affine read. -1 (an
         empty domain, or K beyond it) is a value too."""
@@ -200,7 +203,7 @@ class _Walker:
             count = sympy.Mul(*(sympy.Max(0, self.sym(r.hi - r.lo)) for r in rhs.ranges))
             k = max(1, rhs.k)
             lo = sympy.Min(0, sympy.Max(-1, count - k, evaluate=False), evaluate=False)
-            values[name] = (lo, count - 1)
+            values[name] = (lo, count - 1, ())
         return values
 
     def sym(self, e: Any) -> sympy.Expr:
@@ -238,6 +241,7 @@ class _Walker:
         conditions += [n.args[0] for n in nodes if isinstance(n, Call) and n.fn == "select"]
         self.guards = _names(*conditions)
         self.reads(st.rhs, scope, box, lhs_extents, st.span)
+        self.record_value(st, scope, box)
 
     def rank(self, st: Statement, red: Reduce, nonempty: sympy.Expr) -> None:
         if red.k > MAX_K:
@@ -273,31 +277,53 @@ class _Walker:
              span: Span | None) -> None:
         if _names(ie) & self.guards:
             return  # a mask or select may keep it from happening: the interpreter clips it
-        gathers: list[Gather] = []
-        env = dict(box)
-
-        def gather(a: Access) -> sympy.Symbol:
-            var = sympy.Dummy(a.tensor, integer=True)
-            if a.tensor in self.values:
-                env[var] = self.values[a.tensor]
-                return var
-            g = self.gather(a, scope, box)
-            gathers.append(g)
-            env[var] = (g.lo, g.hi)
-            return var
-
         try:
-            value = to_sympy(ie, scope, gather, self.scalars)
-            lo, hi = interval(self.sym(value), env)
+            lo, hi, gathers = self.value(ie, scope, box)
         except Unbounded:
-            return  # a computed index (a temporary's value): nothing to check it against
+            return  # a computed index the kernel alone knows: nothing to check it against
         used = {scope[n.name] for n in walk(ie) if isinstance(n, Index) and n.name in scope}
         # the statement's own extents, and those of the reduction variables the index uses: the
         # interpreter evaluates (and checks) an index whenever those are nonempty
         guard = [x for x in extents if not isinstance(x, tuple)]
         guard += [x[1] for x in extents if isinstance(x, tuple) and x[0] in used]
         self.add("read", e.tensor, ax, print_expr(ie), lo, hi, self.extent(e.tensor, ax),
-                 tuple(dict.fromkeys(gathers)), span, guard=lowest(*guard))
+                 gathers, span, guard=lowest(*guard))
+
+    def value(self, e: Expr, scope: dict, box: dict) -> tuple:
+        """(lo, hi, gathers): bounds of an integer expression over the box, through index tensors
+        (their minimum and maximum, `gathers`) and tensors with known values. Raises Unbounded."""
+        gathers: list[Gather] = []
+        env = dict(box)
+
+        def gather(a: Access) -> sympy.Symbol:
+            var = sympy.Dummy(a.tensor, integer=True)
+            if a.tensor in self.values:
+                lo, hi, via = self.values[a.tensor]
+                gathers.extend(via)
+            else:
+                g = self.gather(a, scope, box)
+                gathers.append(g)
+                lo, hi = g.lo, g.hi
+            env[var] = (lo, hi)
+            return var
+
+        lo, hi = interval(self.sym(to_sympy(e, scope, gather, self.scalars)), env)
+        return lo, hi, tuple(dict.fromkeys(gathers))
+
+    def record_value(self, st: Statement, scope: dict, box: dict) -> None:
+        """Value bounds of a tensor that one unmasked statement writes with an integer index
+        expression (`j(l) = idx(l) + 1`), so a gather through it is checked too; points it leaves
+        unwritten hold 0."""
+        if (self.writers.get(st.tensor) != 1 or st.tensor in self.values or st.mask is not None
+                or not is_int(self.def_.tensor(st.tensor).dtype)):
+            return
+        try:
+            lo, hi, gathers = self.value(st.rhs, scope, box)
+        except Unbounded:
+            return
+        zero = sympy.Integer(0)
+        self.values[st.tensor] = (sympy.Min(lo, zero, evaluate=False),
+                                  sympy.Max(hi, zero, evaluate=False), gathers)
 
     def gather(self, a: Access, scope: dict, box: dict) -> Gather:
         if a.tensor not in self.inputs or not is_int(a.dtype):

@@ -124,6 +124,18 @@ def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
         assert kind == "OK" and json.loads(rest) == [[1, 0], [4, 4]], f"{backend}: {rest}"
 
 
+def test_a_gather_through_a_computed_index_is_checked_through_its_inputs():
+    src = """def f(float(E,W) T, int64(L) idx) -> (O) {
+        j(l) = idx(l) * 2
+        O(l, w) = T(j(l), w)
+    }"""
+    results = run_child(src, [[TABLE, "float32"], [[0, 2, 1], "int64"]])
+    assert_all_raise(results, "ShapeError", "index tensor idx holds 2 at position (1,)", "j(l)")
+    results = run_child(src, [[TABLE, "float32"], [[0, 1], "int64"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [TABLE[0], TABLE[2]], f"{backend}: {rest}"
+
+
 def test_valid_gathers_agree_with_the_interpreter():
     results = run_child(GATHER, [[TABLE, "float32"], [[3, 0, 3], "int32"]])
     want = [TABLE[3], TABLE[0], TABLE[3]]
