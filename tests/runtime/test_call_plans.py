@@ -96,8 +96,9 @@ def test_torch_and_numpy_with_the_same_shapes(mod):
     np.testing.assert_allclose(mod.matmul(ta, torch.from_numpy(b)).numpy(), a @ b, rtol=1e-5,
                                atol=1e-5)
     grad = torch.from_numpy(a).requires_grad_()
-    np.testing.assert_allclose(mod.matmul(grad, torch.from_numpy(b)).numpy(), a @ b, rtol=1e-5,
-                               atol=1e-5)
+    out = mod.matmul(grad, torch.from_numpy(b))  # issue 12: never silently detached
+    assert out.grad_fn is not None
+    np.testing.assert_allclose(out.detach().numpy(), a @ b, rtol=1e-5, atol=1e-5)
 
 
 def test_outputs_are_fresh_per_call(mod):
