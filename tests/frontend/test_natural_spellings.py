@@ -675,3 +675,34 @@ def test_centered_gram_n_17_on_triton():
     g = f64(x) @ f64(x).T
     want = g - g.mean(1, keepdims=True) - g.mean(0, keepdims=True) + g.mean()
     check(run(s.src, "triton", x), (want,), ("float32",), "centered gram N=17")
+
+
+GUARDED_PROBE = '''
+import ctypes, mmap, numpy as np, tensorc
+page = mmap.PAGESIZE
+buf = mmap.mmap(-1, 3 * page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+libc = ctypes.CDLL(None)
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+assert libc.mprotect(base, page, 0) == 0  # the page just before x: any read there faults
+x = np.frombuffer(buf, dtype=np.float32, count=8, offset=page).reshape(1, 8)
+x[:] = 1
+src = """def f(float(C,T) x, float(C,K) w) -> (y) {
+    y(t) = sum(k: t - k >= 0 ? sum(c: x(c, t - k) * w(c, k)) : 0.0) where t in 0:T, k in 0:K
+}"""
+print(tensorc.compile(src, backend="cpu").f(x, np.ones((1, 3), np.float32)).tolist())
+'''
+
+
+@pytest.mark.xfail(strict=True, reason=GUARDED_SUM_HOISTED)
+def test_sum_inside_a_guarded_branch_reads_in_bounds_on_cpu():
+    """x sits right after a page with no access: the cpu kernel must not read before x."""
+    import subprocess
+    import sys
+
+    if not tensorc.backends.get_backend("cpu").available():
+        pytest.skip("cpu backend not available")
+    cmd = [sys.executable, "-c", GUARDED_PROBE]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, f"rc {proc.returncode} (SIGSEGV is -11): {proc.stderr[-300:]}"
+    assert proc.stdout.strip() == "[1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]"
