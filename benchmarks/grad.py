@@ -116,16 +116,16 @@ def main() -> None:
     args = p.parse_args()
     div = 4 if args.quick else 1
     cases = {
-        "w1": lambda: ("W1 N=M=%d D3" % (20000 // div), w1(20000 // div, args.repeat)),
+        "w1": lambda: (f"W1 N=M={20000 // div} D3", w1(20000 // div, args.repeat)),
         "attention": lambda: (
-            "attention B1 H8 N%d d64" % (2048 // div),
+            f"attention B1 H8 N{2048 // div} d64",
             attention(2048 // div, False, args.repeat),
         ),
         "causal": lambda: (
-            "causal attention B1 H8 N%d d64" % (2048 // div),
+            f"causal attention B1 H8 N{2048 // div} d64",
             attention(2048 // div, True, args.repeat),
         ),
-        "rbf": lambda: ("RBF Gram %d^2 D64" % (4096 // div), rbf(4096 // div, args.repeat)),
+        "rbf": lambda: (f"RBF Gram {4096 // div}^2 D64", rbf(4096 // div, args.repeat)),
     }
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for key in args.only.split(","):
