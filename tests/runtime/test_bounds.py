@@ -20,7 +20,7 @@ import sympy
 
 import tensorc
 from tensorc.errors import ArgumentValueError, ShapeError
-from tensorc.ir import index_bounds
+from tensorc.ir import index_bounds, obligations
 from tensorc.runtime import bounds
 
 _CHILD = textwrap.dedent(
@@ -214,15 +214,15 @@ def test_conv_and_maxpool_bounds_are_checked_per_size_and_pass():
 
 def test_analysis_proves_plain_accesses_and_keeps_only_size_dependent_ones():
     prog = tensorc.compile(open("examples/w10_tc_classics.tc").read()).program
-    softmax = bounds.analyse(prog.get("softmax"))
+    softmax = obligations.analyse(prog.get("softmax"))
     assert not [ob for ob in softmax.fixed if ob.kind != "range"] and not softmax.gathered
-    gather = bounds.analyse(prog.get("gather"))
+    gather = obligations.analyse(prog.get("gather"))
     assert [(ob.kind, ob.tensor) for ob in gather.gathered] == [("read", "T")]
     for name in ("conv_strided", "maxpool", "group_norm"):  # floor(y) <= y proves the windows
-        assert not bounds.analyse(prog.get(name)).fixed, name
+        assert not obligations.analyse(prog.get(name)).fixed, name
     shifted = tensorc.compile("def f(float(N) A, int32 S) -> (float(N) B) "
                               "{ B(i) = A(i) where i in S:N }").program.get("f")
-    assert {ob.kind for ob in bounds.analyse(shifted).fixed} == {"write", "read", "range"}
+    assert {ob.kind for ob in obligations.analyse(shifted).fixed} == {"write", "read", "range"}
 
 
 def test_compiled_bounds_evaluate_exactly():
