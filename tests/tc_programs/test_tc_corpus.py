@@ -833,3 +833,60 @@ def test_tc_call_errors(args, exc):
     )
     with pytest.raises(exc, match="argument|takes"):
         mod.f(*args)
+
+
+# --- TC's built-in functions (docs: writing_layers.rst, "Built-in Functions") ---------------------
+def _sp(name):
+    special = pytest.importorskip("scipy.special")
+    return getattr(special, name)
+
+
+X = np.linspace(0.15, 0.85, 5)  # inside every function's domain (acosh gets 1 + X)
+BUILTINS = {  # name -> (arguments as TC text, numpy float64 reference of X)
+    "acos": ("a(i)", np.arccos), "asin": ("a(i)", np.arcsin), "atan": ("a(i)", np.arctan),
+    "cbrt": ("a(i)", np.cbrt), "ceil": ("a(i) * 4", lambda x: np.ceil(x * 4)),
+    "cos": ("a(i)", np.cos), "cosh": ("a(i)", np.cosh), "erf": ("a(i)", lambda x: _sp("erf")(x)),
+    "exp2": ("a(i)", np.exp2), "expm1": ("a(i)", np.expm1), "floor": ("a(i) * 4", lambda x: np.floor(x * 4)),
+    "log10": ("a(i)", np.log10), "log1p": ("a(i)", np.log1p), "log2": ("a(i)", np.log2),
+    "round": ("a(i) * 4", lambda x: np.round(x * 4)), "rsqrt": ("a(i)", lambda x: 1 / np.sqrt(x)),
+    "sin": ("a(i)", np.sin), "sinh": ("a(i)", np.sinh), "tan": ("a(i)", np.tan),
+    "trunc": ("a(i) * 4", lambda x: np.trunc(x * 4)), "atan2": ("a(i), 0.3", lambda x: np.arctan2(x, 0.3)),
+    "fmin": ("a(i), 0.5", lambda x: np.minimum(x, 0.5)), "pow": ("a(i), 1.5", lambda x: x**1.5),
+    "fma": ("a(i), 0.3, 0.2", lambda x: x * 0.3 + 0.2),
+}  # fmt: skip
+MISSING_BUILTINS = {  # TC builtins tensorc does not implement yet (UnsupportedError)
+    "acosh": ("1 + a(i)", lambda x: np.arccosh(1 + x)), "asinh": ("a(i)", np.arcsinh),
+    "atanh": ("a(i)", np.arctanh), "cospi": ("a(i)", lambda x: np.cos(np.pi * x)),
+    "sinpi": ("a(i)", lambda x: np.sin(np.pi * x)), "exp10": ("a(i)", lambda x: 10.0**x),
+    "erfc": ("a(i)", lambda x: _sp("erfc")(x)), "erfinv": ("a(i)", lambda x: _sp("erfinv")(x)),
+    "erfcinv": ("a(i)", lambda x: _sp("erfcinv")(x)), "erfcx": ("a(i)", lambda x: _sp("erfcx")(x)),
+    "lgamma": ("a(i)", lambda x: _sp("gammaln")(x)), "tgamma": ("a(i)", lambda x: _sp("gamma")(x)),
+    "normcdf": ("a(i)", lambda x: _sp("ndtr")(x)), "normcdfinv": ("a(i)", lambda x: _sp("ndtri")(x)),
+    "cyl_bessel_i0": ("a(i)", lambda x: _sp("i0")(x)), "cyl_bessel_i1": ("a(i)", lambda x: _sp("i1")(x)),
+    "j0": ("a(i)", lambda x: _sp("j0")(x)), "j1": ("a(i)", lambda x: _sp("j1")(x)),
+    "y0": ("a(i)", lambda x: _sp("y0")(x)), "y1": ("a(i)", lambda x: _sp("y1")(x)),
+    "logb": ("a(i)", lambda x: np.floor(np.log2(x))), "rcbrt": ("a(i)", lambda x: 1 / np.cbrt(x)),
+    "copysign": ("a(i), -1.0", lambda x: -x), "fdim": ("a(i), 0.5", lambda x: np.maximum(x - 0.5, 0)),
+    "fdivide": ("a(i), 0.3", lambda x: x / 0.3), "fmod": ("a(i), 0.3", lambda x: np.fmod(x, 0.3)),
+    "hypot": ("a(i), 0.3", lambda x: np.hypot(x, 0.3)), "rhypot": ("a(i), 0.3", lambda x: 1 / np.hypot(x, 0.3)),
+    "remainder": ("a(i), 0.3", lambda x: x - np.round(x / 0.3) * 0.3),
+    "nextafter": ("a(i), 2.0", lambda x: np.nextafter(x.astype(np.float32), np.float32(2))),
+    "norm3d": ("a(i), 0.3, 0.2", lambda x: np.sqrt(x * x + 0.09 + 0.04)),
+    "rnorm3d": ("a(i), 0.3, 0.2", lambda x: 1 / np.sqrt(x * x + 0.09 + 0.04)),
+}  # fmt: skip
+
+
+def _builtin_params():
+    for name, (args, fn) in BUILTINS.items():
+        yield pytest.param(name, args, fn, id=name)
+    for name, (args, fn) in MISSING_BUILTINS.items():
+        mark = pytest.mark.xfail(strict=True, reason=f"TC builtin {name} is not implemented")
+        yield pytest.param(name, args, fn, id=name, marks=mark)
+
+
+@pytest.mark.parametrize("name, args, fn", list(_builtin_params()))
+def test_tc_builtin(name, args, fn):
+    """`O(i) = name(...)` on float32 input is float32 and matches numpy (TC's builtin list)."""
+    src = f"def f(float(N) a) -> (O) {{ O(i) = {name}({args}) }}"
+    got = _run(src, "f", "interp", X.astype(np.float32))
+    check(got, (fn(X.astype(np.float32).astype(np.float64)),), ("float32",), name)
