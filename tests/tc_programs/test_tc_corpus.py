@@ -890,3 +890,38 @@ def test_tc_builtin(name, args, fn):
     src = f"def f(float(N) a) -> (O) {{ O(i) = {name}({args}) }}"
     got = _run(src, "f", "interp", X.astype(np.float32))
     check(got, (fn(X.astype(np.float32).astype(np.float64)),), ("float32",), name)
+
+
+# --- the .tc layer database on triton at sizes beyond the specialised ones (> 16) ------------------
+TRITON_BIG = {  # case id -> the bug, or None where it runs
+    "fcrelu::fcrelu": None,
+    "softmax3::softmax3": None,
+    "group_normalization::group_normalization": None,
+    "convolution_strided::convolution_strided": "triton: output shape floor(H/2 - 3/2) unsupported",
+    "group_convolution_strided::group_convolution_strided": "triton: shape floor(H/2 - 3/2) unsupported",
+    "maxpool::maxpool": "triton: output shape floor(H/2 - 3/2) unsupported",
+    "avgpool::avgpool": "triton: output shape floor(H/2) unsupported",
+    "layernorm::layernorm": "triton: local array 'acc' needs a constant shape (B > 16)",
+    "wavenet::wavenet1": "triton: local array 'acc' needs a constant shape (DILATION_C > 16)",
+}
+
+
+def _big_params():
+    by_id = {c.id: c for c in cases.CASES}
+    for cid, bug in TRITON_BIG.items():
+        marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
+        yield pytest.param(by_id[cid], id=cid, marks=marks)
+
+
+@pytest.mark.parametrize("case", list(_big_params()))
+def test_layer_database_on_triton_beyond_specialised_sizes(case):
+    """Every size above 3 grows by 14, so none is baked in as a constant (sizes <= 16 are)."""
+    pytest.importorskip("triton")
+    sizes = {k: (v + 14 if v > 3 else v) for k, v in case.sizes.items()}
+    rng = np.random.default_rng(0)
+    args = [p.make(rng, sizes) for p in case.params]
+    want = case.expected(args)
+    path = cases.HERE / case.file
+    got = _run(path.read_text(), case.name, "triton", *args)
+    dtypes = tuple(str(w.dtype) if w.dtype.kind in "iub" else "float32" for w in want)
+    check(got, want, dtypes, f"{case.id} on triton at {sizes}")
