@@ -15,7 +15,7 @@ import sympy
 from tensorc.grad.affine import from_sympy, index_symbol
 from tensorc.ir.ops import result_dtype
 from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, walk
-from tensorc.ir.tir_utils import substitute
+from tensorc.ir.tir_utils import free_indices, product_factors, substitute
 from tensorc.ir.types import INDEX, is_float
 
 
@@ -97,6 +97,30 @@ def div(a: Expr, b: Expr) -> Expr:
     if isinstance(a, Call) and a.fn == "neg":
         return neg(div(a.args[0], b))
     return call("div", a, b)
+
+
+def sum_over(ranges: tuple[Range, ...], body: Expr, mask: Expr | None) -> Expr:
+    """`sum(ranges: body)` with the factors of `body` that do not depend on the summed indices
+    pulled out (`sum(e: d_o(i,e) * v(j,e) * p(i,j))` is `p(i,j) * sum(e: d_o(i,e) * v(j,e))`), so
+    the pipeline sees the contraction. Bodies with a guarded read stay whole."""
+    names = {r.index for r in ranges}
+    negative = False
+    while isinstance(body, Call) and body.fn == "neg":
+        negative, body = not negative, body.args[0]
+    factors = product_factors(body)
+    inside = [f for f in factors if free_indices(f) & names]
+    outside = [f for f in factors if not free_indices(f) & names]
+    guarded = any(isinstance(x, Call) and x.fn == "select" for x in walk(body))
+    if not inside or not outside or guarded:
+        out: Expr = Reduce("sum", ranges, body, mask, body.dtype)
+    else:
+        inner = inside[0]
+        for f in inside[1:]:
+            inner = mul(inner, f)
+        out = Reduce("sum", ranges, inner, mask, inner.dtype)
+        for f in reversed(outside):
+            out = mul(f, out)
+    return neg(out) if negative else out
 
 
 def promote_dtype(a: Expr, b: Expr) -> str:

@@ -37,6 +37,7 @@ from tensorc.grad.build import (
     mul,
     select,
     sub,
+    sum_over,
     tensors_read,
     unique_binders,
 )
@@ -290,7 +291,7 @@ class _Reverse:
         rest = [m for m in ctx.masks if free_indices(m) & outer_names]
         name = self.fresh(f"d_{e.op}")
         idx = tuple(r.index for r in inner)
-        rhs = Reduce("sum", tuple(outer), g, conj(rest), g.dtype)
+        rhs = sum_over(tuple(outer), g, conj(rest))
         self.adjoint.append(Statement(name, idx, inner, _unmasked(rhs, conj(own))))
         self.temps[name] = TensorDecl(name, g.dtype, tuple(r.hi for r in inner), "temp")
         return Access(name, tuple(index(i) for i in idx), g.dtype), Context(inner, own)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 import sympy
 
 from tensorc.grad.affine import from_sympy, index_symbol, solve_unit, to_sympy
-from tensorc.grad.build import call, index
-from tensorc.ir.tensor_ir import Expr, Index, Range, Reduce, is_zero
+from tensorc.grad.build import call, index, sum_over
+from tensorc.ir.tensor_ir import Expr, Index, Range, is_zero
 from tensorc.ir.tir_utils import conjoin as conj
 from tensorc.ir.tir_utils import conjuncts, free_indices, substitute
 
@@ -103,7 +103,7 @@ def transpose(
     on_lhs = [m for m in masks if free_indices(m) <= lhs_names]
     inner = [m for m in masks if not free_indices(m) <= lhs_names]
     if summed:
-        body = Reduce("sum", summed, body, conj(inner), body.dtype)
+        body = sum_over(summed, body, conj(inner))
     else:
         assert not inner, f"transpose: masks on unknown indices {inner}"
     return Transposed(tuple(r.index for r in lhs), tuple(lhs), body, conj(on_lhs))
