@@ -721,3 +721,21 @@ def test_exposing_a_masked_score_tensor_keeps_the_attention():
     scores = f64(q) @ f64(k).T
     want = (np.where(j <= i, scores, 0), attn(f64(q), f64(k), f64(v), 1.0, j <= i))
     check(run(src, "interp", q, k, v), want, ("float32",) * 2, "exposed scores")
+
+
+@pytest.mark.xfail(strict=True, reason="spec question: an implicit index only in the denominator "
+                   "of '/' sums the whole quotient (`sum(j: a(i) / (K(i,j) * v(j)))`) without a "
+                   "warning; the both-sides warning does not cover it")  # fmt: skip
+@pytest.mark.parametrize(
+    "src",
+    [
+        "def f(float(N,M) K, float(M) v, float(N) a) -> (u) { u(i) = a(i) / (K(i,j) * v(j)) }",
+        "def f(float(N,D) x) -> (y) { y(i,e) = x(i,e) / (x(i,c) * x(i,c)) }",
+        "def f(float(N,D) pq, float(D,E) kv, float(D) ks) -> (o) "
+        "{ o(i,e) = pq(i,d) * kv(d,e) / (pq(i,c) * ks(c)) }",
+    ],
+    ids=["sinkhorn", "normalise", "linear-attention"],
+)
+def test_implicit_index_only_in_a_denominator_warns(src):
+    with pytest.warns(TensorcWarning, match="'/'"):
+        tensorc.compile(src, backend="interp")
