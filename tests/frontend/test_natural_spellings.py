@@ -731,8 +731,10 @@ def test_exposing_a_masked_score_tensor_keeps_the_attention():
     [
         "def f(float(N,M) K, float(M) v, float(N) a) -> (u) { u(i) = a(i) / (K(i,j) * v(j)) }",
         "def f(float(N,D) x) -> (y) { y(i,e) = x(i,e) / (x(i,c) * x(i,c)) }",
-        "def f(float(N,D) pq, float(D,E) kv, float(D) ks) -> (o) "
-        "{ o(i,e) = pq(i,d) * kv(d,e) / (pq(i,c) * ks(c)) }",
+        (
+            "def f(float(N,D) pq, float(D,E) kv, float(D) ks) -> (o) "
+            "{ o(i,e) = pq(i,d) * kv(d,e) / (pq(i,c) * ks(c)) }"
+        ),
     ],
     ids=["sinkhorn", "normalise", "linear-attention"],
 )
