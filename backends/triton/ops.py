@@ -273,10 +273,23 @@ def render_call(w, e: L.Call) -> Val:
         if a.fn == "mul" and c.varying:
             u, c = c, u
         if u.varying and not c.varying:
-            k = f"({c.code} * {LOG2E})" if a.fn == "mul" else f"({LOG2E} / {c.code})"
-            return cast(Val(f"tl.exp2({u.code} * {k})", "float32", True), e.dtype)
+            k, back = _exp2_factor(w, c.code, a.fn)
+            return cast(Val(f"tl.exp2(({u.code} * {k}) * {back})", "float32", True), e.dtype)
         return apply_op(w, e, [apply_op(w, a, [u, c])])
     return apply_op(w, e, [w.expr(x) for x in e.args])
+
+
+def _exp2_factor(w, c: str, fn: str) -> tuple[str, str]:
+    """c * log2(e) ("mul") or log2(e) / c ("div") as k * back: computed in float64 and split off
+    a power of two `back` so that the float32 k is normal even for a subnormal or huge c (sigma =
+    1e-20 made log2(e) / (2 sigma^2) inf and exp(-0 / (2 sigma^2)) NaN), as the CPU backend does;
+    the interpreter's exp(u / c) up to rounding, for one more multiply per element."""
+    c64 = f"tl.cast({c}, tl.float64)"
+    k64 = w.bind("_k", f"{c64} * {LOG2E}" if fn == "mul" else f"{LOG2E} / {c64}")
+    scale = w.bind("_ks", f"tl.where(tl.abs({k64}) > {2.0**100}, {2.0**-64}, "
+                          f"tl.where(tl.abs({k64}) < {2.0**-100}, {2.0**64}, 1.0))")
+    k = w.bind("_k1", f"tl.cast({k64} * {scale}, tl.float32)")
+    return k, w.bind("_kb", f"tl.cast(1.0 / {scale}, tl.float32)")
 
 
 def apply_op(w, e: L.Call, args: list[Val]) -> Val:
