@@ -807,6 +807,15 @@ ERRORS = [
     ("tcFormat-+=", TC_FORMAT, errors.StatementError, "+=!"),
     ("E12", "def f(int32 a, float(N) b) -> (c) { c(i) += b(i + j) where j in 0:a, i in 0:10 }",
      errors.StatementError, "+=!"),
+    # sema errors TC reports (tc/lang/sema.h)
+    ("undefined-tensor", "def f(float(N) A) -> (B) { B(i) = A(i) + C(i) }", errors.NameError_, "C"),
+    ("dimension-count", "def f(float(N) A) -> (B) { B(i) = A(i, i) }", errors.ShapeError, "A"),
+    ("narrower-type", "def f(float(N) A) -> (int32(N) B) { B(i) = A(i) * 2 }", errors.TypeError_,
+     "int32"),
+    ("float-subscript", "def f(float(N) A, float(N) P) -> (B) { B(i) = A(P(i)) }",
+     errors.TypeError_, "index"),
+    ("out-of-bounds", "def f(float(N) A) -> (B) { B(i) +=! A(i + j) where i in 0:N, j in 0:N }",
+     errors.ShapeError, "A"),
 ]  # fmt: skip
 
 
@@ -925,3 +934,11 @@ def test_layer_database_on_triton_beyond_specialised_sizes(case):
     got = _run(path.read_text(), case.name, "triton", *args)
     dtypes = tuple(str(w.dtype) if w.dtype.kind in "iub" else "float32" for w in want)
     check(got, want, dtypes, f"{case.id} on triton at {sizes}")
+
+
+def test_size_bound_twice_is_a_call_error():
+    """TC checks that a size symbol gets one value from all the inputs that name it."""
+    mod = tensorc.compile("def f(float(N) A, float(N) B) -> (C) { C(i) = A(i) + B(i) }",
+                          backend="interp")  # fmt: skip
+    with pytest.raises(errors.ArgumentShapeError, match="N"):
+        mod.f(np.ones(3, np.float32), np.ones(4, np.float32))
