@@ -359,20 +359,21 @@ class _Builder:
         c = fresh("c")
         C = L.Var(c)
         s_rc = L.LocalRead(S, (R, C), t)
-        if self.m.score_mod is not None:  # S[r, c] = f(S[r, c], i, j) where the mask keeps j
-            self.nest.env[self.m.j] = (iadd(j0, C), None)
-            self.nest.env[SCORE] = (s_rc, None)
-            val = self.nest.emit(self.m.score_mod, None, ())
-            val = val if val.dtype == t else L.Call("cast", (val,), t)
-            out.append(L.Loop(c, clo, chi, (L.Assign(S, (R, C), val),), kind="vector"))
         ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
         bmax, bsum = fresh("bmax"), fresh("bsum")
         names = {x: fresh(x) for x in ("mold", "mn", "safe", "alpha", "p")}
         V = {x: L.Var(n, t) for x, n in names.items()}
+        row_max: list[L.Stmt] = []
+        if self.m.score_mod is not None:  # S[r, c] = f(S[r, c], i, j), in the row-max sweep
+            self.nest.env[self.m.j] = (iadd(j0, C), None)
+            self.nest.env[SCORE] = (s_rc, None)
+            val = self.nest.emit(self.m.score_mod, None, ())
+            val = val if val.dtype == t else L.Call("cast", (val,), t)
+            row_max.append(L.Assign(S, (R, C), val))
+        row_max.append(L.Assign(bmax, (), L.Call("max", (L.LocalRead(bmax, (), t), s_rc), t)))
         out += [
             L.Local(bmax, t, (), ninf),
-            L.Loop(c, clo, chi, (L.Assign(bmax, (), L.Call("max", (L.LocalRead(bmax, (), t), s_rc), t)),),
-                   kind="reduce"),
+            L.Loop(c, clo, chi, tuple(row_max), kind="reduce"),
             L.Let(names["mold"], L.LocalRead(mx, (R,), t)),
             L.Let(names["mn"], L.Call("max", (V["mold"], L.LocalRead(bmax, (), t)), t)),
             L.Let(names["safe"], L.Call("select", (L.Call("eq", (V["mn"], ninf), "bool"), zero, V["mn"]), t)),
