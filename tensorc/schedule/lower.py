@@ -1,12 +1,18 @@
 """`lower(def_, schedule) -> LoopProgram`: TensorIR (after the passes) to LoopIR kernels.
 
-Each statement becomes one or more kernels, tried in this order:
-1. contraction: a sum of a product of accesses (matmul/bmm/Gram shapes, n-ary networks via the
-   contraction planner) becomes `Gemm` nodes, with any pointwise epilogue in its own loop nest;
-2. Gram rewrite (schedule.gram_rewrite): `sum_d (x_id - y_jd)^2` inside an (i, j) output becomes
-   row norms + a Gemm + a fused epilogue;
-3. the loop nest of `nest.Nest` (streaming reductions, online softmax, masks as bounds, symmetry),
-   which accepts every statement of the language: it is the fallback that never fails.
+Each statement becomes one or more kernels; each lowering is a rule over normal-form statements
+(helpers they share live in operands.py and loop_nest.py), tried in this order:
+1. symmetric Gram tiles (gram.py): `alpha * sum_d x(i,d) * x(j,d)` computes half the tiles;
+2. contraction (contraction.py): a sum of a product of accesses (matmul/bmm shapes, n-ary
+   networks via the contraction planner) becomes `Gemm` nodes, with any pointwise epilogue in its
+   own loop nest;
+3. Gram rewrite (gram.py, schedule.gram_rewrite): `sum_d (x_id - y_jd)^2` inside an (i, j)
+   output becomes row norms + a Gemm + a fused epilogue;
+4. blocked flash attention (attention.py, cpu): a softmax-weighted sum of a dot-product score,
+   with score terms and index masks as block bounds;
+5. the loop nest (loop_nest.py over `nest.Nest`: streaming reductions, online softmax, masks as
+   bounds, symmetry, split-j), which accepts every statement of the language: the fallback.
+Kernels on cpu get one parallel loop over their small batch loops (parallel.py).
 """
 
 from __future__ import annotations
