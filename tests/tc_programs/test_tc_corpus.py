@@ -714,7 +714,100 @@ PYTHON = [
          "copy", lambda r: (f32(r, 2, 3, 4),), lambda i: (i,), ("float32",)),
 ]  # fmt: skip
 
-PROGRAMS = CORNER + TYPES + LANG + ENGINE + MIN_DISTANCE + MASKED + _tum(0, 0) + _tum(2, 3) + PYTHON
+
+# --- test_cuda_mapper.cc and test_mapper_llvm.cc ---------------------------------------------
+def _perforated(inp, wts, idx):
+    n_, m_, l_ = inp.shape[0], wts.shape[0], idx.shape[1]
+    kh, kw = wts.shape[2:]
+    out = np.zeros((n_, m_, l_))
+    for n, l in itertools.product(range(n_), range(l_)):
+        p = idx[n, l]
+        out[n, :, l] = np.einsum("chw,mchw->m", inp[n, :, p : p + kh, p : p + kw], wts)
+    return (out,)
+
+
+def _sparse_conv(I, W1):
+    out = np.zeros((I.shape[0], W1.shape[0], I.shape[2] - 1, I.shape[3] - 1))
+    for c in range(1, I.shape[1]):  # `where c in 1:C`: c is a reduction index too
+        gathered = I[:, np.arange(W1.shape[1]) % c]
+        out += conv2d(gathered, W1)
+    return (out,)
+
+
+MAPPER = [
+    Prog("BareVariables", "def fun(float(N, N) A) -> (O)\n{\n    O(n0, n1) = A(n0, n1) + n0 + n1 + N\n}",
+         "fun", lambda r: (f32(r, 4, 4),),
+         lambda a: (a + np.arange(4)[:, None] + np.arange(4)[None] + 4,), ("float32",), triton=True),
+    Prog("MultiStmt", """def fun(float(N, M, K, L) A, float(N, M) B, float(N, M) C, float(N, M) D)
+-> (O1, O2, O3)
+{
+    O1(n, m) +=! A(n, m, r_k, r_l) * B(n, m)
+    O2(n, m) = C(n, m) * D(n, m)
+    O3(n, m) = O1(n, m) + O2(n, m)
+}""", "fun", lambda r: (f32(r, 3, 4, 2, 3), f32(r, 3, 4), f32(r, 3, 4), f32(r, 3, 4)),
+         lambda a, b, c, d: (o1 := a.sum((2, 3)) * b, c * d, o1 + c * d), ("float32",) * 3),
+    Prog("Mean2DNonParametric", "def fun(float(6, 8) I) -> (O) {\n    O(n) +=! I(n, r_n)\n"
+         "    O(n) = O(n) / (8)\n}", "fun", lambda r: (f32(r, 6, 8),), lambda i: (i.mean(1),),
+         ("float32",)),
+    Prog("BetweenInstructions", """def fun(float(N, K) I, float(N) O0) -> (O) {
+    O(n) = 0.0 where n in 0:N
+    O(n) += O0(n)
+    O(n) += I(n, r_n)
+    O(n) = O(n) / (K)
+}""", "fun", lambda r: (f32(r, 6, 8), f32(r, 6)), lambda i, o0: ((o0 + i.sum(1)) / 8,),
+         ("float32",)),
+    Prog("Rescheduling2MM", """def fun(float(M, K) A, float(K, N) B, float(K, N) C) -> (D, E) {
+    D(m, n) +=! A(m, r_k) * B(r_k, n)
+    E(m, n) +=! A(m, r_k) * C(r_k, n)
+}""", "fun", lambda r: (f32(r, 3, 4), f32(r, 4, 5), f32(r, 4, 5)), lambda a, b, c: (a @ b, a @ c),
+         ("float32",) * 2),
+    Prog("Reduction1D", "def fun(float(N) I) -> (O) {\n    O +=! I(r_n)\n}", "fun",
+         lambda r: (f32(r, 7),), lambda i: (i.sum(),), ("float32",)),
+    Prog("shiftedLut-LHS", "def shiftedLut(float(E, D) LUT, int32(B, L) I) -> (O) {\n"
+         "  O(i, j) +=! LUT(I(i, k) + 1, j)\n}", "shiftedLut",
+         lambda r: (f32(r, 7, 3), r.integers(0, 6, (2, 4)).astype(np.int32)),
+         lambda lut, i: (lut[i + 1].sum(1),), ("float32",)),
+    Prog("shiftedLut-RHS", "def shiftedLut(float(E, D) LUT, int32(B, L) I) -> (O) {\n"
+         "  O(i, j) +=! LUT(1 + j + I(i, k), j)\n}", "shiftedLut",
+         lambda r: (f32(r, 7, 3), r.integers(0, 3, (2, 4)).astype(np.int32)),
+         lambda lut, i: (lut[1 + np.arange(3)[None, None] + i[:, :, None], np.arange(3)].sum(1),),
+         ("float32",)),
+    Prog("PerforatedConvolution", """def perforatedConvolution(float(N, C, H, W) input, float(M, C, KH, KW) weights,
+                          int32(N, L) index) -> (output) {
+  output(n, m, l) +=! input(n, c, index(n, l) + kh, index(n, l) + kw) * weights(m, c, kh, kw) where l in 0:L
+ }""", "perforatedConvolution",
+         lambda r: (f32(r, 2, 3, 6, 6), f32(r, 4, 3, 2, 2), r.integers(0, 5, (2, 3)).astype(np.int32)),
+         _perforated, ("float32",)),
+    Prog("EmptyMapping-var_2D_1D", """def var_2D_1D(float(N, K) I, float(N) mean) -> (var)
+  {
+       var(n) +=! I(n, r_k) * I(n, r_k)
+       var(n)  =  var(n) / (K) - mean(n) * mean(n)
+  }""", "var_2D_1D", lambda r: (f32(r, 5, 7), f32(r, 5)),
+         lambda i, m: ((i * i).mean(1) - m * m,), ("float32",)),
+    Prog("ModulusConstantRHS", "def fun(float(N) a) -> (b) { b(i) = a(i % 3) where i in 0:N }",
+         "fun", lambda r: (f32(r, 3),), lambda a: (a,), ("float32",)),
+    Prog("ModulusVariableRHS", """def local_sparse_convolution(float(N, C, H, W) I, float(O, KC, KH, KW) W1) -> (O1) {
+  O1(n, o, h, w) +=! I(n, kc % c, h + kh, w + kw) * W1(o, kc, kh, kw) where c in 1:C
+}""", "local_sparse_convolution", lambda r: (f32(r, 1, 3, 5, 5), f32(r, 2, 4, 2, 2)),
+         _sparse_conv, ("float32",)),
+    Prog("SingleInstance", "def f(float(N) I) -> (a)\n{\n    a = 0\n}", "f",
+         lambda r: (f32(r, 3),), lambda i: (np.int32(0),), ("int32",)),
+    Prog("0D", "def fun() -> (O) {\n    O = 0\n}", "fun", lambda r: (), lambda: (np.int32(0),),
+         ("int32",)),
+]  # fmt: skip
+
+PROGRAMS = (
+    CORNER
+    + TYPES
+    + LANG
+    + ENGINE
+    + MAPPER
+    + MIN_DISTANCE
+    + MASKED
+    + _tum(0, 0)
+    + _tum(2, 3)
+    + PYTHON
+)
 TRITON = [p for p in PROGRAMS if p.triton]
 
 # Known bugs elsewhere in the compiler, as xfail(strict=True): (program id, backend or None).
