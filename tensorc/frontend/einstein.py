@@ -4,7 +4,8 @@ In a `=` statement an index used on the right but not on the left is summed, and
 *product term* that holds it: the smallest subexpression holding every occurrence, widened while its
 parent is `*`, `/`, a unary minus or a cast. A reduction's body is a term of its own; the operands of
 `+`, `-`, comparisons, `&&`/`||` and `?:` are not merged. An index whose term lies inside the argument
-of a nonlinear function (`exp`, `relu`, `fmax`, ...) is an error: the user must say which was meant.
+of a nonlinear function (`exp`, `relu`, `fmax`, ...) or of a comparison is an error: the user must
+say which was meant.
 
     C(m,n) = A(m,k) * B(k,n) + bias(n)      ->  sum(k: A(m,k) * B(k,n)) + bias(n)
     o(i,e) = softmax(j: q(i,d) * k(j,d)) * v(j,e)
@@ -135,7 +136,10 @@ def term_of(rhs: S.Node, paths: list[Path], tensors: set[str]) -> Path:
     return lca
 
 
-def nonlinear_parent(rhs: S.Node, path: Path, tensors: set[str]) -> S.Apply | None:
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "&&", "||")
+
+
+def nonlinear_parent(rhs: S.Node, path: Path, tensors: set[str]) -> S.Node | None:
     """The innermost function call (not a reduction, cast or tensor read) whose argument holds
     `path`. Reductions in between do not help: in `exp(-sum(d: (x(i,d) - x(j,d))**2))` every
     use of `j` is still inside `exp`'s argument."""
@@ -144,6 +148,10 @@ def nonlinear_parent(rhs: S.Node, path: Path, tensors: set[str]) -> S.Apply | No
         is_call = isinstance(node, S.Apply) and node.fn not in tensors
         if is_call and not is_reduction(node) and not is_cast(node):
             return node
+        if (isinstance(node, S.Binary) and node.op in _COMPARISONS) or (
+            isinstance(node, S.Unary) and node.op == "!"
+        ):
+            return node  # `x(i,j) > 0 ? 1 : 0`: count the positives, or test the row sum?
     return None
 
 
@@ -181,16 +189,22 @@ def _span_of(node: S.Node):
     return getattr(node, "span", None)
 
 
-def _nonlinear_error(name: str, call: S.Apply, term: S.Node) -> None:
+def _nonlinear_error(name: str, call: S.Node, term: S.Node) -> None:
     body = unparse(call)
     inner = unparse(term)
-    outer = unparse(call).replace(inner, f"sum({name}: {inner})", 1)
+    outer = body.replace(inner, f"sum({name}: {inner})", 1)
+    if isinstance(call, S.Apply):
+        what, many, one = f"{call.fn}(...)", f"a sum of {call.fn}s", f"{call.fn} of a sum"
+        eg = (" (e.g. a kernel sum)", " (e.g. a layer)")
+    else:
+        op = call.op
+        what, many, one = f"a '{op}'", f"a sum over the '{op}' results", f"'{op}' on a sum"
+        eg = (" (e.g. a count)", " (e.g. a test of the row sum)")
+        body = f"int32({body})"  # a sum of bools is written through a cast
     raise StatementError(
-        f"implicit index '{name}' is used only inside {call.fn}(...): a sum of {call.fn}s or "
-        f"{call.fn} of a sum?",
+        f"implicit index '{name}' is used only inside {what}: {many} or {one}?",
         call.span,
-        f"write the sum where you mean it: `sum({name}: {body})` (a sum of {call.fn}s, e.g. a "
-        f"kernel sum) or `{outer}` ({call.fn} of a sum, e.g. a layer)",
+        f"write the sum where you mean it: `sum({name}: {body})`{eg[0]} or `{outer}`{eg[1]}",
     )
 
 

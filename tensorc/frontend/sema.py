@@ -180,10 +180,12 @@ def check_def(dn: S.DefNode) -> Def:
                 temps.append(name)
         env.defined.add(name)
         env.ranges.setdefault(name, tuple((r.lo, r.hi) for r in stmt.domain))
-        if stmt.mask is not None and env.decls[name].role == "temp" and name not in env.masks:
-            # readers carry the mask from here on (frontend/masks.py); the temp itself need not
+        if stmt.mask is not None and name not in env.masks:
+            # readers carry the mask from here on (frontend/masks.py); a temp itself need not (an
+            # output keeps it: the caller sees the identity outside)
             env.masks[name] = (stmt.indices, stmt.mask)
-            stmt = dataclasses.replace(stmt, mask=None)
+            if env.decls[name].role == "temp":
+                stmt = dataclasses.replace(stmt, mask=None)
         body.append(stmt)
     if not errors:
         for p in out_params:

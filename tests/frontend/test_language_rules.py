@@ -95,6 +95,19 @@ def test_causal_mask_on_the_score_temp(backend):
     _close(_run(CAUSAL_ON_TEMP, "f", backend, q, k, v), _softmax_rows(s) @ v)
 
 
+@pytest.mark.parametrize("backend", ["interp", "cpu"])
+def test_masked_output_read_later_keeps_its_mask(backend):
+    """Exposing the masked scores as an output changes nothing for the statements that read them:
+    the mask travels (outputs keep it too: the caller sees 0 where it fails)."""
+    src = CAUSAL_ON_TEMP.replace("-> (o)", "-> (s, o)")
+    q, k, v = _f32(6, 4), _f32(6, 4), _f32(6, 3)
+    i, j = np.indices((6, 6))
+    s = q.astype(np.float64) @ k.T * 0.25
+    got_s, got_o = _run(src, "f", backend, q, k, v)
+    _close(got_s, np.where(j <= i, s, 0))
+    _close(got_o, _softmax_rows(np.where(j <= i, s, -np.inf)) @ v)
+
+
 def test_causal_mask_on_the_temp_is_the_w4_plan():
     """The mask on the score temporary compiles to the same program as the mask on the reader:
     the temporary is fused away (never stored) and the mask becomes loop bounds."""
@@ -137,6 +150,9 @@ def test_index_only_inside_exp_is_an_error_showing_both_spellings():
         ("W(i,j) + W(i,j)", "sum(j: W(i,j) + W(i,j))"),
         ("exp(W(i,j)) * x(j)", "sum(j: exp(W(i,j)) * x(j))"),
         ("max(j: W(i,j) * x(k)) * x(k)", "sum(k: max(j: W(i,j) * x(k)) * x(k))"),
+        ("W(i,j) > 0 ? 1 : 0", None),  # a count, or a test of the row sum? (comparisons too)
+        ("j <= i ? W(i,j) : 0", "sum(j: j <= i ? W(i,j) : 0)"),
+        ("W(i,j) > 0 ? W(i,j) : 0", "sum(j: W(i,j) > 0 ? W(i,j) : 0)"),
     ],
 )
 def test_placement_table(rhs, explicit):
