@@ -35,6 +35,7 @@ from tensorc.grad.build import (
     flat_index,
     index,
     mul,
+    neg,
     select,
     sub,
     sum_over,
@@ -58,7 +59,7 @@ from tensorc.ir.tensor_ir import (
     walk,
 )
 from tensorc.ir.tir_utils import conjoin as conj
-from tensorc.ir.tir_utils import conjuncts, free_indices, substitute
+from tensorc.ir.tir_utils import conjuncts, free_indices, product_factors, substitute
 from tensorc.ir.types import INDEX, is_float
 from tensorc.ir.verifier import size_value_of
 
@@ -207,6 +208,9 @@ class _Reverse:
                 self.decls[st.tensor].dtype,
             )
             ctx = Context(st.domain, tuple(conjuncts(st.mask)))
+            # what `_own_value` needs: this statement's cotangent, context and value
+            self.stmt = (root, ctx, Access(st.tensor, root.indices, root.dtype), st.rhs)
+            self.top = None
             groups: dict[tuple, Expr] = {}
             if v.prev is not None and v.prev in self.active:
                 if not _covers(st.domain, v.decl.shape):
@@ -291,10 +295,37 @@ class _Reverse:
         rest = [m for m in ctx.masks if free_indices(m) & outer_names]
         name = self.fresh(f"d_{e.op}")
         idx = tuple(r.index for r in inner)
-        rhs = sum_over(tuple(outer), g, conj(rest))
+        rhs = self._own_value(g, ctx, inner) or sum_over(tuple(outer), g, conj(rest))
         self.adjoint.append(Statement(name, idx, inner, _unmasked(rhs, conj(own))))
         self.temps[name] = TensorDecl(name, g.dtype, tuple(r.hi for r in inner), "temp")
         return Access(name, tuple(index(i) for i in idx), g.dtype), Context(inner, own)
+
+    def _own_value(self, g: Expr, ctx: Context, inner: tuple[Range, ...]) -> Expr | None:
+        """`sum(j: cot * body)` over the statement's own top-level sum is `cot * T`, its value:
+        the softmax identity `d lse = -sum(e: d_o * o)` (FlashAttention's D_i), which reads the
+        saved output instead of summing over j again. None when `g` is not of that form."""
+        root, stmt_ctx, value, _ = self.stmt
+        if self.top is None or ctx != self.top[1]:
+            return None
+        body = self.top[0]
+        negative = False
+        while isinstance(g, Call) and g.fn == "neg":
+            negative, g = not negative, g.args[0]
+        factors = product_factors(g)
+        if root not in factors:
+            return None
+        factors.remove(root)
+        want = product_factors(body)
+        if len(factors) != len(want) or any(factors.count(f) != want.count(f) for f in want):
+            return None
+        names = {r.index for r in inner}
+        outer = tuple(r for r in stmt_ctx.ranges if r.index not in names)
+        if any(free_indices(m) - names for m in stmt_ctx.masks):
+            return None  # a statement mask on the summed LHS indices: keep the plain sum
+        total = mul(root, value)
+        total = sum_over(outer, total, None) if outer else total
+        self.notes.append(f"{value.tensor}: a softmax cotangent reads the saved value (D_i)")
+        return neg(total) if negative else total
 
     # -- 3. gradient statements ----------------------------------------------------------------
     def _emit(self, groups: dict) -> None:
@@ -448,6 +479,8 @@ def _rule(*ops: str):
 @_rule("sum")
 def _sum(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
     _, body, inner = rev.open(e, ctx)
+    if e is rev.stmt[3] and ctx is rev.stmt[1]:  # the statement's own top-level sum
+        rev.top = (body, inner)
     rev._backprop(body, g, inner, groups)
 
 
