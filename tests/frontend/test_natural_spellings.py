@@ -482,7 +482,40 @@ CLASSICS = [
              lambda r: (f32(r, 5, 6),), lambda x: (np.maximum(x, 0).sum(1),)),
 ]  # fmt: skip
 
-SPELLINGS = KERNELS + ATTENTION + GRAM_FAMILY + NETWORKS + CLASSICS
+
+def _scores(q, k):
+    return q @ k.T
+
+
+CAUSAL_TEMP = "    s(i,j) = q(i,d) * k(j,d) where j <= i\n"
+MASKED_READERS = [
+    Spelling("masked-temp-" + name, f"""def f(float(N,D) q, float(M,D) k, float(M,E) v) -> ({out}) {{
+{CAUSAL_TEMP}    {body}
+}}""", _qkv, ref, dtypes)
+    for name, out, body, ref, dtypes in [
+        ("argmax", "a", "a(i) = argmax(j: s(i,j))",
+         lambda q, k, v: (np.where(CAUSAL(q, k, v), _scores(q, k), -np.inf).argmax(1),), ("int64",)),
+        ("kmax-via-kmin", "a", "a(i,r) = kmin(j: -s(i,j), 2)",
+         lambda q, k, v: (np.sort(np.where(CAUSAL(q, k, v), -_scores(q, k), np.inf), 1)[:, :2],),
+         ("float32",)),
+        ("tc-sum-reduction", "o", "o(i,e) +=! s(i,j) * v(j,e)",
+         lambda q, k, v: (np.where(CAUSAL(q, k, v), _scores(q, k), 0) @ v,), ("float32",)),
+        ("tc-max-reduction", "m", "m(i) max=! s(i,j)",
+         lambda q, k, v: (np.where(CAUSAL(q, k, v), _scores(q, k), -np.inf).max(1),), ("float32",)),
+        ("logsumexp", "m", "m(i) = logsumexp(j: s(i,j))",
+         lambda q, k, v: (np.log(np.where(CAUSAL(q, k, v), np.exp(_scores(q, k)), 0).sum(1)),),
+         ("float32",)),
+        ("implicit-sum-plus-bias", "o", "o(i,e) = s(i,j) * v(j,e) + 1.5",
+         lambda q, k, v: (np.where(CAUSAL(q, k, v), _scores(q, k), 0) @ v + 1.5,), ("float32",)),
+    ]
+]  # fmt: skip
+MASKED_READERS.append(Spelling("masked-temp-value-condition", """def f(float(N,D) q, float(M,D) k) -> (c) {
+    s(i,j) = q(i,d) * k(j,d) where q(i,0) * k(j,0) > 0
+    c(i) = sum(j: s(i,j))
+}""", lambda r: _qkv(r)[:2],
+    lambda q, k: (np.where(np.outer(q[:, 0], k[:, 0]) > 0, _scores(q, k), 0).sum(1),)))  # fmt: skip
+
+SPELLINGS = KERNELS + ATTENTION + GRAM_FAMILY + NETWORKS + CLASSICS + MASKED_READERS
 
 
 def _check(s: Spelling, backend: str) -> None:
