@@ -3,7 +3,7 @@ products, masks as conjunctions, index algebra (sympy)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import sympy
@@ -18,9 +18,20 @@ from tensorc.ir.tensor_ir import (
     Reduce,
     Statement,
     children,
-    map_children,
     walk,
 )
+from tensorc.ir.tensor_ir import map_children as _rebuild
+
+
+def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
+    """`e` with `fn` applied to each direct sub-expression (`tensor_ir.map_children`), but `e`
+    itself when no child changes: a pass that rewrites nothing allocates nothing."""
+    kids = children(e)
+    new = [fn(c) for c in kids]
+    if all(a is b for a, b in zip(new, kids)):
+        return e
+    it = iter(new)
+    return _rebuild(e, lambda _: next(it))
 
 
 def product_factors(e: Expr) -> list[Expr]:

@@ -7,6 +7,7 @@ decisions have a price (`inline_temps`, `extract_operands`; prices in `costs.py`
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 from tensorc import knobs
@@ -53,13 +54,19 @@ def run_pipeline(
         from tensorc.ir.verifier import verify
     for p in PIPELINE:
         before = def_
-        def_ = p(def_, sizes=sizes) if "sizes" in inspect.signature(p).parameters else p(def_)
+        def_ = p(def_, sizes=sizes) if _priced(p) else p(def_)
         if trace is not None and def_ != before:
             gone = {t.name for t in before.temps} - {t.name for t in def_.temps}
             trace.append((p.__name__, _changes(before, def_), gone))
         if verify is not None:
             verify(def_)
     return def_
+
+
+@functools.cache
+def _priced(p) -> bool:
+    """Whether pass `p` takes the call's sizes."""
+    return "sizes" in inspect.signature(p).parameters
 
 
 def _changes(before: Def, after: Def) -> str:

@@ -28,7 +28,7 @@ from dataclasses import replace
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Range, Reduce
+from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Range, Reduce, is_zero
 from tensorc.ir.tir_utils import (
     alpha_key,
     conjoin,
@@ -54,7 +54,7 @@ def _same(a: Expr, b: Expr) -> bool:
 
 
 def _same_range(a: Range, b: Range) -> bool:
-    return sympy.simplify(a.lo - b.lo) == 0 and sympy.simplify(a.hi - b.hi) == 0
+    return is_zero(a.lo - b.lo) and is_zero(a.hi - b.hi)
 
 
 def _lse(a: Expr, r: Reduce, mask: Expr | None, dtype: str) -> Reduce:
@@ -213,7 +213,7 @@ def _keeps_diagonal(cond: Expr, j: str, rows: dict[str, Range], r: Range) -> boo
                    "eq": sympy.Eq, "ne": sympy.Ne}[c.fn](lhs, rhs)  # fmt: skip
             nonneg = {s: sympy.Symbol(s.name, integer=True, nonnegative=True)
                       for s in rel.free_symbols if s.name != i}  # fmt: skip
-            if sympy.simplify(rel.subs(nonneg)) is not sympy.true:
+            if rel.subs(nonneg) is not sympy.true:  # sympy decides 0 <= W for W >= 0 itself
                 ok = False
                 break
         if ok:

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import sympy
-
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce
+from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, is_zero
 from tensorc.ir.tir_utils import map_children, substitute
 
 
@@ -70,7 +68,7 @@ def _canon(a: Access, d: str, to: str) -> Access:
 
 def _same_range(r1: Reduce, r2: Reduce) -> bool:
     g1, g2 = r1.ranges[0], r2.ranges[0]
-    return sympy.simplify(g1.lo - g2.lo) == 0 and sympy.simplify(g1.hi - g2.hi) == 0
+    return is_zero(g1.lo - g2.lo) and is_zero(g1.hi - g2.hi)
 
 
 def _sqdist(e: Expr, order: tuple[str, ...]) -> Expr | None:
