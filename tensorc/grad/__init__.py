@@ -1,10 +1,24 @@
 """Gradients of tensorc defs, derived as tensorc equations (reverse mode over TensorIR).
 
     >>> from tensorc.grad import gradient
-    >>> print(gradient(mod.gauss_ksum.def_).text)   # the backward equations
+    >>> g = gradient(mod.gauss_ksum.def_, wrt=("x",))
+    >>> print(print_def(g.backward))        # the backward equations (`tensorc grad FILE`)
 
-`gradient(def_, wrt)` differentiates and re-parses the printed backward def (so the equations
-shown are exactly the ones compiled). `tensorc.grad(fn, wrt)` wraps it as a callable.
+Data path: forward `Def` -> `reverse.differentiate` (SSA versions, reverse sweep, derivative
+rule tables, transposed reads) -> printed and parsed again (the equations shown are the ones
+compiled) -> a `Def` like any other: passes, schedules, backends, kernel cache.
+
+Files: `derivatives.py` (pointwise rules), `reverse.py` (statements, reductions, saved values),
+`transpose.py` (the index structure of a read's adjoint), `affine.py` (index algebra),
+`build.py` (typed smart constructors), `api.py` (`tensorc.grad`). torch autograd and
+torch.compile live in `tensorc/runtime/autograd.py`.
+
+Saved values: the forward outputs. Forward temporaries and the value of a nonlinear reduction
+(a logsumexp, an argmax) are recomputed in the backward (the pipeline fuses or stores them by
+cost); the softmax cotangent `-sum(e: d_o * o)` reads the saved output (FlashAttention's D_i).
+Known limits: a read whose solved (gather) form the front end cannot prove in bounds, as in a
+convolution's input gradient, is transposed with equality masks (exact, quadratic in the
+spatial extent); double backward is an error.
 """
 
 from __future__ import annotations
