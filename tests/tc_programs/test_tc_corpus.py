@@ -796,12 +796,41 @@ MAPPER = [
          ("int32",)),
 ]  # fmt: skip
 
+# --- docs/source/inference.rst: range inference worked examples ------------------------------
+INFERENCE = [
+    Prog("stencil", "def stencil(float(N) B, float(M) K) -> (A) { A(i) +=! B(i + k) * K(k) }",
+         "stencil", lambda r: (f32(r, 9), f32(r, 3)),
+         lambda b, k: (np.convolve(b, k[::-1], mode="valid"),), ("float32",)),
+    # 0 <= 10 - i < I gives i in 11-I:11; tensorc's arrays start at 0, so A[:11-I] reads as 0
+    Prog("reverted", "def reverted(float(I) B) -> (A) {\n  A(i) = B(10 - i)\n}", "reverted",
+         lambda r: (f32(r, 9),), lambda b: (np.concatenate([[0, 0], b[::-1]]),), ("float32",)),
+    Prog("subsample_2", "def subsample_2(float(I) B) -> (A) {\n  A(i) = B(2*i)\n}", "subsample_2",
+         lambda r: (f32(r, 9),), lambda b: (b[::2],), ("float32",)),
+    Prog("average_pool_2", "def average_pool_2(float(I) B) -> (A) {\n  A(i) = B(2*i) + B(2*i + 1)\n}",
+         "average_pool_2", lambda r: (f32(r, 9),), lambda b: (b[0:8:2] + b[1:9:2],), ("float32",)),
+    # TC's doc writes the where-k form with `=`; under Einstein's rule k is summed
+    Prog("average_pool_2-where-k", "def average_pool_2(float(I) B) -> (A) {\n"
+         "  A(i) = B(2*i + k) where k in 0:2\n}", "average_pool_2", lambda r: (f32(r, 9),),
+         lambda b: (b[0:8:2] + b[1:9:2],), ("float32",)),
+    Prog("subsample-dynamic-stride", "def subsample_2(float(I) B, int(1) S) -> (A) {\n"
+         "  A(i) = B(S(0)*i) where i in 0:4\n}", "subsample_2",
+         lambda r: (f32(r, 9), np.array([2], np.int32)), lambda b, s: (b[0:8:2],), ("float32",)),
+    Prog("constant_fill", "def constant_fill(float(N) A, float c) -> (B) {\n"
+         "  B(i) = c where exists A(i)\n}", "constant_fill", lambda r: (f32(r, 5), np.float32(2.5)),
+         lambda a, c: (np.full(5, c),), ("float32",)),
+    Prog("lut-clamped", "def lut(float(J) B, int32(I) C) -> (A) {\n"
+         "  A(i) = B(max(min(C(i), J-1), 0))\n}", "lut",
+         lambda r: (f32(r, 5), np.array([0, 4, 2, 7, -1], np.int32)),
+         lambda b, c: (b[np.clip(c, 0, 4)],), ("float32",)),
+]  # fmt: skip
+
 PROGRAMS = (
     CORNER
     + TYPES
     + LANG
     + ENGINE
     + MAPPER
+    + INFERENCE
     + MIN_DISTANCE
     + MASKED
     + _tum(0, 0)
@@ -900,6 +929,8 @@ ERRORS = [
     ("tcFormat-+=", TC_FORMAT, errors.StatementError, "+=!"),
     ("E12", "def f(int32 a, float(N) b) -> (c) { c(i) += b(i + j) where j in 0:a, i in 0:10 }",
      errors.StatementError, "+=!"),
+    ("dynamic-stride-needs-where",
+     "def subsample_2(float(I) B, int(1) S) -> (A) { A(i) = B(S(0)*i) }", errors.RangeError, "'i'"),
     # sema errors TC reports (tc/lang/sema.h)
     ("undefined-tensor", "def f(float(N) A) -> (B) { B(i) = A(i) + C(i) }", errors.NameError_, "C"),
     ("dimension-count", "def f(float(N) A) -> (B) { B(i) = A(i, i) }", errors.ShapeError, "A"),
@@ -1035,3 +1066,29 @@ def test_size_bound_twice_is_a_call_error():
                           backend="interp")  # fmt: skip
     with pytest.raises(errors.ArgumentShapeError, match="N"):
         mod.f(np.ones(3, np.float32), np.ones(4, np.float32))
+
+
+PRECONDITION = """def f(float(I) B, float(K) C, float(J) D) -> (A) {
+  A(i, j) = B(i) * C(i + j) * D(j)
+}"""
+
+
+@pytest.mark.xfail(strict=True, reason="C(i + j) is neither provably in nor out of bounds "
+                   "(K is free): a compile-time ShapeError, where LANGUAGE.md 5 promises a "
+                   "call-time check (TC: a precondition warning)")  # fmt: skip
+def test_unprovable_access_is_checked_at_call_time():
+    """inference.rst's precondition example: runs when C is large enough, errors when not."""
+    b, c, d = (np.arange(1, n + 1, dtype=np.float32) for n in (3, 6, 4))
+    mod = tensorc.compile(PRECONDITION, backend="interp")
+    want = b[:, None].astype(np.float64) * c[np.add.outer(np.arange(3), np.arange(4))] * d
+    check(mod.f(b, c, d), (want,), ("float32",), "precondition met")
+    with pytest.raises(errors.TensorcError):
+        mod.f(b, c[:5], d)
+
+
+def test_index_tensor_out_of_range_is_a_call_error():
+    """inference.rst's unclamped lookup table: a bad index value is caught at call time."""
+    mod = tensorc.compile("def lut(float(J) B, int32(I) C) -> (A) {\n  A(i) = B(C(i))\n}",
+                          backend="interp")  # fmt: skip
+    with pytest.raises(errors.TensorcError, match="C"):
+        mod.lut(np.zeros(5, np.float32), np.array([0, 4, 7], np.int32))
