@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import sympy
 
 from tensorc.grad.affine import from_sympy, index_symbol, solve_unit, to_sympy
-from tensorc.grad.build import call, index, sum_over
+from tensorc.grad.build import call, const, index, select, sum_over
 from tensorc.ir.tensor_ir import Expr, Index, Range, is_zero
 from tensorc.ir.tir_utils import conjoin as conj
 from tensorc.ir.tir_utils import conjuncts, free_indices, substitute
@@ -70,6 +70,7 @@ def transpose(
     lhs: list[Range] = []
     taken: set[str] = set()  # context indices that are LHS indices or substituted away
     extra: list[Expr] = []
+    guards: list[Expr] = []  # ranges of solved indices: also guard the reads (`c ? ... : 0`)
     for pos, e in enumerate(indices):
         e = substitute(e, subst)
         if isinstance(e, Index) and e.name in rng and e.name not in taken:
@@ -95,9 +96,13 @@ def transpose(
         subst[var] = value
         taken.add(var)
         r = rng[var]
-        extra += [call("ge", value, _bound_expr(r.lo)), call("lt", value, _bound_expr(r.hi))]
+        within = [call("ge", value, _bound_expr(r.lo)), call("lt", value, _bound_expr(r.hi))]
+        extra += within
+        guards += within
     lhs_names = {r.index for r in lhs}
     body = substitute(g, subst)
+    if guards:  # the front end proves a read in bounds under a ternary, not under a mask
+        body = select(conj(guards), body, const(0, body.dtype))
     masks = [substitute(m, subst) for m in ctx.masks] + extra
     summed = tuple(r for r in ctx.ranges if r.index not in taken)
     on_lhs = [m for m in masks if free_indices(m) <= lhs_names]
