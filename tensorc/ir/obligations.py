@@ -76,6 +76,7 @@ class Obligation:
     guard: sympy.Expr
     gathers: tuple[Gather, ...]
     span: Span | None
+    hint: str | None = None  # what to say beyond the bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +185,10 @@ class _Walker:
         self.values = self.arg_values(def_)  # tensor -> (lo, hi, gathers) of its values
 
     def arg_values(self, def_: Def) -> dict[str, tuple]:
-        """Value bounds of the tensors that an unmasked argmin/argmax/argkmin alone writes: a
-        gather through them (`y(nn(i), d)`) is checked per size like an affine read. -1 (an
-        empty domain, or K beyond it) is a value too."""
+        """Value bounds (lo, hi, gathers, note) of the tensors that an argmin/argmax/argkmin
+        alone writes: a gather through them (`y(nn(i), d)`) is checked per size like an affine
+        read. -1 (an empty domain, or K beyond it) is a value too: under a mask any row may get
+        it, so an unguarded read through a masked one is an error whatever the data."""
         writes: dict[str, list[Statement]] = {}
         for st in def_.body:
             writes.setdefault(st.tensor, []).append(st)
@@ -196,12 +198,19 @@ class _Walker:
             while isinstance(rhs, Call) and rhs.fn == "cast":
                 rhs = rhs.args[0]
             if (len(sts) > 1 or name in self.inputs or not isinstance(rhs, Reduce)
-                    or rhs.op not in ("argmin", "argmax", "argkmin") or rhs.mask is not None):
+                    or rhs.op not in ("argmin", "argmax", "argkmin")):
                 continue
             count = sympy.Mul(*(sympy.Max(0, self.sym(r.hi - r.lo)) for r in rhs.ranges))
             k = max(1, rhs.k)
             lo = sympy.Min(0, sympy.Max(-1, count - k, evaluate=False), evaluate=False)
-            values[name] = (lo, count - 1, ())
+            note = None
+            if rhs.mask is not None:
+                lo = sympy.Integer(-1)
+                note = (f"{name} is -1 where the mask of its {rhs.op} leaves no candidate: guard "
+                        f"the read, e.g. `{name}(...) >= 0 ? ... : 0`")
+            hi = count - 1  # rows a statement mask skips hold 0
+            values[name] = (lo, hi if sts[0].mask is None else sympy.Max(hi, 0, evaluate=False),
+                            (), note)
         return values
 
     def sym(self, e: Any) -> sympy.Expr:
@@ -276,7 +285,7 @@ class _Walker:
         if _names(ie) & self.guards:
             return  # a mask or select may keep it from happening: the interpreter clips it
         try:
-            lo, hi, gathers = self.value(ie, scope, box)
+            lo, hi, gathers, note = self.value(ie, scope, box)
         except Unbounded:
             return  # a computed index the kernel alone knows: nothing to check it against
         used = {scope[n.name] for n in walk(ie) if isinstance(n, Index) and n.name in scope}
@@ -285,19 +294,22 @@ class _Walker:
         guard = [x for x in extents if not isinstance(x, tuple)]
         guard += [x[1] for x in extents if isinstance(x, tuple) and x[0] in used]
         self.add("read", e.tensor, ax, print_expr(ie), lo, hi, self.extent(e.tensor, ax),
-                 gathers, span, guard=lowest(*guard))
+                 gathers, span, guard=lowest(*guard), hint=note)
 
     def value(self, e: Expr, scope: dict, box: dict) -> tuple:
-        """(lo, hi, gathers): bounds of an integer expression over the box, through index tensors
-        (their minimum and maximum, `gathers`) and tensors with known values. Raises Unbounded."""
+        """(lo, hi, gathers, note): bounds of an integer expression over the box, through index
+        tensors (their minimum and maximum, `gathers`) and tensors with known values (`note`: what
+        to say of them in an error). Raises Unbounded."""
         gathers: list[Gather] = []
+        notes: list[str] = []
         env = dict(box)
 
         def gather(a: Access) -> sympy.Symbol:
             var = sympy.Dummy(a.tensor, integer=True)
             if a.tensor in self.values:
-                lo, hi, via = self.values[a.tensor]
+                lo, hi, via, note = self.values[a.tensor]
                 gathers.extend(via)
+                notes.extend([note] if note else [])
             else:
                 g = self.gather(a, scope, box)
                 gathers.append(g)
@@ -306,7 +318,7 @@ class _Walker:
             return var
 
         lo, hi = interval(self.sym(to_sympy(e, scope, gather, self.scalars)), env)
-        return lo, hi, tuple(dict.fromkeys(gathers))
+        return lo, hi, tuple(dict.fromkeys(gathers)), "; ".join(notes) or None
 
     def record_value(self, st: Statement, scope: dict, box: dict) -> None:
         """Value bounds of a tensor that one unmasked statement writes with an integer index
@@ -316,12 +328,12 @@ class _Walker:
                 or not is_int(self.def_.tensor(st.tensor).dtype)):
             return
         try:
-            lo, hi, gathers = self.value(st.rhs, scope, box)
+            lo, hi, gathers, note = self.value(st.rhs, scope, box)
         except Unbounded:
             return
         zero = sympy.Integer(0)
         self.values[st.tensor] = (sympy.Min(lo, zero, evaluate=False),
-                                  sympy.Max(hi, zero, evaluate=False), gathers)
+                                  sympy.Max(hi, zero, evaluate=False), gathers, note)
 
     def gather(self, a: Access, scope: dict, box: dict) -> Gather:
         if a.tensor not in self.inputs or not is_int(a.dtype):
@@ -336,11 +348,11 @@ class _Walker:
         return g
 
     def add(self, kind: str, tensor: str, axis: int, text: str, lo, hi, extent, gathers,
-            span: Span | None, guard=None) -> None:
+            span: Span | None, guard=None, hint: str | None = None) -> None:
         guard = self.sym(extent if guard is None else guard)
         extent = None if extent is None else self.sym(extent)
         self.obligations.append(Obligation(kind, tensor, axis, text, self.sym(lo), self.sym(hi),
-                                           extent, guard, gathers, span))
+                                           extent, guard, gathers, span, hint))
 
 
 def _names(*exprs: Expr) -> set[str]:

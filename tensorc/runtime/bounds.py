@@ -184,8 +184,8 @@ def _error(ob: Obligation, lo: int, hi: int, extent: int, sizes: dict) -> ShapeE
         f"read of {ob.tensor} out of bounds: index {ob.axis} ({ob.text}) takes values "
         f"{lo}..{hi}, but dimension {ob.axis} of {ob.tensor} has size {extent}{where}",
         ob.span,
-        hint=f"the valid range is 0:{extent}; restrict the indices with `where ... in lo:hi` "
-        f"or fix {ob.tensor}'s shape",
+        hint=ob.hint or f"the valid range is 0:{extent}; restrict the indices with "
+        f"`where ... in lo:hi` or fix {ob.tensor}'s shape",
     )
 
 

@@ -124,6 +124,21 @@ def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
         assert kind == "OK" and json.loads(rest) == [[1, 0], [4, 4]], f"{backend}: {rest}"
 
 
+def test_an_unguarded_read_through_a_masked_argmax_is_an_error_with_the_fix():
+    src = """def f(float(N,M) x, float(M,D) y) -> (O) {
+        nn(i) = argmax(j: x(i,j)) where x(i,j) > 100
+        O(i, d) = y(nn(i), d)
+    }"""
+    x = [[1.0, 200.0, 1.0], [1.0, 1.0, 1.0]]  # row 1: no candidate, nn = -1
+    y = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    results = run_child(src, [[x, "float32"], [y, "float32"]])
+    assert_all_raise(results, "ShapeError", "nn(i)", "-1..2", "guard the read")
+    guarded = src.replace("y(nn(i), d)", "nn(i) >= 0 ? y(nn(i), d) : 0")
+    results = run_child(guarded, [[x, "float32"], [y, "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [[2, 3], [0, 0]], f"{backend}: {rest}"
+
+
 def test_a_gather_through_a_computed_index_is_checked_through_its_inputs():
     src = """def f(float(E,W) T, int64(L) idx) -> (O) {
         j(l) = idx(l) * 2
