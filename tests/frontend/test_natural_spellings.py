@@ -656,12 +656,12 @@ CAUSAL_CONV = """def f(float(T) x, float(K) w) -> (y) {
 @pytest.mark.xfail(strict=True, reason="range inference solves k from the guarded read x(t - k) "
                    "(k in 0:1 for t in 0:T) and intersects it with w's 0:K, silently and "
                    "without a warning; a read under a ?: guard should not shrink a range")  # fmt: skip
-@pytest.mark.parametrize("rhs", ["=", "+=!"])
-def test_guarded_read_does_not_shrink_a_range(rhs):
+def test_guarded_read_does_not_shrink_a_range():
+    """The natural causal convolution. (TC's `+=!` form of it shrinks k the same way in TC
+    itself, whose inference ignores conditions: a fix may keep that for `+=!` or warn.)"""
     x, w = np.arange(1, 9, dtype=np.float32), np.array([1, 10, 100], np.float32)
     want = np.array([sum(x[t - k] * w[k] for k in range(3) if t >= k) for t in range(8)])
-    check(run(CAUSAL_CONV.replace(" = ", f" {rhs} ", 1), "interp", x, w), (want,), ("float32",),
-          "causal conv")  # fmt: skip
+    check(run(CAUSAL_CONV, "interp", x, w), (want,), ("float32",), "causal conv")
 
 
 @pytest.mark.xfail(strict=True, reason=GUARDED_SUM_HOISTED)
