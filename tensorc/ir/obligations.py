@@ -13,7 +13,8 @@ indices or tensors (so it may keep the read from happening); any other read ther
 point and is checked. On top: range bounds beyond +-2**62 (index arithmetic would wrap) and a K
 beyond `MAX_K` are errors. Index values come from input index tensors (per call), from tensors an
 unmasked argmin/argmax/argkmin writes, and from tensors one statement writes with an integer index
-expression; any other computed index is not checked (the kernel alone knows it).
+expression (a float input cast to an index: its values truncated); any other computed index is
+not checked (the kernel alone knows it).
 
 Example:
     >>> an = analyse(def_)          # `B(i) = A(i) where i in S:N`: S may be negative
@@ -336,7 +337,7 @@ class _Walker:
                                   sympy.Max(hi, zero, evaluate=False), gathers, note)
 
     def gather(self, a: Access, scope: dict, box: dict) -> Gather:
-        if a.tensor not in self.inputs or not is_int(a.dtype):
+        if a.tensor not in self.inputs or a.dtype in ("bool", "bfloat16"):
             raise Unbounded(f"index tensor {a.tensor} is computed by the kernel")
         parts = tuple(_part(ie, scope, box) for ie in a.indices)
         g = self.gathers.get((a, parts))

@@ -73,7 +73,7 @@ class _GatherCheck:
         self.reads = []
         for g, part in zip(an.gathers, parts):
             info = DTYPES[dtypes[g.tensor]]
-            unsigned = np.dtype(f"uint{info.bits}")
+            unsigned = np.dtype(f"uint{info.bits}") if info.kind in "iu" else None
             self.reads.append((g.tensor, part, unsigned, 1 << (info.bits - 1 if info.kind == "i"
                                                              else info.bits)))
 
@@ -81,7 +81,7 @@ class _GatherCheck:
         data = []
         for name, part, unsigned, sign in self.reads:
             view = buffers[name] if part is None else buffers[name][part]
-            if type(view) is np.ndarray and view.size:
+            if unsigned is not None and type(view) is np.ndarray and view.size:
                 top = int(view.view(unsigned).max())
                 if top < sign:
                     data += (0, top)
@@ -119,21 +119,29 @@ class _GatherCheck:
 
 
 def _min_max(view: Any) -> tuple[int, int]:
+    """The least and greatest index an index tensor gives (a float one: truncated, as a cast
+    does; NaN or inf: beyond every extent)."""
     if view.size == 0 if isinstance(view, np.ndarray) else view.numel() == 0:
         return 0, 0
     if isinstance(view, np.ndarray):
-        return int(view.min()), int(view.max())
-    import torch
+        lo, hi = view.min(), view.max()
+    else:
+        import torch
 
-    lo, hi = torch.aminmax(view)
-    return int(lo.item()), int(hi.item())
+        lo, hi = (x.item() for x in torch.aminmax(view))
+    if isinstance(lo, (int, np.integer)):
+        return int(lo), int(hi)
+    if math.isnan(lo) or math.isnan(hi):
+        return -(1 << 63), 1 << 63
+    return (math.trunc(max(float(lo), -2.0**63)), math.trunc(min(float(hi), 2.0**63)))
 
 
-def _extreme(view: Any, low: bool) -> tuple[int, tuple[int, ...]]:
+def _extreme(view: Any, low: bool) -> tuple[Any, tuple[int, ...]]:
+    """The least (`low`) or greatest value of an index tensor and its position (a NaN first)."""
     arr = view if isinstance(view, np.ndarray) else view.cpu().numpy()
     flat = int(arr.argmin() if low else arr.argmax())
     pos = np.unravel_index(flat, arr.shape)
-    return int(arr[pos]), tuple(int(i) for i in pos)
+    return arr[pos].item(), tuple(int(i) for i in pos)
 
 
 def _verify(obligations: tuple[Obligation, ...], values: list, actual: dict, sizes: dict,

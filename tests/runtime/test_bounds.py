@@ -151,6 +151,17 @@ def test_a_gather_through_a_computed_index_is_checked_through_its_inputs():
         assert kind == "OK" and json.loads(rest) == [TABLE[0], TABLE[2]], f"{backend}: {rest}"
 
 
+def test_a_float_index_is_checked_by_its_truncated_values_and_nan_is_bad():
+    src = "def f(float(E) T, float(L) x) -> (O) { O(l) = T(int32(x(l))) }"
+    table = [0.0, 1.0, 2.0, 3.0]
+    for bad, text in ((7.0, "holds 7.0"), (float("nan"), "holds nan"), (-1.0, "holds -1.0")):
+        results = run_child(src, [[table, "float32"], [[1.5, bad], "float32"]])
+        assert_all_raise(results, "ShapeError", text, "position (1,)")
+    results = run_child(src, [[table, "float32"], [[1.5, 3.9, -0.5], "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [1, 3, 0], f"{backend}: {rest}"
+
+
 def test_valid_gathers_agree_with_the_interpreter():
     results = run_child(GATHER, [[TABLE, "float32"], [[3, 0, 3], "int32"]])
     want = [TABLE[3], TABLE[0], TABLE[3]]
