@@ -676,11 +676,9 @@ def test_sum_inside_a_guarded_branch_reads_in_bounds_on_loops():
     check(run(src, "loops", x, w), (want,), ("float32",), "guarded nested sum")
 
 
-@pytest.mark.xfail(strict=True, reason="spec question: an implicit index confined to an operand "
-                   "of a comparison is summed inside it (`sum(j: x(i,j)) > 0 ? 1 : 0`, 'any row sum "
-                   "positive'), silently; like a nonlinear function it should ask which sum was meant")  # fmt: skip
 @pytest.mark.parametrize("rhs", ["x(i,j) > 0 ? 1 : 0", "int32(x(i,j) > 0)"])
 def test_implicit_index_inside_a_comparison_asks(rhs):
+    """`x(i,j) > 0 ? 1 : 0`: a count, or a test of the row sum? Either is written out."""
     with pytest.raises(StatementError, match="implicit index 'j'"):
         tensorc.compile(f"def f(float(N,M) x) -> (c) {{ c(i) = {rhs} }}", backend="interp")
 
@@ -746,10 +744,8 @@ def test_sum_inside_a_guarded_branch_reads_in_bounds_on_cpu():
     assert proc.stdout.strip() == "[1.0, 2.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]"
 
 
-@pytest.mark.xfail(strict=True, reason="spec question: listing the masked score tensor s as an "
-                   "output stops its mask from travelling, so the masked zeros enter the softmax "
-                   "(exposing a tensor changes another statement's value)")  # fmt: skip
 def test_exposing_a_masked_score_tensor_keeps_the_attention():
+    """Listing the masked scores as an output changes neither them nor the attention."""
     src = """def f(float(N,D) q, float(N,D) k, float(N,E) v) -> (s, o) {
     s(i,j) = q(i,d) * k(j,d) where j <= i
     o(i,e) = softmax(j: s(i,j)) * v(j,e)
