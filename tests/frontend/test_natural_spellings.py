@@ -391,6 +391,13 @@ NETWORKS = [
              lambda r: (f32(r, 4, 3), f32(r, 3, 3)), lambda x, w: (x + x @ w,)),
     Spelling("affine-in-product", "def f(float(N,D) x, float(D,E) W) -> (y) { y(i,e) = (x(i,d) + 1) * W(d,e) }",
              lambda r: (f32(r, 4, 3), f32(r, 3, 5)), lambda x, w: ((x + 1) @ w,)),
+    Spelling("bias-once-masked-contraction", """def f(float(M,K) A, float(K,N) B, float(N) bias) -> (C) {
+    C(m,n) = A(m,k) * B(k,n) + bias(n) where k < 2
+}""", lambda r: (f32(r, 3, 4), f32(r, 4, 5), f32(r, 5)), lambda a, b, c: (a[:, :2] @ b[:2] + c,)),
+    Spelling("causal-linear-attention-implicit", """def f(float(N,D) q, float(N,D) k, float(N,E) v) -> (o) {
+    o(i,e) = q(i,d) * k(j,d) * v(j,e) where j <= i
+}""", lambda r: _qkv(r, n=5, m=5),
+             lambda q, k, v: (np.where(tri(5)[1] <= tri(5)[0], q @ k.T, 0) @ v,)),
     Spelling("scalar-bias-once", "def f(float(N,D) x, float(D) w, float b) -> (y) { y(i) = x(i,j) * w(j) + b }",
              lambda r: (f32(r, 4, 3), f32(r, 3), np.float32(10.0)), lambda x, w, b: (x @ w + b,)),
 ]  # fmt: skip
