@@ -817,3 +817,61 @@ def test_causal_attention_batch_17_head_dim_17_on_triton(spelling):
         warnings.simplefilter("ignore", TensorcWarning)
         got = getattr(tensorc.compile(src, backend="triton"), name)(q, k, v, *extra)
     check(got, (want,), ("float32",), f"{spelling} B=17 E=17")
+
+
+# --- masks travel: every mask x every reader x read transposed or not --------------------------
+_MT = np.random.default_rng(12)
+MA, MB, MV = (_MT.standard_normal(s).astype(np.float32) for s in [(6, 3), (6, 3), (6, 2)])
+_I, _J = tri(6)
+TEMP_MASKS = {
+    "j <= i": _J <= _I, "j >= i": _J >= _I, "abs(i - j) <= 1": abs(_I - _J) <= 1, "j < i": _J < _I,
+    "A(i,0) * B(j,0) > 0": np.outer(MA[:, 0], MB[:, 0]) > 0,
+}  # fmt: skip
+
+
+def _masked_softmax(s, m):
+    w = np.where(
+        m, np.exp(np.where(m, s, -np.inf) - np.where(m, s, -np.inf).max(1, keepdims=True)), 0
+    )
+    return w / np.where(w.sum(1, keepdims=True) == 0, 1, w.sum(1, keepdims=True))
+
+
+TEMP_READERS = {  # body with s(i,j), numpy of (scores, mask) in the reader's orientation
+    "sum": ("o(i,e) = sum(j: s(i,j) * v(j,e))", lambda s, m: np.where(m, s, 0) @ f64(MV)),
+    "implicit": ("o(i,e) = s(i,j) * v(j,e)", lambda s, m: np.where(m, s, 0) @ f64(MV)),
+    "max": ("o(i) = max(j: s(i,j))", lambda s, m: np.where(m, s, -np.inf).max(1)),
+    "min": ("o(i) = min(j: s(i,j))", lambda s, m: np.where(m, s, np.inf).min(1)),
+    "logsumexp": ("o(i) = logsumexp(j: s(i,j))",
+                  lambda s, m: np.log(np.where(m, np.exp(s), 0).sum(1))),
+    "softmax": ("o(i,e) = softmax(j: s(i,j)) * v(j,e)", lambda s, m: _masked_softmax(s, m) @ f64(MV)),
+    "argmax": ("o(i) = argmax(j: s(i,j))",
+               lambda s, m: np.where(m.any(1), np.where(m, s, -np.inf).argmax(1), -1)),
+    "tc-sum": ("o(i,e) +=! s(i,j) * v(j,e)", lambda s, m: np.where(m, s, 0) @ f64(MV)),
+}  # fmt: skip
+
+
+def _temp_mask_params():
+    for (mask, reader, transposed), backend in itertools.product(
+        itertools.product(TEMP_MASKS, TEMP_READERS, [False, True]), ["interp", "loops", "cpu"]
+    ):
+        if backend != "cpu" or not transposed:  # cpu: the plain orientation only (compile time)
+            yield pytest.param(mask, reader, transposed, backend,
+                               id=f"{reader}-{mask}-{'ji' if transposed else 'ij'}-{backend}")  # fmt: skip
+
+
+@pytest.mark.parametrize("mask, reader, transposed, backend", list(_temp_mask_params()))
+def test_mask_travels_from_a_temporary(mask, reader, transposed, backend):
+    body, ref = TEMP_READERS[reader]
+    body = body.replace("s(i,j)", "s(j,i)") if transposed else body
+    src = f"""def f(float(N,D) A, float(N,D) B, float(N,E) v) -> (o) {{
+    s(i,j) = A(i,d) * B(j,d) where {mask}
+    {body}
+}}"""
+    s, m = f64(MA) @ f64(MB).T, TEMP_MASKS[mask]
+    with np.errstate(all="ignore"):
+        want = ref(s.T, m.T) if transposed else ref(s, m)
+    got = np.asarray(run(src, backend, MA, MB, MV))
+    assert got.shape == want.shape and got.dtype == (np.int64 if reader == "argmax" else np.float32)
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.isfinite(got), finite)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=1e-4, atol=1e-4)
