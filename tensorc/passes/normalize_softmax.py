@@ -13,8 +13,8 @@ flash-attention lowering match), and no ternary on `a` that only masks scores:
   becomes dead and `drop_dead` removes it);
 - `exp(x - logsumexp(j': y))` with `y` equal to `x` up to the names of its bound indices (the
   one-statement `softmax(j: sum(d: ...))`, whose two copies get d and d_1);
-- a score `cond ? s : NEG` or `s + (cond ? 0 : NEG)` with NEG <= -1e30 (or -inf) and `cond` on
-  indices only, in both the weights and the normaliser: the mask moves onto the sum's domain
+- a score `cond ? s : NEG`, `cond ? NEG : s` or `s + (cond ? 0 : NEG)` with NEG <= -1e9 (or
+  -inf) and `cond` on indices only, in both the weights and the normaliser: the mask moves onto the sum's domain
   (`where cond`). This changes nothing when every row keeps at least one j, which is checked:
   `cond` must hold at j = i for an LHS index i with the same range (causal, window, band).
 
@@ -42,7 +42,10 @@ from tensorc.ir.tir_utils import (
     walk,
 )
 
-NEG_MASK = -1e30  # a score at or below this is a masked-out score
+# a score at or below this is a masked-out score (-1e9 is PyTorch's masked_fill idiom): exp of
+# it minus any finite row max is exactly 0 in float32, so it weighs nothing
+NEG_MASK = -1e9
+_FLIP = {"lt": "ge", "ge": "lt", "le": "gt", "gt": "le", "eq": "ne", "ne": "eq"}
 
 
 def _renamed(e: Expr, old: str, new: str) -> Expr:
@@ -178,8 +181,21 @@ def _index_only(c: Expr) -> bool:
     )
 
 
+def _negated(c: Expr) -> Expr:
+    """not `c`, with a comparison flipped (`j > i` -> `j <= i`) so that it stays a bound."""
+    if isinstance(c, Call) and c.fn in _FLIP:
+        return Call(_FLIP[c.fn], c.args, c.dtype)
+    if isinstance(c, Call) and c.fn == "not":
+        return c.args[0]
+    return Call("not", (c,), "bool")
+
+
 def _score_mask(a: Expr) -> tuple[Expr, Expr] | None:
-    """(unmasked score, condition) of `cond ? s : NEG` or `s + (cond ? 0 : NEG)`."""
+    """(unmasked score, condition) of `cond ? s : NEG`, `cond ? NEG : s` (the condition
+    negated) or `s + (cond ? 0 : NEG)`."""
+    inverted = isinstance(a, Call) and a.fn == "select" and _neg_const(a.args[1])
+    if inverted and not _neg_const(a.args[2]):
+        a = Call("select", (_negated(a.args[0]), a.args[2], a.args[1]), a.dtype)
 
     def masking(m: Expr, kept: Expr | None) -> bool:  # `cond ? kept : NEG`, cond on indices
         ok = isinstance(m, Call) and m.fn == "select" and _neg_const(m.args[2])

@@ -43,6 +43,7 @@ from tensorc.ir.tir_utils import (
     walk,
 )
 from tensorc.ir.types import DTYPES, compute_dtype
+from tensorc.passes.normalize_softmax import NEG_MASK
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 from tensorc.schedule.nest import KernelNames, Nest
 from tensorc.schedule.operands import plain_access, scalar_alpha, strides
@@ -218,7 +219,7 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     if m.score_mod is not None:
         notes.append(f"{label}: score term applied to each score tile after its Gemm, in the "
                      f"online pass")  # fmt: skip
-        if any(isinstance(x, T.Const) and not isinstance(x.value, bool) and x.value <= -1e30
+        if any(isinstance(x, T.Const) and not isinstance(x.value, bool) and x.value <= NEG_MASK
                for x in walk(m.score_mod)):  # fmt: skip
             notes.append(f"{label}: a -1e30 ternary mask is not a domain mask (some row would "
                          f"keep no j): its blocks are not skipped")  # fmt: skip

@@ -33,6 +33,8 @@ CAUSAL = {
     "where_mask": f"{S}\n o(b,i,e) = sum(j: softmax(j: s(b,i,j)) * v(b,j,e))  where j <= i",
     "ternary_temp": "s(b,i,j) = j <= i ? sum(d: q(b,i,d) * k(b,j,d)) * scale : -1e30\n"
     " o(b,i,e) = sum(j: softmax(j: s(b,i,j)) * v(b,j,e))",
+    "inverted_ternary": "s(b,i,j) = j > i ? -1e9 : sum(d: q(b,i,d) * k(b,j,d)) * scale\n"
+    " o(b,i,e) = sum(j: softmax(j: s(b,i,j)) * v(b,j,e))",
     "exp_over_sum_where": f"{S}\n"
     " o(b,i,e) = sum(j: exp(s(b,i,j)) * v(b,j,e)) / sum(j: exp(s(b,i,j)))  where j <= i",
 }
