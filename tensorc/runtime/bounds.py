@@ -64,7 +64,7 @@ class _GatherCheck:
     0..max; only when an obligation fails on those bounds are the exact minimum and maximum
     taken (and the failure reported)."""
 
-    __slots__ = ("an", "args", "parts", "actual", "sizes", "reads")
+    __slots__ = ("an", "args", "parts", "actual", "sizes", "reads", "limits")
 
     def __init__(self, an: Analysis, args: list, parts: list, actual: dict, sizes: dict,
                  dtypes: dict[str, str]):
@@ -76,8 +76,37 @@ class _GatherCheck:
             unsigned = np.dtype(f"uint{info.bits}") if info.kind in "iu" else None
             self.reads.append((g.tensor, part, unsigned, 1 << (info.bits - 1 if info.kind == "i"
                                                              else info.bits)))
+        self.limits = self.direct_limits()
+
+    def direct_limits(self) -> list[int] | None:
+        """When every gathered read indexes directly by an integer index tensor's value
+        (`T(idx(l), w)`), per gather the extent its values must stay below: one unsigned max
+        and a compare per call then decide. None otherwise."""
+        an = self.an
+        values = an.gathered_values(*self.args, *([0] * 2 * len(an.gathers)))
+        it = iter(values)
+        limits = {g: 1 << 64 for g in an.gathers}
+        for ob, guard, _, _, extent in zip(an.gathered, it, it, it, it):
+            g = ob.gathers[0]
+            if len(ob.gathers) > 1 or (ob.lo, ob.hi) != (g.lo, g.hi):
+                return None
+            if guard > 0:
+                n = self.actual[ob.tensor, ob.axis] if ob.extent is None else max(0, extent)
+                limits[g] = min(limits[g], int(n))
+        if any(unsigned is None for _, _, unsigned, _ in self.reads):
+            return None
+        return [limits[g] for g in an.gathers]
 
     def __call__(self, buffers: dict[str, Any]) -> None:
+        if self.limits is not None:
+            for (name, part, unsigned, _), limit in zip(self.reads, self.limits):
+                view = buffers[name] if part is None else buffers[name][part]
+                if type(view) is not np.ndarray:
+                    break
+                if view.size and int(view.view(unsigned).max()) >= limit:
+                    return self.exact(buffers)
+            else:
+                return None
         data = []
         for name, part, unsigned, sign in self.reads:
             view = buffers[name] if part is None else buffers[name][part]
