@@ -170,6 +170,19 @@ def test_valid_gathers_agree_with_the_interpreter():
         assert json.loads(rest) == want, backend
 
 
+@pytest.mark.parametrize("src", [
+    "def f(float(N) A) -> (float(2*N) B) { B(i) = A(i) }",
+    "def f(float(N) A) -> (float(N) B) { B(i) = A(i + N) where i in 0:N }",
+    "def f(float(N) A) -> (float(N) B) { B(i) = A(i) where i in 0-5:N }",
+])
+def test_the_issues_affine_programs_never_run_out_of_bounds(src):
+    """Issue 13's programs: the front end now rejects them; whichever layer does, every backend
+    must raise a tensorc ShapeError naming A, never touch memory."""
+    results = run_child(src, [[[1.0] * 5, "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "ERROR" and "ShapeError" in rest and "A" in rest, f"{backend}: {rest}"
+
+
 def test_a_lower_bound_of_2_to_the_64_is_an_error_not_a_wrap():
     src = "def f(float(N) A) -> (float(N) B) { B(i) = A(i) where i in 18446744073709551616:N }"
     results = run_child(src, [[[1.0] * 5, "float32"]])
