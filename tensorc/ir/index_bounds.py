@@ -52,11 +52,12 @@ def _positive(b: sympy.Expr) -> sympy.Expr:
     return b
 
 
-def to_sympy(e: Expr, scope: dict[str, sympy.Symbol], gather: Callable[[Access], sympy.Symbol],
+def to_sympy(e: Expr, scope: dict[str, sympy.Symbol],
+             gather: Callable[[Access | Reduce], sympy.Symbol],
              scalars: frozenset[str] = frozenset()) -> sympy.Expr:
     """`e` as sympy. `scope`: range variables by index name (innermost binding); `gather(a)`: the
-    variable standing for the value of an indirect read `a`; `scalars`: integer scalar parameters
-    (sizes, like size symbols)."""
+    variable standing for the value of an indirect read or a reduction `a` (it may raise
+    Unbounded); `scalars`: integer scalar parameters (sizes, like size symbols)."""
     if isinstance(e, Const):
         if isinstance(e.value, bool) or not isinstance(e.value, int):
             raise Unbounded(f"constant {e.value!r}")
@@ -80,6 +81,8 @@ def to_sympy(e: Expr, scope: dict[str, sympy.Symbol], gather: Callable[[Access],
         # a size used as a value arrives as sum(N_size: 1) over 0:N
         count = sympy.Mul(*(sympy.Max(0, r.hi - r.lo) for r in e.ranges))
         return to_sympy(e.body, scope, gather, scalars) * count
+    if isinstance(e, Reduce):
+        return gather(e)  # e.g. an argmin used as an index: the caller knows its values
     raise Unbounded(type(e).__name__)
 
 

@@ -198,21 +198,29 @@ class _Walker:
             rhs = sts[0].rhs
             while isinstance(rhs, Call) and rhs.fn == "cast":
                 rhs = rhs.args[0]
-            if (len(sts) > 1 or name in self.inputs or not isinstance(rhs, Reduce)
-                    or rhs.op not in ("argmin", "argmax", "argkmin")):
+            if len(sts) > 1 or name in self.inputs or not isinstance(rhs, Reduce):
                 continue
-            count = sympy.Mul(*(sympy.Max(0, self.sym(r.hi - r.lo)) for r in rhs.ranges))
-            k = max(1, rhs.k)
-            lo = sympy.Min(0, sympy.Max(-1, count - k, evaluate=False), evaluate=False)
-            note = None
-            if rhs.mask is not None:
-                lo = sympy.Integer(-1)
-                note = (f"{name} is -1 where the mask of its {rhs.op} leaves no candidate: guard "
-                        f"the read, e.g. `{name}(...) >= 0 ? ... : 0`")
-            hi = count - 1  # rows a statement mask skips hold 0
+            try:
+                lo, hi, note = self.arg_interval(rhs, f"{name}(...)")
+            except Unbounded:
+                continue
+            # rows a statement mask skips hold 0
             values[name] = (lo, hi if sts[0].mask is None else sympy.Max(hi, 0, evaluate=False),
                             (), note)
         return values
+
+    def arg_interval(self, red: Reduce, text: str) -> tuple[sympy.Expr, sympy.Expr, str | None]:
+        """(lo, hi, note): the values of an argmin/argmax/argkmin; -1 for an empty domain (any
+        row under a mask) or K beyond it. Raises Unbounded for other reductions."""
+        if red.op not in ("argmin", "argmax", "argkmin"):
+            raise Unbounded(red.op)
+        count = sympy.Mul(*(sympy.Max(0, self.sym(r.hi - r.lo)) for r in red.ranges))
+        lo = sympy.Min(0, sympy.Max(-1, count - max(1, red.k), evaluate=False), evaluate=False)
+        if red.mask is None:
+            return lo, count - 1, None
+        return sympy.Integer(-1), count - 1, (
+            f"{text} is -1 where the mask of its {red.op} leaves no candidate: guard the read, "
+            f"e.g. `{text} >= 0 ? ... : 0`")
 
     def sym(self, e: Any) -> sympy.Expr:
         """A bound as sympy, with integer scalar parameters signed."""
@@ -305,7 +313,13 @@ class _Walker:
         notes: list[str] = []
         env = dict(box)
 
-        def gather(a: Access) -> sympy.Symbol:
+        def gather(a: Access | Reduce) -> sympy.Symbol:
+            if isinstance(a, Reduce):
+                var = sympy.Dummy(a.op, integer=True)
+                lo, hi, note = self.arg_interval(a, a.op)
+                notes.extend([note] if note else [])
+                env[var] = (lo, hi)
+                return var
             var = sympy.Dummy(a.tensor, integer=True)
             if a.tensor in self.values:
                 lo, hi, via, note = self.values[a.tensor]

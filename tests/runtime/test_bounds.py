@@ -124,6 +124,17 @@ def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
         assert kind == "OK" and json.loads(rest) == [[1, 0], [4, 4]], f"{backend}: {rest}"
 
 
+def test_an_argmin_used_as_an_index_is_bounded_by_its_extent():
+    src = "def f(float(N,M) x, float(K,D) y) -> (O) { O(i, d) = y(argmin(j: x(i, j)), d) }"
+    x = [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
+    results = run_child(src, [[x, "float32"], [[[0.0, 1.0], [2.0, 3.0]], "float32"]])  # K = 2 < M
+    assert_all_raise(results, "ShapeError", "read of y", "argmin(j: x(i, j))", "0..2", "size 2")
+    y3 = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    results = run_child(src, [[x, "float32"], [y3, "float32"]])
+    for backend, (kind, rest) in results.items():
+        assert kind == "OK" and json.loads(rest) == [[2, 3], [4, 5]], f"{backend}: {rest}"
+
+
 def test_an_unguarded_read_through_a_masked_argmax_is_an_error_with_the_fix():
     src = """def f(float(N,M) x, float(M,D) y) -> (O) {
         nn(i) = argmax(j: x(i,j)) where x(i,j) > 100
