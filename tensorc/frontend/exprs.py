@@ -288,14 +288,16 @@ class Lowerer:
                     f"'{fn}' takes {arity} argument(s), got {len(node.args)}", node.span
                 )
             typed = [self.lower(a, index_ctx, bound) for a in node.args]
-            if all(w for _, w in typed) and not index_ctx:
-                # only weak arguments (`exp(0.5 * i)`, `abs(i - j)`): TC's int32 / float32
-                kind = "float" if OPS[op].result == "float" else None
-                typed = [(settle((e, kind or w)), None) for e, w in typed]
+            weak = None
+            if all(w for _, w in typed) and OPS[op].result in (*_ARITH_RULES, "float"):
+                # only weak arguments (`abs(i - j)`, `exp(-0.5 * i)`, `sqrt(N)`): the call stays
+                # weak and takes the dtype of what it meets (`retype`), else int32 / float32
+                floaty = OPS[op].result == "float" or any(w == "float" for _, w in typed)
+                weak = "float" if floaty else "int"
             args = unify(typed)
             if OPS[op].result in _ARITH_RULES or OPS[op].result == "float":
                 _no_bool(op, args, node.span)
-            return Call(op, tuple(args), result_dtype(op, tuple(a.dtype for a in args))), None
+            return Call(op, tuple(args), result_dtype(op, tuple(a.dtype for a in args))), weak
         if fn in REDUCERS:
             raise SyntaxError_(
                 f"'{fn}' is a reduction and needs its indices", node.span, f"write `{fn}(j: e)`"
@@ -437,7 +439,9 @@ def retype(e: Expr, dtype: str) -> Expr:
         return dataclasses.replace(e, body=retype(e.body, dtype), dtype=dtype)
     if isinstance(e, Index):
         return e if e.dtype == dtype else Call("cast", (e,), dtype)
-    if isinstance(e, Call) and e.fn in _WEAK_OPS:
+    if isinstance(e, Call) and (e.fn in _WEAK_OPS or e.fn in BUILTINS.values()):
+        if OPS[e.fn].result == "float" and not is_float(dtype):
+            dtype = "float64"  # `int_tensor * sqrt(N)`: numpy's float for an int partner
         args = tuple(retype(a, dtype) for a in e.args)
         return Call(e.fn, args, result_dtype(e.fn, tuple(a.dtype for a in args)))
     if isinstance(e, Call) and e.fn == "select":

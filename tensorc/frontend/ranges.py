@@ -172,8 +172,11 @@ def infer_ranges(
     fixed: dict[str, tuple],
     constraints: list[Constraint],
     first_use: dict[str, Span | None],
+    explicit: frozenset[str] = frozenset(),
 ) -> dict[str, tuple]:
-    """Ranges for `indices`; `fixed` holds explicit / declared ones (they win)."""
+    """Ranges for `indices`; `fixed` holds explicit / declared ones (they win); `explicit`: the
+    indices whose range a `where` clause gives (their reads are the user's word: only a read
+    provably out of bounds is an error here, the rest is checked when the kernel is called)."""
     known = {isym(n): r for n, r in fixed.items()}
     todo = [n for n in indices if n not in fixed]
     used: set[int] = set()  # constraints some range was solved from: in bounds by construction
@@ -195,6 +198,7 @@ def infer_ranges(
                 r = _solve(c, u, known)
                 if r is not None:
                     cands.append((r, c))
+            cands = _unguarded_first(u, cands, set(indices))
             if not cands:
                 continue
             found[n] = _intersect(n, cands, first_use.get(n))
@@ -211,8 +215,19 @@ def infer_ranges(
         todo = [n for n in todo if n not in found]
     for c in constraints:
         if id(c) not in used and not c.guarded:
-            _check_in_bounds(c, known, set(indices))
+            _check_in_bounds(c, known, set(indices), explicit)
     return {s.name: r for s, r in known.items()}
+
+
+def _unguarded_first(u, cands: list, indices: set[str]) -> list:
+    """A read under a `?:` branch may be what the condition protects (`t - k >= 0 ? x(t - k) *
+    w(k) : 0`): it bounds the index only when nothing else does — an unguarded read first, then a
+    guarded read of the index alone (`w(k)`), then any."""
+    plain = [rc for rc in cands if not rc[1].guarded]
+    if plain:
+        return plain
+    alone = [rc for rc in cands if {x.name for x in rc[1].expr.free_symbols} & indices == {u.name}]
+    return alone or cands
 
 
 def _intersect(n: str, cands: list, span: Span | None) -> tuple:
@@ -298,7 +313,7 @@ def _nonnegative(d) -> bool:
     return any(tries) if one else all(tries)
 
 
-def _check_in_bounds(c: Constraint, known: dict, indices: set[str]) -> None:
+def _check_in_bounds(c: Constraint, known: dict, indices: set[str], explicit=frozenset()) -> None:
     """TC's rule: an access no range was solved from must be provably in bounds over the ranges
     (`O(i) +=! I(i, i + j, j)` is an error: i + j may pass I's extent). Index expressions that
     are not affine (gathers, modulo) or strided by a size are left to the call-time bounds check."""
@@ -316,6 +331,10 @@ def _check_in_bounds(c: Constraint, known: dict, indices: set[str]) -> None:
     above = _nonnegative(c.size - 1 - hi)
     if below and above:
         return
+    if ranges and all(s.name in explicit for s in ranges):
+        # `input(index(l), w) where l in 0:2`: the user's ranges; an error only when provably out
+        if not (_nonnegative(c.lo - lo - 1) or _nonnegative(hi - c.size)):
+            return
     over = ", ".join(f"{s} in {_fmt(known[s])}" for s in sorted(ranges, key=str))
     spans = f", which spans {lo}..{hi} for {over}," if ranges else ""
     raise ShapeError(

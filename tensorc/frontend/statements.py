@@ -154,7 +154,8 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
     first_use = {i.id: i.span for i in st.indices}
     first_use.update({**low.binders, **low.free})
     cons = constraints_of(low.accesses, bounds, int_scalars, low.size_ranges, low.guarded)
-    got = infer_ranges(all_idx, fixed, cons, first_use)
+    where = frozenset(x for x in all_idx if x in ranges or ren.aliases.get(x) in ranges)
+    got = infer_ranges(all_idx, fixed, cons, first_use, where)
     for i in lhs:  # arrays start at 0: `O(i) = I(i + 5)` writes O(0 .. I_0 - 6)
         if i not in fixed and sympy.sympify(got[i][0]).is_negative:
             got[i] = (sympy.Integer(0), got[i][1])

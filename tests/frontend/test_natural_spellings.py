@@ -605,28 +605,21 @@ WEAK_OK = [
     (None, "N - i", "int32"), (None, "i * 0.5", "float32"), (None, "1.0 / (1 + i)", "float32"),
     (None, "exp(-0.5 * i)", "float32"), (None, "float32(i) * 0.5", "float32"),
 ]  # fmt: skip
-BUILTIN_OF_INDEX = "a builtin (abs, min, max, sign, clamp, relu, fmax, pow) of index values is strong int, so it widens float32 to float64"
-WEAK_BUGS = [
-    ("float32", "a(i) * abs(i - 2)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * min(i, 2)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * max(i, 2)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * sign(i - 2)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) + clamp(i, 1, 3)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * relu(i - 2)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * fmax(i, 1)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * pow(2, i)", "float32", BUILTIN_OF_INDEX),
-    ("float32", "a(i) * abs(N - i)", "float32", BUILTIN_OF_INDEX),
-    ("float16", "a(i) * sqrt(N)", "float16", "sqrt of a size is strong float32, so it widens float16"),
-    ("float16", "a(i) * exp(-0.5 * i)", "float16", "exp of an index expression is strong float32"),
+WEAK_BUILTINS = [  # builtins of weak values stay weak (frontend/exprs.py)
+    ("float32", "a(i) * abs(i - 2)", "float32"), ("float32", "a(i) * min(i, 2)", "float32"),
+    ("float32", "a(i) * max(i, 2)", "float32"), ("float32", "a(i) * sign(i - 2)", "float32"),
+    ("float32", "a(i) + clamp(i, 1, 3)", "float32"), ("float32", "a(i) * relu(i - 2)", "float32"),
+    ("float32", "a(i) * fmax(i, 1)", "float32"), ("float32", "a(i) * pow(2, i)", "float32"),
+    ("float32", "a(i) * abs(N - i)", "float32"), ("float16", "a(i) * sqrt(N)", "float16"),
+    ("float16", "a(i) * exp(-0.5 * i)", "float16"),
 ]  # fmt: skip
 
 
 def _weak_params():
     for dt, rhs, want in WEAK_OK:
         yield pytest.param(dt, rhs, want, id=f"{dt}:{rhs}")
-    for dt, rhs, want, why in WEAK_BUGS:
-        yield pytest.param(dt, rhs, want, id=f"{dt}:{rhs}",
-                           marks=pytest.mark.xfail(strict=True, reason=why))  # fmt: skip
+    for dt, rhs, want in WEAK_BUILTINS:
+        yield pytest.param(dt, rhs, want, id=f"{dt}:{rhs}")
 
 
 @pytest.mark.parametrize("dtype, rhs, want", list(_weak_params()))
@@ -641,7 +634,6 @@ def test_weak_scalar_dtype(dtype, rhs, want):
         assert out.dtype == np.dtype(want), f"{rhs} on {backend}: {out.dtype}, expected {want}"
 
 
-@pytest.mark.xfail(strict=True, reason=BUILTIN_OF_INDEX)
 def test_symmetric_alibi_stays_float32():
     """`slope * abs(i - j)` (symmetric ALiBi): the whole attention came back float64."""
     src = """def f(float(N,D) q, float(M,D) k, float(M,E) v, float slope) -> (o) {
@@ -660,9 +652,6 @@ CAUSAL_CONV = """def f(float(T) x, float(K) w) -> (y) {
 }"""
 
 
-@pytest.mark.xfail(strict=True, reason="range inference solves k from the guarded read x(t - k) "
-                   "(k in 0:1 for t in 0:T) and intersects it with w's 0:K, silently and "
-                   "without a warning; a read under a ?: guard should not shrink a range")  # fmt: skip
 def test_guarded_read_does_not_shrink_a_range():
     """The natural causal convolution. (TC's `+=!` form of it shrinks k the same way in TC
     itself, whose inference ignores conditions: a fix may keep that for `+=!` or warn.)"""
@@ -764,9 +753,6 @@ def test_exposing_a_masked_score_tensor_keeps_the_attention():
     check(run(src, "interp", q, k, v), want, ("float32",) * 2, "exposed scores")
 
 
-@pytest.mark.xfail(strict=True, reason="spec question: an implicit index only in the denominator "
-                   "of '/' sums the whole quotient (`sum(j: a(i) / (K(i,j) * v(j)))`) without a "
-                   "warning; the both-sides warning does not cover it")  # fmt: skip
 @pytest.mark.parametrize(
     "src",
     [
@@ -779,15 +765,26 @@ def test_exposing_a_masked_score_tensor_keeps_the_attention():
     ],
     ids=["sinkhorn", "normalise", "linear-attention"],
 )
-def test_implicit_index_only_in_a_denominator_warns(src):
-    with pytest.warns(TensorcWarning, match="'/'"):
-        tensorc.compile(src, backend="interp")
+def test_implicit_index_only_in_a_denominator_sums_the_quotient(src):
+    """Decided (LANGUAGE.md 2, the spec's rule): an index only in a denominator sums the quotient,
+    silently — `sum(j: q(i) / |x(i) - y(j)|)` is a Coulomb-style kernel sum, a spelling users mean.
+    A ratio of sums is written with an explicit sum in the denominator."""
+    import warnings
+
+    from tensorc.frontend import parse_program
+    from tensorc.ir.printer import print_def
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TensorcWarning)
+        text = print_def(parse_program(src).defs[0])
+    body = text.splitlines()[-2]
+    assert " = sum(" in body and "/ sum(" not in body, body  # the quotient is summed
 
 
-@pytest.mark.xfail(strict=True, reason="spec question: a temporary of index values "
-                   "(`dist(i,j) = abs(i - j)`) is a strong int32 tensor, so `slope * dist(i,j)` turns "
-                   "the attention float64 (numpy's rule; TC's int * float gives float32)")  # fmt: skip
-def test_index_valued_temporary_keeps_attention_float32():
+def test_index_valued_temporary_is_a_strong_int32_tensor():
+    """Decided (LANGUAGE.md 5): only literals, indices and sizes are weak; a temporary holding
+    index values (`dist(i,j) = abs(i - j)`) is an int32 tensor, and float32 * int32 tensors promote
+    as in numpy (float64). Write `float32(abs(i - j))` or use the expression inline to stay float32."""
     src = """def f(float(N,D) q, float(N,D) k, float(N,E) v, float slope) -> (o) {
     dist(i,j) = abs(i - j) where i in 0:N, j in 0:N
     s(i,j) = q(i,d) * k(j,d) - slope * dist(i,j)
@@ -796,7 +793,9 @@ def test_index_valued_temporary_keeps_attention_float32():
     q, k, v = _qkv(np.random.default_rng(6), n=6, m=6)
     i, j = tri(6)
     want = softmax(f64(q) @ f64(k).T - 0.3 * abs(i - j)) @ f64(v)
-    check(run(src, "interp", q, k, v, np.float32(0.3)), (want,), ("float32",), "dist temp")
+    check(run(src, "interp", q, k, v, np.float32(0.3)), (want,), ("float64",), "dist temp")
+    inline = src.replace("- slope * dist(i,j)", "- slope * abs(i - j)")
+    check(run(inline, "interp", q, k, v, np.float32(0.3)), (want,), ("float32",), "inline dist")
 
 
 @pytest.mark.xfail(ON_TRITON_INTERPRETER, strict=True, reason=TRITON_LOCAL_SHAPE)

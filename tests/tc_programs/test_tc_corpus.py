@@ -875,11 +875,6 @@ INDEXING = """def indexing(float(H, W) input, int32(L) index) -> (output) {
 }"""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="range inference rejects `l in 0:2` reading index(l) of "
-    "symbolic size L at compile time (ShapeError) instead of checking at call time",
-)
 def test_indexing_with_a_constant_range():
     table = np.arange(16, dtype=np.float32).reshape(4, 4)
     out = _run(INDEXING, "indexing", "interp", table, np.array([1, 1], np.int32))
@@ -888,10 +883,7 @@ def test_indexing_with_a_constant_range():
 
 def test_indexing_with_a_constant_range_checks_the_size_at_call_time():
     """Once it compiles, an index tensor shorter than the range is a call-time error."""
-    try:
-        mod = tensorc.compile(INDEXING, backend="interp")
-    except errors.ShapeError:
-        pytest.xfail("compile-time ShapeError (see test_indexing_with_a_constant_range)")
+    mod = tensorc.compile(INDEXING, backend="interp")
     with pytest.raises(errors.TensorcError):
         mod.indexing(np.zeros((4, 4), np.float32), np.array([1], np.int32))
 
@@ -945,9 +937,19 @@ ERRORS = [
      "int32"),
     ("float-subscript", "def f(float(N) A, float(N) P) -> (B) { B(i) = A(P(i)) }",
      errors.TypeError_, "index"),
-    ("out-of-bounds", "def f(float(N) A) -> (B) { B(i) +=! A(i + j) where i in 0:N, j in 0:N }",
-     errors.ShapeError, "A"),
 ]  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["interp", "loops", "cpu"])
+def test_out_of_bounds_under_where_ranges_is_a_call_time_error(backend):
+    """`where` ranges are the user's word: a read they may take out of bounds (A(i + j), i and j in
+    0:N; fine at N = 1) is checked when the kernel is called, naming A and the sizes."""
+    mod = tensorc.compile(
+        "def f(float(N) A) -> (B) { B(i) +=! A(i + j) where i in 0:N, j in 0:N }", backend=backend
+    )
+    np.testing.assert_array_equal(mod.f(np.ones(1, np.float32)), [1.0])
+    with pytest.raises(errors.ShapeError, match="A"):
+        mod.f(np.ones(4, np.float32))
 
 
 @pytest.mark.parametrize("src, exc, fragment", [pytest.param(*e[1:], id=e[0]) for e in ERRORS])
