@@ -26,16 +26,17 @@ from tensorc.runtime import bounds
 _CHILD = textwrap.dedent(
     """
     import json, sys, numpy as np, tensorc
-    case = json.loads(sys.argv[1])
-    for backend in case["backends"]:
-        try:
-            mod = tensorc.compile(case["src"], backend=backend)
-            args = [np.asarray(a[0], dtype=a[1]).reshape(a[2:] and a[2] or np.shape(a[0]))
-                    if a[1] else a[0] for a in case["args"]]  # [value, dtype(, shape)]
-            out = getattr(mod, case["fn"])(*args)
-            print("OK", backend, json.dumps(np.asarray(out).tolist()), flush=True)
-        except tensorc.errors.TensorcError as err:
-            print("ERROR", backend, type(err).__name__, json.dumps(str(err)), flush=True)
+    cases, backends = json.loads(sys.argv[1])
+    for n, case in enumerate(cases):
+        for backend in backends:
+            try:
+                mod = tensorc.compile(case["src"], backend=backend)
+                args = [np.asarray(a[0], dtype=a[1]).reshape(a[2:] and a[2] or np.shape(a[0]))
+                        if a[1] else a[0] for a in case["args"]]  # [value, dtype(, shape)]
+                out = getattr(mod, case["fn"])(*args)
+                print(n, "OK", backend, json.dumps(np.asarray(out).tolist()), flush=True)
+            except tensorc.errors.TensorcError as err:
+                print(n, "ERROR", backend, type(err).__name__, json.dumps(str(err)), flush=True)
     """
 )
 
@@ -47,19 +48,26 @@ def _backends() -> list[str]:
     return names
 
 
-def run_child(src: str, args: list, fn: str = "f") -> dict[str, tuple[str, str]]:
-    """Run `fn(*args)` of `src` on every backend in a child process: backend -> (kind, text)."""
-    case = {"src": src, "fn": fn, "args": args, "backends": _backends()}
+def run_many(cases: list[tuple[str, list]], fn: str = "f") -> list[dict[str, tuple[str, str]]]:
+    """Run `fn(*args)` of each (src, args) on every backend, all in one child process (a crash
+    fails the test, not the run); per case: backend -> (kind, text)."""
+    todo = [{"src": src, "fn": fn, "args": args} for src, args in cases]
     env = dict(os.environ, TRITON_INTERPRET="1")
-    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(case)], capture_output=True,
-                          text=True, timeout=300, env=env)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, json.dumps([todo, _backends()])],
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, f"child died with {proc.returncode}:\n{proc.stderr[-3000:]}"
-    results = {}
+    results: list[dict] = [{} for _ in cases]
     for line in proc.stdout.splitlines():
-        kind, backend, rest = line.split(" ", 2)
-        results[backend] = (kind, rest)
-    assert set(results) == set(case["backends"]), proc.stdout + proc.stderr[-3000:]
+        n, kind, backend, rest = line.split(" ", 3)
+        results[int(n)][backend] = (kind, rest)
+    for r in results:
+        assert set(r) == set(_backends()), proc.stdout + proc.stderr[-3000:]
     return results
+
+
+def run_child(src: str, args: list, fn: str = "f") -> dict[str, tuple[str, str]]:
+    """`run_many` of one case."""
+    return run_many([(src, args)], fn)[0]
 
 
 def assert_all_raise(results: dict, error: str, *words: str) -> None:
@@ -77,19 +85,20 @@ GATHER = "def f(float(E,W) T, int32(L) idx) -> (O) { O(l, w) = T(idx(l), w) }"
 TABLE = [[float(3 * e + w) for w in range(3)] for e in range(4)]  # E = 4, W = 3
 
 
-@pytest.mark.parametrize("bad", [4, -1, 2**31 - 1, -(2**31)])
-def test_gather_with_a_bad_index_raises_naming_the_tensor_value_and_range(bad):
-    results = run_child(GATHER, [[TABLE, "float32"], [[0, bad, 2], "int32"]])
-    assert_all_raise(results, "ShapeError", "index tensor idx holds", str(bad), "position (1,)",
-                     "0:4", "<string>:1:")
+def test_gather_with_a_bad_index_raises_naming_the_tensor_value_and_range():
+    bad = [4, -1, 2**31 - 1, -(2**31)]
+    runs = run_many([(GATHER, [[TABLE, "float32"], [[0, v, 2], "int32"]]) for v in bad])
+    for v, results in zip(bad, runs):
+        assert_all_raise(results, "ShapeError", "index tensor idx holds", str(v), "position (1,)",
+                         "0:4", "<string>:1:")
 
 
 def test_gather_int64_index_beyond_int32_and_an_offset_read():
     src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l) + 1, w) }"
-    results = run_child(src, [[TABLE, "float32"], [[0, 2**40], "int64"]])
-    assert_all_raise(results, "ShapeError", "idx", str(2**40), "0:4")
-    results = run_child(src, [[TABLE, "float32"], [[0, 3], "int64"]])  # 3 + 1 == E
-    assert_all_raise(results, "ShapeError", "idx(l) + 1", "holds 3", "0:4")
+    huge, edge = run_many([(src, [[TABLE, "float32"], [[0, 2**40], "int64"]]),
+                           (src, [[TABLE, "float32"], [[0, 3], "int64"]])])  # 3 + 1 == E
+    assert_all_raise(huge, "ShapeError", "idx", str(2**40), "0:4")
+    assert_all_raise(edge, "ShapeError", "idx(l) + 1", "holds 3", "0:4")
 
 
 def test_gather_through_a_2d_index_tensor_reports_the_position():
@@ -100,13 +109,13 @@ def test_gather_through_a_2d_index_tensor_reports_the_position():
 
 def test_a_gather_in_a_masked_statement_is_checked_unless_the_mask_can_guard_it():
     # `w < 2` cannot keep T(idx(l), w) from reading row idx(l): checked (the interpreter clips)
-    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l), w) where w < 2 }"
-    results = run_child(src, [[TABLE, "float32"], [[0, 2**62, 2], "int64"]])
-    for backend, (kind, rest) in results.items():
-        assert kind == "ERROR" and "holds 4611686018427387904" in rest, f"{backend}: {rest}"
+    masked = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = T(idx(l), w) where w < 2 }"
     # a condition on idx(l) guards it: -1 is padding, as in the interpreter
-    src = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = idx(l) >= 0 ? T(idx(l), w) : 0 }"
-    results = run_child(src, [[TABLE, "float32"], [[3, -1, 0], "int64"]])
+    padded = "def f(float(E,W) T, int64(L) idx) -> (O) { O(l, w) = idx(l) >= 0 ? T(idx(l), w) : 0 }"
+    bad, results = run_many([(masked, [[TABLE, "float32"], [[0, 2**62, 2], "int64"]]),
+                             (padded, [[TABLE, "float32"], [[3, -1, 0], "int64"]])])
+    for backend, (kind, rest) in bad.items():
+        assert kind == "ERROR" and "holds 4611686018427387904" in rest, f"{backend}: {rest}"
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [TABLE[3], [0, 0, 0], TABLE[0]], backend
 
@@ -117,9 +126,9 @@ def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
         O(i, d) = y(nn(i), d)
     }"""
     x = [[0.0, 0.0], [5.0, 5.0]]
-    results = run_child(src, [[x, "float32"], [[], "float32", [0, 2]]])  # y: M = 0 rows
-    assert_all_raise(results, "ShapeError", "read of y", "nn(i)", "-1..-1", "M = 0")
-    results = run_child(src, [[x, "float32"], [[[4.0, 4.0], [1.0, 0.0]], "float32"]])
+    empty, results = run_many([(src, [[x, "float32"], [[], "float32", [0, 2]]]),  # M = 0 rows
+                               (src, [[x, "float32"], [[[4.0, 4.0], [1.0, 0.0]], "float32"]])])
+    assert_all_raise(empty, "ShapeError", "read of y", "nn(i)", "-1..-1", "M = 0")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [[1, 0], [4, 4]], f"{backend}: {rest}"
 
@@ -127,10 +136,10 @@ def test_a_gather_through_an_argmin_of_an_empty_domain_is_an_error():
 def test_an_argmin_used_as_an_index_is_bounded_by_its_extent():
     src = "def f(float(N,M) x, float(K,D) y) -> (O) { O(i, d) = y(argmin(j: x(i, j)), d) }"
     x = [[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]]
-    results = run_child(src, [[x, "float32"], [[[0.0, 1.0], [2.0, 3.0]], "float32"]])  # K = 2 < M
-    assert_all_raise(results, "ShapeError", "read of y", "argmin(j: x(i, j))", "0..2", "size 2")
-    y3 = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
-    results = run_child(src, [[x, "float32"], [y3, "float32"]])
+    y2, y3 = [[0.0, 1.0], [2.0, 3.0]], [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    short, results = run_many([(src, [[x, "float32"], [y2, "float32"]]),  # K = 2 < M
+                               (src, [[x, "float32"], [y3, "float32"]])])
+    assert_all_raise(short, "ShapeError", "read of y", "argmin(j: x(i, j))", "0..2", "size 2")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [[2, 3], [4, 5]], f"{backend}: {rest}"
 
@@ -142,10 +151,10 @@ def test_an_unguarded_read_through_a_masked_argmax_is_an_error_with_the_fix():
     }"""
     x = [[1.0, 200.0, 1.0], [1.0, 1.0, 1.0]]  # row 1: no candidate, nn = -1
     y = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
-    results = run_child(src, [[x, "float32"], [y, "float32"]])
-    assert_all_raise(results, "ShapeError", "nn(i)", "-1..2", "guard the read")
     guarded = src.replace("y(nn(i), d)", "nn(i) >= 0 ? y(nn(i), d) : 0")
-    results = run_child(guarded, [[x, "float32"], [y, "float32"]])
+    bad, results = run_many([(src, [[x, "float32"], [y, "float32"]]),
+                             (guarded, [[x, "float32"], [y, "float32"]])])
+    assert_all_raise(bad, "ShapeError", "nn(i)", "-1..2", "guard the read")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [[2, 3], [0, 0]], f"{backend}: {rest}"
 
@@ -155,9 +164,9 @@ def test_a_gather_through_a_computed_index_is_checked_through_its_inputs():
         j(l) = idx(l) * 2
         O(l, w) = T(j(l), w)
     }"""
-    results = run_child(src, [[TABLE, "float32"], [[0, 2, 1], "int64"]])
-    assert_all_raise(results, "ShapeError", "index tensor idx holds 2 at position (1,)", "j(l)")
-    results = run_child(src, [[TABLE, "float32"], [[0, 1], "int64"]])
+    bad, results = run_many([(src, [[TABLE, "float32"], [[0, 2, 1], "int64"]]),
+                             (src, [[TABLE, "float32"], [[0, 1], "int64"]])])
+    assert_all_raise(bad, "ShapeError", "index tensor idx holds 2 at position (1,)", "j(l)")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [TABLE[0], TABLE[2]], f"{backend}: {rest}"
 
@@ -165,10 +174,11 @@ def test_a_gather_through_a_computed_index_is_checked_through_its_inputs():
 def test_a_float_index_is_checked_by_its_truncated_values_and_nan_is_bad():
     src = "def f(float(E) T, float(L) x) -> (O) { O(l) = T(int32(x(l))) }"
     table = [0.0, 1.0, 2.0, 3.0]
-    for bad, text in ((7.0, "holds 7.0"), (float("nan"), "holds nan"), (-1.0, "holds -1.0")):
-        results = run_child(src, [[table, "float32"], [[1.5, bad], "float32"]])
-        assert_all_raise(results, "ShapeError", text, "position (1,)")
-    results = run_child(src, [[table, "float32"], [[1.5, 3.9, -0.5], "float32"]])
+    bad = ((7.0, "holds 7.0"), (float("nan"), "holds nan"), (-1.0, "holds -1.0"))
+    *runs, results = run_many([(src, [[table, "float32"], [[1.5, v], "float32"]]) for v, _ in bad]
+                              + [(src, [[table, "float32"], [[1.5, 3.9, -0.5], "float32"]])])
+    for (_, text), run in zip(bad, runs):
+        assert_all_raise(run, "ShapeError", text, "position (1,)")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [1, 3, 0], f"{backend}: {rest}"
 
@@ -181,17 +191,15 @@ def test_valid_gathers_agree_with_the_interpreter():
         assert json.loads(rest) == want, backend
 
 
-@pytest.mark.parametrize("src", [
-    "def f(float(N) A) -> (float(2*N) B) { B(i) = A(i) }",
-    "def f(float(N) A) -> (float(N) B) { B(i) = A(i + N) where i in 0:N }",
-    "def f(float(N) A) -> (float(N) B) { B(i) = A(i) where i in 0-5:N }",
-])
-def test_the_issues_affine_programs_never_run_out_of_bounds(src):
+def test_the_issues_affine_programs_never_run_out_of_bounds():
     """Issue 13's programs: the front end now rejects them; whichever layer does, every backend
     must raise a tensorc ShapeError naming A, never touch memory."""
-    results = run_child(src, [[[1.0] * 5, "float32"]])
-    for backend, (kind, rest) in results.items():
-        assert kind == "ERROR" and "ShapeError" in rest and "A" in rest, f"{backend}: {rest}"
+    srcs = ["def f(float(N) A) -> (float(2*N) B) { B(i) = A(i) }",
+            "def f(float(N) A) -> (float(N) B) { B(i) = A(i + N) where i in 0:N }",
+            "def f(float(N) A) -> (float(N) B) { B(i) = A(i) where i in 0-5:N }"]
+    for src, results in zip(srcs, run_many([(src, [[[1.0] * 5, "float32"]]) for src in srcs])):
+        for backend, (kind, rest) in results.items():
+            assert kind == "ERROR" and "ShapeError" in rest and "A" in rest, f"{src} {backend}"
 
 
 def test_a_lower_bound_of_2_to_the_64_is_an_error_not_a_wrap():
@@ -203,9 +211,9 @@ def test_a_lower_bound_of_2_to_the_64_is_an_error_not_a_wrap():
 
 def test_a_negative_lower_bound_from_a_scalar_parameter_writes_nothing_in_front_of_b():
     src = "def f(float(N) A, int32 S) -> (float(N) B) { B(i) = A(i) where i in S:N }"
-    results = run_child(src, [[[1.0] * 5, "float32"], [-3, None]])
-    assert_all_raise(results, "ShapeError", "writes B", "-3:5", "size 5", "S = -3")
-    results = run_child(src, [[[1.0] * 5, "float32"], [2, None]])
+    bad, results = run_many([(src, [[[1.0] * 5, "float32"], [-3, None]]),
+                             (src, [[[1.0] * 5, "float32"], [2, None]])])
+    assert_all_raise(bad, "ShapeError", "writes B", "-3:5", "size 5", "S = -3")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [0, 0, 1, 1, 1], f"{backend}: {rest}"
 
@@ -213,19 +221,20 @@ def test_a_negative_lower_bound_from_a_scalar_parameter_writes_nothing_in_front_
 def test_a_scalar_parameter_that_widens_a_range_past_the_input_is_caught():
     # the front end proves `A(i + W)` in bounds for i in 0:N-W assuming W >= 0; W = -2 is not
     src = "def f(float(N) A, int32 W) -> (float(N) B) { B(i) = A(i + W) where i in 0:N-W }"
-    results = run_child(src, [[[1.0] * 5, "float32"], [-2, None]])
-    assert_all_raise(results, "ShapeError", "B", "W = -2")
-    results = run_child(src, [[[1.0, 2.0, 3.0, 4.0, 5.0], "float32"], [2, None]])
+    bad, results = run_many([(src, [[[1.0] * 5, "float32"], [-2, None]]),
+                             (src, [[[1.0, 2.0, 3.0, 4.0, 5.0], "float32"], [2, None]])])
+    assert_all_raise(bad, "ShapeError", "B", "W = -2")
     for backend, (kind, rest) in results.items():
         assert kind == "OK" and json.loads(rest) == [3, 4, 5, 0, 0], f"{backend}: {rest}"
 
 
 def test_huge_k_in_argkmin_is_a_tensorc_error():
-    for k in (10**7, 10**11):
-        src = (f"def f(float(N,D) x, float(M,D) y) -> (idx) {{ idx(i, r) = argkmin(j: "
-               f"sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))), {k}) }}")
-        pts = [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]
-        results = run_child(src, [[pts, "float32"], [pts, "float32"]])
+    ks = (10**7, 10**11)
+    pts = [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]
+    srcs = [f"def f(float(N,D) x, float(M,D) y) -> (idx) {{ idx(i, r) = argkmin(j: "
+            f"sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))), {k}) }}" for k in ks]
+    runs = run_many([(src, [[pts, "float32"], [pts, "float32"]]) for src in srcs])
+    for k, results in zip(ks, runs):
         for backend, (kind, rest) in results.items():
             assert kind == "ERROR" and "ShapeError" in rest and str(k) in rest, f"{backend}: {rest}"
 
