@@ -7,7 +7,8 @@ the exact form), where an expanded squared distance
                                          sum(d: x(i,d) * x(i,d)), sum(d: y(j,d) * y(j,d)) and
                                          2 * sum(d: x(i,d) * y(j,d)))
 
-is `sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))`, the form the Gram lowering
+(a norm may also be a read of a temp that holds it) is
+`sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d)))`, the form the Gram lowering
 (tensorc/schedule/gram.py) matches and computes as norms + one Gemm, with symmetric tiles when
 x is y.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, is_zero
+from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Reduce, Statement, is_zero
 from tensorc.ir.tir_utils import map_children, substitute
 
 
@@ -71,8 +72,8 @@ def _same_range(r1: Reduce, r2: Reduce) -> bool:
     return is_zero(g1.lo - g2.lo) and is_zero(g1.hi - g2.hi)
 
 
-def _sqdist(e: Expr, order: tuple[str, ...]) -> Expr | None:
-    terms = _terms(e)
+def _sqdist(e: Expr, order: tuple[str, ...], norms: dict[str, Statement]) -> Expr | None:
+    terms = [(sign, _norm_read(t, norms)) for sign, t in _terms(e)]
     if len(terms) != 3:
         return None
     plus = [t for s, t in terms if s == 1]
@@ -105,15 +106,33 @@ def _sqdist(e: Expr, order: tuple[str, ...]) -> Expr | None:
     return Reduce("sum", r3.ranges, Call("mul", (diff, diff), x.dtype), None, r3.dtype)
 
 
-def _rewrite(e: Expr, order: tuple[str, ...]) -> Expr:
-    e = map_children(e, lambda c: _rewrite(c, order))
+def _rewrite(e: Expr, order: tuple[str, ...], norms: dict[str, Statement]) -> Expr:
+    e = map_children(e, lambda c: _rewrite(c, order, norms))
     if isinstance(e, Call) and e.fn in ("add", "sub"):
-        got = _sqdist(e, order)
+        got = _sqdist(e, order, norms)
         if got is not None and got.dtype == e.dtype:
             return got
     return e
 
 
+def _norm_read(t: Expr, norms: dict[str, Statement]) -> Expr:
+    """A read `n(i)` of a norms temp as its definition `sum(d: x(i,d) * x(i,d))` (a temp that
+    `inline_temps` kept because its reader loops over j too); other terms as they are."""
+    if isinstance(t, Access) and t.tensor in norms:
+        st = norms[t.tensor]
+        return substitute(st.rhs, dict(zip(st.indices, t.indices)))
+    return t
+
+
 def normalize_sqdist(def_: Def) -> Def:
-    body = tuple(replace(st, rhs=_rewrite(st.rhs, st.indices)) for st in def_.body)
+    temps = {d.name for d in def_.temps}
+    norms = {
+        st.tensor: st
+        for st in def_.body
+        if st.tensor in temps
+        and st.mask is None
+        and sum(s.tensor == st.tensor for s in def_.body) == 1
+        and _dot(st.rhs) is not None
+    }
+    body = tuple(replace(st, rhs=_rewrite(st.rhs, st.indices, norms)) for st in def_.body)
     return replace(def_, body=body)

@@ -9,6 +9,7 @@ from support import require_backend
 import tensorc
 from tensorc.frontend import parse_program
 from tensorc.ir.loop_printer import format_program
+from tensorc.ir.printer import print_def
 from tensorc.ir.tir_utils import alpha_key
 from tensorc.passes import run_pipeline
 from tensorc.passes.normalize_sqdist import normalize_sqdist
@@ -68,3 +69,27 @@ def test_matches_the_interpreter(backend):
     for name in (*SAME, *OTHER):
         want = ref_mod[name](*args)
         np.testing.assert_allclose(got_mod[name](*args), want, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+MMD_NORMS = """
+def mmd_norms(float(N,D) x, float gamma) -> (k) {
+    n(i) = sum(d: x(i,d) * x(i,d))
+    k = sum(i, j: exp(-gamma * (n(i) + n(j) - 2.0 * sum(d: x(i,d) * x(j,d)))))
+}
+"""
+
+
+def test_a_norms_temp_kept_for_its_reader_loops_is_read_through():
+    """`n` is read inside loops over (i, j), so inline_temps keeps it; the rewrite reads it as
+    its definition, and the temp then goes dead."""
+    after = run_pipeline(parse_program(MMD_NORMS).get("mmd_norms"))
+    assert after.temps == () and len(after.body) == 1
+    assert "(x(i, d) - x(j, d))" in print_def(after)
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_mmd_norms_matches_the_interpreter(backend):
+    require_backend(backend)
+    got, ref = tensorc.compile(MMD_NORMS, backend=backend), tensorc.compile(MMD_NORMS, "interp")
+    x = np.random.default_rng(6).random((11, 3), dtype=np.float32)
+    np.testing.assert_allclose(got.mmd_norms(x, 0.5), ref.mmd_norms(x, 0.5), rtol=1e-4)
