@@ -19,6 +19,7 @@ import functools
 import math
 import os
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -195,7 +196,10 @@ def _verify(obligations: tuple[Obligation, ...], values: list, actual: dict, siz
 
 
 def _int(x: Any) -> Any:
-    return int(x) if float(x).is_integer() else x
+    """An evaluated bound as an int when it is one (Fractions and floats come from rationals)."""
+    if isinstance(x, Fraction):
+        return int(x) if x.denominator == 1 else x
+    return int(x) if isinstance(x, int) or float(x).is_integer() else x
 
 
 def _error(ob: Obligation, lo: int, hi: int, extent: int, sizes: dict) -> ShapeError:
