@@ -16,6 +16,7 @@ from tensorc.passes.drop_dead import drop_dead
 from tensorc.passes.extract_operands import extract_operands
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
+from tensorc.passes.guard_reductions import guard_reductions
 from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
 from tensorc.passes.merge_networks import merge_networks
@@ -32,6 +33,7 @@ PIPELINE = [
     # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
     hoist_invariants,  # an inlined normaliser `/ z(i)` leaves the sum it was read in
     normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
+    guard_reductions,  # c ? sum(k: x(t - k)) : 0: the sum runs only where c holds (no OOB reads)
     normalize_sqdist,  # n(i) + n(j) - 2 g(i,j) -> sum(d: (x-y)^2): the Gram path, symmetric tiles
     extract_operands,  # sum(j: relu(x W1 + b1) W2): the inline factor becomes a stored Gemm operand
     merge_networks,  # ... so that nested sums of such operands form one network too

@@ -532,12 +532,7 @@ def _check(s: Spelling, backend: str) -> None:
     check(run(s.src, backend, *args), want, s.dtypes, f"{s.id} on {backend}")
 
 
-GUARDED_SUM_HOISTED = (
-    "a reduction inside a guarded ?: branch is lowered to an accumulator computed before the "
-    "guard (schedule/lower 'work shared across m, h, w hoisted'): loops raises IndexError on the "
-    "out-of-range read; cpu reads outside I and discards the values"
-)
-KNOWN_BUGS = {("conv-padded-guard-with-ranges", "loops"): GUARDED_SUM_HOISTED}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _params():
@@ -660,8 +655,8 @@ def test_guarded_read_does_not_shrink_a_range():
     check(run(CAUSAL_CONV, "interp", x, w), (want,), ("float32",), "causal conv")
 
 
-@pytest.mark.xfail(strict=True, reason=GUARDED_SUM_HOISTED)
 def test_sum_inside_a_guarded_branch_reads_in_bounds_on_loops():
+    """passes/guard_reductions.py: a sum in a ?: branch runs only where the branch is taken."""
     src = """def f(float(C,T) x, float(C,K) w) -> (y) {
     y(t) = sum(k: t - k >= 0 ? sum(c: x(c, t - k) * w(c, k)) : 0.0) where t in 0:T, k in 0:K
 }"""
@@ -726,7 +721,6 @@ print(tensorc.compile(src, backend="cpu").f(x, np.ones((1, 3), np.float32)).toli
 '''
 
 
-@pytest.mark.xfail(strict=True, reason=GUARDED_SUM_HOISTED)
 def test_sum_inside_a_guarded_branch_reads_in_bounds_on_cpu():
     """x sits right after a page with no access: the cpu kernel must not read before x."""
     import subprocess
