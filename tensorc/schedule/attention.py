@@ -46,7 +46,7 @@ from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.normalize_softmax import NEG_MASK
 from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
 from tensorc.schedule.nest import KernelNames, Nest
-from tensorc.schedule.operands import plain_access, scalar_alpha, strides
+from tensorc.schedule.operands import plain_access, replace_node, scalar_alpha, strides
 
 
 @dataclass
@@ -85,6 +85,18 @@ def _score_term(a: T.Expr, dot: T.Reduce, allowed: set[str], out: str) -> T.Expr
     if any(isinstance(x, T.Access) and x.tensor == out for x in walk(mod)):
         return None
     return mod if free_indices(mod) - {SCORE} <= allowed else None
+
+
+def _guarded(a: T.Expr, dot: T.Reduce) -> bool:
+    """Whether `dot` sits in the taken branch of a select in `a` whose condition implies its
+    mask (every conjunct of the mask is one of the condition's)."""
+    need = conjuncts(dot.mask)
+    for x in walk(a):
+        if isinstance(x, T.Call) and x.fn == "select" and any(y is dot for y in walk(x.args[1])):
+            have = conjuncts(x.args[0])
+            if all(c in have for c in need):
+                return True
+    return False
 
 
 def _is_scalar(f: T.Expr) -> bool:
@@ -145,6 +157,12 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
             return f"the score holds {len(reduces)} reductions, not one dot product"
         dots, score_scalars, mod = reduces, [], a  # a score term: f(dot, indices)
     dot = dots[0]
+    if mod is not None and dot.mask is not None and _guarded(a, dot):
+        # `c ? sum(d: ...)[mask c] : -1e30`: the front end masks a sum inside a guarded branch
+        # (so that hoisting it reads nothing the guard excludes); the score tile's Gemm reads
+        # whole rows of q and k, in bounds for every (i, j), and the select keeps the guard
+        bare = T.Reduce(dot.op, dot.ranges, dot.body, None, dot.dtype)
+        a, dot = replace_node(a, dot, bare), bare
     if (
         dot.op != "sum"
         or len(dot.ranges) != 1
