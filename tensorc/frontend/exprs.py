@@ -398,7 +398,14 @@ def _literal(node: S.Num) -> Typed:
             if not math.isfinite(value):
                 raise ValueError
             return Const(value, "float64"), "float"
-        return Const(int(node.text), INDEX), "int"
+        value = int(node.text)
+        if not -(2**63) <= value < 2**63:
+            raise TypeError_(
+                f"integer literal {node.text} does not fit in int64",
+                node.span,
+                "write it as a float literal (e.g. 1e23) if a float is meant",
+            )
+        return Const(value, INDEX), "int"
     except ValueError:
         raise TypeError_(f"bad number '{node.text}'", node.span) from None
 

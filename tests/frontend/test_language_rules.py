@@ -226,6 +226,11 @@ def test_temp_read_outside_a_reduction_warns():
     np.testing.assert_allclose(_run(src, "f", "interp", a), [1, 3, 5, 0, 0])
 
 
+def test_int_literal_beyond_int64_is_an_error():
+    with pytest.raises(tensorc.TensorcError, match="does not fit in int64"):
+        parse_program("def f(int32(N) A) -> (B) { B(i) = A(i) + 99999999999999999999999 }")
+
+
 def test_overflowing_literal_warns():
     with pytest.warns(TensorcWarning, match="overflows float16"):
         parse_program("def f(half(N) a) -> (o) { o(i) = a(i) > 0 ? a(i) : -1e30 }")
