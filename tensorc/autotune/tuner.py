@@ -41,6 +41,7 @@ from tensorc.cache import store
 from tensorc.errors import ArgumentTypeError, TensorcError, warn
 from tensorc.ir.hashing import structural_hash
 from tensorc.ir.tensor_ir import Def
+from tensorc.runtime import bounds
 
 INTERP_WORK_MAX = 2e7  # loop iterations up to which the interpreter is the reference
 _MEMORY: dict[str, dict] = {}  # tuning results of this process (also when the disk cache is off)
@@ -206,6 +207,9 @@ def tune(
     fn, args = resolve(fn, args)
     infos = fn._check_args(args)
     sizes = fn._bind_sizes(infos, args)
+    guard = bounds.check(fn.def_, sizes, [i.shape for i in infos])  # as a call: no candidate
+    if guard is not None:  # may read outside an array
+        guard({d.name: a for d, a in zip(fn.def_.inputs, args)})
     device = next((i.device for i in infos if i.kind == "torch"), "cpu")
     name = backend or fn._pick_backend(device)
     if name == registry.REFERENCE or name == "loops":

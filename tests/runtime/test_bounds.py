@@ -338,3 +338,16 @@ def test_subnormal_denominator_keeps_the_interpreters_result():
     got = tensorc.compile(src, backend="cpu").g(a, 1e-40)
     assert np.isfinite(want).all()
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_tune_checks_index_tensors_before_any_candidate_runs():
+    """A candidate never reads outside an array: tune runs the call's bounds check first."""
+    import numpy as np
+
+    import tensorc
+    from tensorc.errors import ShapeError
+
+    mod = tensorc.compile("def g(float(E,W) T, int32(L) idx) -> (o) { o(l, w) = T(idx(l), w) }")
+    with pytest.raises(ShapeError, match="idx"):
+        tensorc.tune(mod.g, np.ones((4, 3), np.float32), np.array([0, 4], np.int32),
+                     budget=0.05, progress=False)
