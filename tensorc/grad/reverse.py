@@ -349,12 +349,24 @@ class _Reverse:
                 same.append(t)
         for target, ts in pending.items():
             dtype = self.temps[target].dtype if target in self.temps else ts[0].rhs.dtype
+            shape = self._shape_of(target)
+            if target not in self.written and not _covers(ts[0].domain, shape):
+                # the front end tracks which part of a tensor is written: a first write of part
+                # of it would make later reads of the rest errors, so zero it all first
+                idx = tuple(self.fresh("i") for _ in shape)
+                self.adjoint.append(Statement(target, idx, _full(idx, shape), const(0, dtype)))
+                self.written.add(target)
             for t in ts:
                 rhs = _unmasked(t.rhs, t.mask)
                 if target in self.written:
                     rhs = add(Access(target, tuple(index(i) for i in t.indices), dtype), rhs)
                 self.written.add(target)
                 self.adjoint.append(Statement(target, t.indices, t.domain, rhs))
+
+    def _shape_of(self, target: str) -> tuple:
+        if target in self.temps:
+            return self.temps[target].shape
+        return self.decls[next(x for x, g in self.grad_names.items() if g == target)].shape
 
     def _cot_target(self, tensor: str) -> str:
         if tensor in self.grad_names:

@@ -212,3 +212,32 @@ def test_not_differentiable_reduction_raises():
             differentiate(d)
     finally:
         reverse.reduce_rules["sum"] = saved
+
+
+UPDATES = {
+    "bias_relu": """def bias_relu(float64(B,M) I, float64(N,M) W, float64(N) c) -> (O) {
+        O(b, n) +=! I(b, m) * W(n, m)
+        O(b, n) += c(n)
+        O(b, n) max= I(b, m) * c(n)
+    }""",
+    "partial_then_normalise": """def partial_then_normalise(float64(B,M) I, float64(N,M) W) -> (O, P) {
+        O(b, n) = I(b, 0) * W(n, 0)
+        O(b, n) += I(b, m) * W(n, m) where m in 1:M
+        P(b) +=! O(b, n) * O(b, n)
+        O(b, n) = O(b, n) / P(b)
+    }""",
+    "prod_then_min": """def prod_then_min(float64(N,M) X) -> (S) {
+        S(i) *=! X(i, j)
+        S(i) min= X(i, j) + 1.0
+    }""",
+    "scalar_update": """def scalar_update(float64(N,M) X, float64 t) -> (L) {
+        L = sum(i: logsumexp(j: X(i, j) * t))
+        L = L * L
+    }""",
+}
+
+
+@pytest.mark.parametrize("backend", ["interp", "cpu"])
+@pytest.mark.parametrize("name", sorted(UPDATES))
+def test_multi_statement_updates(name, backend):
+    fd_check(UPDATES[name], name, backend)
