@@ -9,8 +9,8 @@ How:
 1. SSA: each write of a tensor is a version (`O1 = O1 + B1` reads the previous version); the
    last version of an output is the saved forward output, the others are recomputed temps.
 2. Statements are visited in reverse. The cotangent of a version flows into its right-hand side
-   (`_backprop`): pointwise calls by `derivatives.derivative_rules`, reductions by
-   `reduce_rules` (sum broadcasts; logsumexp gives softmax weights; max/min/kmin pass to the
+   (`backprop`): pointwise calls by `derivatives.derivative_rules`, reductions by
+   `reductions.reduce_rules` (sum broadcasts; logsumexp gives softmax weights; max/min/kmin pass to the
    element argmax/argmin/argkmin selects, ties to the first; prod multiplies the other terms).
 3. Each read that receives a cotangent becomes one gradient statement via `transpose.transpose`
    (accumulated with `dX = dX + ...` when several reads feed one tensor).
@@ -21,7 +21,6 @@ How:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import sympy
@@ -29,20 +28,26 @@ import sympy
 from tensorc.errors import ArgumentError, UnsupportedError
 from tensorc.grad.build import (
     add,
-    call,
     cast,
     const,
-    flat_index,
     index,
     mul,
     neg,
     select,
-    sub,
     sum_over,
     tensors_read,
     unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
+from tensorc.grad.reductions import reduce_rules
+from tensorc.grad.statements import (
+    add_to,
+    clip_ranges,
+    covers,
+    full_domain,
+    merge,
+    unmasked,
+)
 from tensorc.grad.transpose import Context, Transposed, transpose
 from tensorc.ir.tensor_ir import (
     Access,
@@ -54,13 +59,12 @@ from tensorc.ir.tensor_ir import (
     Reduce,
     Statement,
     TensorDecl,
-    is_zero,
     size_symbol,
     walk,
 )
 from tensorc.ir.tir_utils import conjoin as conj
 from tensorc.ir.tir_utils import conjuncts, free_indices, product_factors, substitute
-from tensorc.ir.types import INDEX, is_float
+from tensorc.ir.types import is_float
 from tensorc.ir.verifier import size_value_of
 
 
@@ -213,7 +217,7 @@ class _Reverse:
             self.top = None
             groups: dict[tuple, Expr] = {}
             if v.prev is not None and v.prev in self.active:
-                if not _covers(st.domain, v.decl.shape):
+                if not covers(st.domain, v.decl.shape):
                     raise UnsupportedError(
                         f"{self.d.name}: cannot differentiate the update of {v.decl.name!r} "
                         "on part of its shape",
@@ -222,21 +226,21 @@ class _Reverse:
                     )
                 if st.mask is not None:
                     keep = select(st.mask, const(0, root.dtype), root)
-                    _add(groups, (v.prev, root.indices, Context(st.domain)), keep)
-            self._backprop(st.rhs, root, ctx, groups)
+                    add_to(groups, (v.prev, root.indices, Context(st.domain)), keep)
+            self.backprop(st.rhs, root, ctx, groups)
             self._emit(groups)
         del outputs
 
-    def _backprop(self, e: Expr, g: Expr, ctx: Context, groups: dict) -> None:
+    def backprop(self, e: Expr, g: Expr, ctx: Context, groups: dict) -> None:
         if not is_float(e.dtype) or not self._is_active(e):
             return
         if isinstance(e, Access):
             indices = tuple(self._index_values(i, ctx) for i in e.indices)
-            _add(groups, (e.tensor, indices, ctx), g)
+            add_to(groups, (e.tensor, indices, ctx), g)
         elif isinstance(e, Call):
             for arg, ga in zip(e.args, rule_for(e)(e, g)):
                 if ga is not None and is_float(arg.dtype):
-                    self._backprop(arg, cast(ga, arg.dtype), ctx, groups)
+                    self.backprop(arg, cast(ga, arg.dtype), ctx, groups)
         elif isinstance(e, Reduce) and size_value_of(e) is None:
             rule = reduce_rules.get(e.op)
             if rule is None:
@@ -296,7 +300,7 @@ class _Reverse:
         name = self.fresh(f"d_{e.op}")
         idx = tuple(r.index for r in inner)
         rhs = self._own_value(g, ctx, inner) or sum_over(tuple(outer), g, conj(rest))
-        self.adjoint.append(Statement(name, idx, inner, _unmasked(rhs, conj(own))))
+        self.adjoint.append(Statement(name, idx, inner, unmasked(rhs, conj(own))))
         self.temps[name] = TensorDecl(name, g.dtype, tuple(r.hi for r in inner), "temp")
         return Access(name, tuple(index(i) for i in idx), g.dtype), Context(inner, own)
 
@@ -341,7 +345,7 @@ class _Reverse:
             t = replace(t, rhs=cast(t.rhs, decl.dtype))
             same = pending.setdefault(target, [])
             for k, other in enumerate(same):
-                merged = _merge(other, t, self.fresh)
+                merged = merge(other, t, self.fresh)
                 if merged is not None:
                     same[k] = merged
                     break
@@ -350,14 +354,16 @@ class _Reverse:
         for target, ts in pending.items():
             dtype = self.temps[target].dtype if target in self.temps else ts[0].rhs.dtype
             shape = self._shape_of(target)
-            if target not in self.written and not _covers(ts[0].domain, shape):
+            if target not in self.written and not covers(ts[0].domain, shape):
                 # the front end tracks which part of a tensor is written: a first write of part
                 # of it would make later reads of the rest errors, so zero it all first
                 idx = tuple(self.fresh("i") for _ in shape)
-                self.adjoint.append(Statement(target, idx, _full(idx, shape), const(0, dtype)))
+                self.adjoint.append(
+                    Statement(target, idx, full_domain(idx, shape), const(0, dtype))
+                )
                 self.written.add(target)
             for t in ts:
-                rhs = _unmasked(t.rhs, t.mask)
+                rhs = unmasked(t.rhs, t.mask)
                 if target in self.written:
                     rhs = add(Access(target, tuple(index(i) for i in t.indices), dtype), rhs)
                 self.written.add(target)
@@ -382,7 +388,7 @@ class _Reverse:
             decl = self.decls[tensor]
             self.temps[name] = replace(decl, name=name, role="temp")
             idx = tuple(self.fresh("i") for _ in decl.shape)
-            dom = _full(idx, decl.shape)
+            dom = full_domain(idx, decl.shape)
             self.adjoint.append(
                 Statement(name, idx, dom, Access(cot, tuple(map(index, idx)), decl.dtype))
             )
@@ -409,7 +415,9 @@ class _Reverse:
             decl = self.decls[x]
             if gname not in self.written:  # x does not reach an output
                 idx = tuple(self.fresh("i") for _ in decl.shape)
-                body.append(Statement(gname, idx, _full(idx, decl.shape), const(0, decl.dtype)))
+                body.append(
+                    Statement(gname, idx, full_domain(idx, decl.shape), const(0, decl.dtype))
+                )
             outs.append(TensorDecl(gname, decl.dtype, decl.shape, "output"))
             grads.append((x, gname))
         dims: dict = {}  # an output's dimension expression -> a size name of the backward
@@ -418,8 +426,8 @@ class _Reverse:
             TensorDecl(c, d.tensor(o).dtype, self._dims(d.tensor(o).shape, dims), "input")
             for o, c in self.cot_inputs.items()
         )
-        body = [self._unique(_clip(st, dims)) for st in body]
-        forward = [_clip(st, dims) for st in forward]
+        body = [self._unique(clip_ranges(st, dims)) for st in body]
+        forward = [clip_ranges(st, dims) for st in forward]
         back = Def(
             name,
             (*d.inputs, *saved, *cots),
@@ -474,120 +482,6 @@ class _Reverse:
     def _temp_order(self, body: list[Statement]) -> list[str]:
         order = dict.fromkeys(st.tensor for st in body if st.tensor in self.temps)
         return list(order)
-
-
-reduce_rules: dict[str, Callable] = {}
-
-
-def _rule(*ops: str):
-    def register(fn):
-        for op in ops:
-            reduce_rules[op] = fn
-        return fn
-
-    return register
-
-
-@_rule("sum")
-def _sum(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
-    _, body, inner = rev.open(e, ctx)
-    if e is rev.stmt[3] and ctx is rev.stmt[1]:  # the statement's own top-level sum
-        rev.top = (body, inner)
-    rev._backprop(body, g, inner, groups)
-
-
-@_rule("logsumexp")
-def _logsumexp(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
-    value = rev.hoist(e, ctx, "lse")
-    g, ctx = rev.reduce_cotangent(e, g, ctx)
-    _, body, inner = rev.open(e, ctx)
-    rev._backprop(body, mul(g, call("exp", sub(body, value))), inner, groups)
-
-
-@_rule("max", "min", "kmin")
-def _selected(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
-    arg = {"max": "argmax", "min": "argmin", "kmin": "argkmin"}[e.op]
-    chosen = rev.hoist(replace(e, op=arg, dtype=INDEX), ctx, arg)
-    g, ctx = rev.reduce_cotangent(e, g, ctx)
-    ranges, body, inner = rev.open(e, ctx)
-    hit = call("eq", flat_index(ranges), chosen)
-    rev._backprop(body, select(hit, g, const(0, g.dtype)), inner, groups)
-
-
-@_rule("prod")
-def _prod(rev: _Reverse, e: Reduce, g: Expr, ctx: Context, groups: dict) -> None:
-    g, ctx = rev.reduce_cotangent(e, g, ctx)
-    ranges, body, inner = rev.open(e, ctx)
-    # the product of the other terms, without dividing by this one (which may be 0)
-    others, obody, _ = rev.open(e, Context(()))
-    same = conj([call("eq", index(o.index), index(r.index)) for o, r in zip(others, ranges)])
-    omask = (
-        None
-        if e.mask is None
-        else substitute(e.mask, {r.index: index(o.index) for r, o in zip(e.ranges, others)})
-    )
-    rest = Reduce("prod", others, select(same, const(1, e.dtype), obody), omask, e.dtype)
-    rev._backprop(body, mul(g, rest), inner, groups)
-
-
-def _clip(st: Statement, dims: dict) -> Statement:
-    """Ranges up to an output dimension expression `e` that the backward reads as the new size
-    `S` run to `min(e, S)`: both equal at call time, and the bounds of every read are provable."""
-    if not dims:
-        return st
-
-    def hi(r: Range) -> Range:
-        for e, s in dims.items():
-            if is_zero(sympy.sympify(r.hi) - e):
-                return replace(r, hi=sympy.Min(e, s))
-        return r
-
-    def expr(e: Expr) -> Expr:
-        if isinstance(e, Reduce):
-            mask = None if e.mask is None else expr(e.mask)
-            return replace(e, ranges=tuple(map(hi, e.ranges)), body=expr(e.body), mask=mask)
-        if isinstance(e, Access):
-            return replace(e, indices=tuple(map(expr, e.indices)))
-        if isinstance(e, Call):
-            return replace(e, args=tuple(map(expr, e.args)))
-        return e
-
-    mask = None if st.mask is None else expr(st.mask)
-    return replace(st, domain=tuple(map(hi, st.domain)), rhs=expr(st.rhs), mask=mask)
-
-
-def _unmasked(rhs: Expr, mask: Expr | None) -> Expr:
-    """`mask ? rhs : 0`: a gradient tensor is written everywhere (a temporary written under a
-    statement mask would be defined only there, LANGUAGE.md section 2)."""
-    return rhs if mask is None else select(mask, rhs, const(0, rhs.dtype))
-
-
-def _merge(a: Transposed, b: Transposed, fresh: Callable[[str], str]) -> Transposed | None:
-    """`a + b` as one statement when `b`, its LHS indices renamed to `a`'s, has `a`'s domain
-    and mask; else None."""
-    if len(a.indices) != len(b.indices):
-        return None
-    # b's reductions may bind a's LHS names (gram: dx(i, d) sums j, dx(j, d) sums i)
-    b = replace(b, rhs=unique_binders(b.rhs, set(a.indices) | set(b.indices), fresh))
-    names = dict(zip(b.indices, a.indices))
-    subst = {old: index(new) for old, new in names.items() if old != new}
-    dom = tuple(replace(r, index=names[r.index]) for r in b.domain)
-    mask = None if b.mask is None else substitute(b.mask, subst)
-    if dom != a.domain or mask != a.mask:
-        return None
-    return replace(a, rhs=add(a.rhs, substitute(b.rhs, subst)))
-
-
-def _add(groups: dict, key: tuple, g: Expr) -> None:
-    groups[key] = add(groups[key], g) if key in groups else g
-
-
-def _full(idx: tuple[str, ...], shape: tuple) -> tuple[Range, ...]:
-    return tuple(Range(i, sympy.Integer(0), sympy.sympify(s)) for i, s in zip(idx, shape))
-
-
-def _covers(domain: tuple[Range, ...], shape: tuple) -> bool:
-    return all(is_zero(r.lo) and is_zero(r.hi - s) for r, s in zip(domain, shape))
 
 
 def _needed_forward(versions: list[_Version], body: list[Statement], given: set[str]) -> set[str]:

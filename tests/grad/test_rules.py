@@ -203,15 +203,15 @@ def test_gradient_def_reparses_to_itself():
 
 
 def test_not_differentiable_reduction_raises():
-    from tensorc.grad import reverse
+    from tensorc.grad import reductions
 
     d = parse_program("def f(float64(N) x) -> (o) { o = sum(i: x(i)) }").defs[0]
-    saved = reverse.reduce_rules.pop("sum")
+    saved = reductions.reduce_rules.pop("sum")
     try:
         with pytest.raises(UnsupportedError, match="cannot differentiate sum"):
             differentiate(d)
     finally:
-        reverse.reduce_rules["sum"] = saved
+        reductions.reduce_rules["sum"] = saved
 
 
 UPDATES = {
