@@ -228,6 +228,7 @@ def _grad(args) -> int:
         g = gradient(d, wrt)
         saved = ", ".join(g.saved)
         cots = ", ".join(f"{c} = d(loss)/d({o})" for o, c in g.cotangents)
+        cots = cots or "none (no float output: every gradient is 0)"
         print(f"# backward of {d.name}: saved forward outputs {saved}; cotangents {cots}")
         for note in g.notes:
             print(f"# {note}")
