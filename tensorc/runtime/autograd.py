@@ -120,18 +120,24 @@ class _Ops:
         ctx.inputs = inputs
         ctx.outs = outs
 
-    def grad_op(self):
-        if "op" not in self.grad_state:
+    def grad_op(self, wrt: tuple[str, ...] | None = None):
+        """(op, wrt): the gradient def for `wrt` (default: every float input) as a custom op,
+        one per set of inputs that need a gradient."""
+        if wrt not in self.grad_state:
             with _LOCK:
-                if "op" not in self.grad_state:
-                    self.grad_state["op"] = _register_grad(self.fn)
-        return self.grad_state["op"]
+                if wrt not in self.grad_state:
+                    self.grad_state[wrt] = _register_grad(self.fn, wrt)
+        return self.grad_state[wrt]
 
     def _backward(self, ctx, *grads):
         import torch
 
-        op, wrt = self.grad_op()
         d = self.fn.def_
+        need = getattr(ctx, "needs_input_grad", None) or (True,) * len(d.inputs)
+        wrt = tuple(t.name for t, n in zip(d.inputs, need) if n and is_float(t.dtype))
+        if not wrt:
+            return tuple(None for _ in d.inputs)
+        op, wrt = self.grad_op(wrt)
         cots = [
             g if g is not None else torch.zeros_like(o)
             for g, o, t in zip(grads, ctx.outs, self.outputs)
@@ -147,13 +153,13 @@ class _Ops:
         return tuple(out)
 
 
-def _register_grad(fn):
-    """The gradient def of `fn` (wrt every float input) as a custom op; (op, wrt names)."""
-
+def _register_grad(fn, wrt: tuple[str, ...] | None):
+    """The gradient def of `fn` (wrt those inputs, default every float input) as a custom op;
+    (op, wrt names)."""
     from tensorc.grad import gradient
     from tensorc.runtime.module import Function
 
-    g = gradient(fn.def_)
+    g = gradient(fn.def_, wrt)
     op = _custom_op(Function(g.backward, fn.backend))
 
     def twice(ctx, *grads):
