@@ -149,3 +149,13 @@ def test_cli_prints_backward_equations_that_reparse(tmp_path, capsys):
     assert parse_program(text).defs[0].name == "ksum_grad"
     assert main(["grad", str(path), "--def", "table", "--wrt", "idx"]) == 1
     assert "'idx' is int32" in capsys.readouterr().err
+
+
+def test_backward_differentiates_only_inputs_that_need_it():
+    from tensorc.runtime import autograd
+
+    mod = tensorc.compile(SRC, backend="interp")
+    x, y, b = _leaf(3, 2), _leaf(2, 2).detach(), _leaf(2, 1).detach()
+    mod.ksum(x, y, b, 1.0).sum().backward()
+    assert x.grad is not None and y.grad is None
+    assert set(autograd.ops_for(mod.ksum).grad_state) == {None, ("x",)}  # None: the check
