@@ -25,6 +25,7 @@ FLASH_BLOCKS = (96, 128)  # cpu default (BM, BN) of flash attention: BM = 16 * M
 SPLIT_CHUNKS = {"cpu": 64, "gpu": 256}
 SPLIT_UNITS = {"cpu": 32, "gpu": 64}  # gpu: unmeasured (no GPU run yet); 64 tiles of 64 rows
 SPLIT_MIN_WORK = 1 << 16
+SPLIT_PARTIAL_BYTES = 16 << 20  # partial buffers of split-j up to this size are cheap (cpu and gpu)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.loop_nest import cse_block
 from tensorc.schedule.nest import Level, close
-from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_UNITS
+from tensorc.schedule.schedule import SPLIT_CHUNKS, SPLIT_MIN_WORK, SPLIT_PARTIAL_BYTES, SPLIT_UNITS
 
 ROW_OPS = ("sum", "prod", "max", "min", "logsumexp")  # no flat index: one partial per row works
 ROWS_MAX = 1 << 20  # at most this many row partials (scratch); longer first ranges use chunks
@@ -94,6 +94,9 @@ def _chain(place: Level) -> list[Level]:
 def _extent(rg: T.Range, sizes: dict[str, int]) -> int | None:
     e = sympy.sympify(rg.hi - rg.lo).subs({size_symbol(k): v for k, v in sizes.items()})
     return max(int(e), 0) if e.is_Integer else None
+
+
+ROW_BLOCKS_MIN = 256  # an innermost vector loop this long is split into row blocks across threads
 
 
 @dataclass(frozen=True)
@@ -162,8 +165,8 @@ class SplitJ:
         sizes = dict(sched.plan_sizes) | dict(sched.specialise)
         extents = [_extent(rg, sizes) for rg in r.ranges]
         units, rows = 1, 1
-        ranges = [rg for rg in (nest.lhs_levels[lv] for lv in chain) if rg is not None]
-        for k, rg in enumerate(ranges):
+        levels = [(lv, nest.lhs_levels[lv]) for lv in chain if nest.lhs_levels[lv] is not None]
+        for k, (lv, rg) in enumerate(levels):
             n = _extent(rg, sizes)
             if n is None:
                 return None
@@ -171,8 +174,10 @@ class SplitJ:
             # the threads share every enclosing level (parallel.collapse_parallel merges small
             # specialised batch loops): one unit per tile or, innermost, per row block
             step = max(dict(sched.tiles).get(rg.index, 0), 1)
-            if sched.target == "cpu" and k == len(ranges) - 1:
+            if sched.target == "cpu" and k == len(levels) - 1:
                 step = max(step, sched.row_block)
+                if lv.loop is not None and lv.loop[3] != "parallel" and n < ROW_BLOCKS_MIN:
+                    continue  # a short vector loop (W6's d) is one unit's work, not row blocks
             units *= -(-n // step)
         if sched.target == "gpu":  # Triton programs cover every parallel level, ~64 rows each
             units = -(-rows // 64)
@@ -183,9 +188,11 @@ class SplitJ:
         if units >= limit or work < SPLIT_MIN_WORK:
             return None
         reason = f"{units} parallel unit(s) < {limit}, {work} terms"
-        # chunks in flight: enough that units x chunks feeds the threads twice over, no more
-        # (each chunk has a partial buffer as big as the rows: 64 x N x E was up to 1 GB)
-        chunks = min(SPLIT_CHUNKS[sched.target], max(2, -(-2 * limit // units)))
+        # chunks: enough that units x chunks feeds the threads twice over, and more while their
+        # partial buffers (as big as the rows each) stay small — short chunks stream better (W6's
+        # column sum: 4 chunks 2.1 ms, 64 chunks 1.2 ms) — but never 64 x N x E (up to 1 GB)
+        cheap = SPLIT_PARTIAL_BYTES // (8 * rows)
+        chunks = min(SPLIT_CHUNKS[sched.target], max(2, -(-2 * limit // units), cheap))
         if not chain and len(r.ranges) > 1 and r.op in ROW_OPS and chunks <= extents[0] <= ROWS_MAX:
             return Plan(0, reason)
         return Plan(min(chunks, extents[0]), reason)

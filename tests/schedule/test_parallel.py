@@ -62,6 +62,9 @@ SPLIT = """
 def row_sums(float(B,H,M) x) -> (t) {
     t(b,h) = sum(j: x(b,h,j))
 }
+def wide_sums(float(B,H,M,E) v) -> (o) {
+    o(b,h,e) = sum(j: v(b,h,j,e))
+}
 def lse_rows(float(B,H,N,D) q, float(B,H,N,D) k) -> (l) {
     l(b,h,i) = logsumexp(j: sum(d: q(b,h,i,d) * k(b,h,j,d)))
 }
@@ -72,12 +75,22 @@ def _parts(prog: L.LoopProgram) -> list[L.Buffer]:
     return [b for b in prog.temps if b.name.startswith("part_")]
 
 
-@pytest.mark.parametrize(("b", "h", "chunks"), [(1, 1, 64), (2, 8, 32), (2, 32, 8)])
-def test_split_j_chunks_sized_by_the_units(b, h, chunks):
+@pytest.mark.parametrize(("b", "h", "chunks"), [(1, 1, 64), (2, 8, 64), (2, 16, 64)])
+def test_split_j_small_partials_take_every_chunk(b, h, chunks):
+    """Few rows: partial buffers are tiny, and short chunks stream better (W6's column sum)."""
     prog = to_loops(parse_program(SPLIT).get("row_sums"), "cpu", {"B": b, "H": h, "M": 1 << 16})
     (part,) = _parts(prog)
-    # units: b x row blocks of 8 h; units x chunks >= 2 x SPLIT_UNITS, never 64 x rows
     assert int(part.shape[0]) == chunks
+
+
+@pytest.mark.parametrize(("e", "split"), [(64, True), (1 << 14, False)])
+def test_split_j_counts_long_vector_rows_as_row_blocks(e, split):
+    """b x h = 16 units: a short innermost vector loop (W6's d = 64) is one unit's work, so the
+    sum over j splits (64 chunks: the partials are small); a long one (e = 16384) is split into
+    row blocks across the threads instead, and no 64 x rows partial buffer is allocated."""
+    sizes = {"B": 2, "H": 8, "M": 4096, "E": e}
+    parts = _parts(to_loops(parse_program(SPLIT).get("wide_sums"), "cpu", sizes))
+    assert [int(p.shape[0]) for p in parts] == ([64] if split else [])
 
 
 def test_split_j_counts_batch_heads_and_row_blocks():
