@@ -17,28 +17,9 @@ from __future__ import annotations
 import dataclasses
 
 from tensorc.errors import Span, warn
-from tensorc.ir.tensor_ir import Access, Call, Expr, Index, Reduce, map_children
+from tensorc.ir.tensor_ir import Access, Expr, Reduce, map_children
+from tensorc.ir.tir_utils import conjoin, conjuncts, substitute
 from tensorc.ir.verifier import index_names
-
-
-def conjoin(a: Expr | None, b: Expr | None) -> Expr | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return Call("and", (a, b), "bool")
-
-
-def substitute(mask: Expr, indices: tuple[str, ...], at: tuple[Expr, ...]) -> Expr:
-    """`mask` over a tensor's LHS `indices`, read at the index expressions `at`."""
-    table = dict(zip(indices, at, strict=True))
-
-    def go(e: Expr) -> Expr:
-        if isinstance(e, Index) and e.name in table:
-            return table[e.name]
-        return map_children(e, go)
-
-    return go(mask)
 
 
 def inherit_masks(
@@ -51,7 +32,7 @@ def inherit_masks(
     def go(e: Expr, scope: tuple[Reduce, ...], pending: list[list[Expr]]) -> Expr:
         if isinstance(e, Access) and e.tensor in masks:
             names, mask = masks[e.tensor]
-            cond = substitute(mask, names, e.indices)
+            cond = substitute(mask, dict(zip(names, e.indices, strict=True)))
             used = index_names(cond)
             for depth in range(len(scope) - 1, -1, -1):
                 if {r.index for r in scope[depth].ranges} & used:
@@ -62,18 +43,13 @@ def inherit_masks(
         if isinstance(e, Reduce):
             mine: list[Expr] = []
             body = go(e.body, (*scope, e), [*pending, mine])
-            mask = e.mask
-            for c in mine:
-                if c not in _conjuncts(mask):
-                    mask = conjoin(mask, c)
+            have = conjuncts(e.mask)
+            mask = conjoin([*have, *(c for c in dict.fromkeys(mine) if c not in have)])
             return dataclasses.replace(e, body=body, mask=mask)
         return map_children(e, lambda c: go(c, scope, pending))
 
     out = go(rhs, (), [])
-    stmt_mask = None
-    for c in outer:
-        if c not in _conjuncts(stmt_mask):
-            stmt_mask = conjoin(stmt_mask, c)
+    stmt_mask = conjoin(list(dict.fromkeys(outer)))
     if outer:
         warn(
             "this statement reads a temporary outside a reduction, and the temporary is defined "
@@ -83,11 +59,3 @@ def inherit_masks(
             "reduction, which then skips the undefined elements",
         )
     return out, stmt_mask
-
-
-def _conjuncts(e: Expr | None) -> list[Expr]:
-    if e is None:
-        return []
-    if isinstance(e, Call) and e.fn == "and":
-        return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
-    return [e]

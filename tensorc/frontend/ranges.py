@@ -331,10 +331,10 @@ def _check_in_bounds(c: Constraint, known: dict, indices: set[str], explicit=fro
     above = _nonnegative(c.size - 1 - hi)
     if below and above:
         return
-    if ranges and all(s.name in explicit for s in ranges):
-        # `input(index(l), w) where l in 0:2`: the user's ranges; an error only when provably out
-        if not (_nonnegative(c.lo - lo - 1) or _nonnegative(hi - c.size)):
-            return
+    # `input(index(l), w) where l in 0:2`: the user's ranges; an error only when provably out
+    user_ranges = ranges and all(s.name in explicit for s in ranges)
+    if user_ranges and not (_nonnegative(c.lo - lo - 1) or _nonnegative(hi - c.size)):
+        return
     over = ", ".join(f"{s} in {_fmt(known[s])}" for s in sorted(ranges, key=str))
     spans = f", which spans {lo}..{hi} for {over}," if ranges else ""
     raise ShapeError(

@@ -16,7 +16,7 @@ from tensorc.errors import NameError_, ShapeError, StatementError, TypeError_
 from tensorc.frontend import syntax as S
 from tensorc.frontend.einstein import place_sums
 from tensorc.frontend.exprs import Env, Lowerer, retype_weak, settle
-from tensorc.frontend.masks import conjoin, inherit_masks
+from tensorc.frontend.masks import inherit_masks
 from tensorc.frontend.names import ASSIGN_OPS, did_you_mean
 from tensorc.frontend.ranges import bound_to_sympy, constraints_of, infer_ranges
 from tensorc.frontend.rewrite import Renamer, all_names, free_names, subst
@@ -32,6 +32,7 @@ from tensorc.ir.tensor_ir import (
     TensorDecl,
     size_symbol,
 )
+from tensorc.ir.tir_utils import conjoin, conjuncts
 from tensorc.ir.types import DTYPES
 from tensorc.ir.verifier import index_names, map_expr
 
@@ -177,7 +178,7 @@ def check_statement(st: S.Stmt, env: Env, outputs: set[str]) -> tuple[Statement,
         body = Reduce(red, tuple(Range(n, *got[n]) for n in implicit), body, None, body.dtype)
     body = _attach_masks(body, mask_exprs, set(lhs), ren.aliases, st)
     body, inherited = inherit_masks(body, env.masks, st.span)
-    stmt_mask = conjoin(_stmt_mask(mask_exprs, set(lhs)), inherited)
+    stmt_mask = conjoin(conjuncts(_stmt_mask(mask_exprs, set(lhs))) + conjuncts(inherited))
 
     if op != "=" and not init:
         comb = ASSIGN_OPS[base][1]
@@ -219,19 +220,6 @@ def _check_lhs(st: S.Stmt, env: Env) -> None:
             )
 
 
-def _conjuncts(e: Expr) -> list[Expr]:
-    if isinstance(e, Call) and e.fn == "and":
-        return _conjuncts(e.args[0]) + _conjuncts(e.args[1])
-    return [e]
-
-
-def _and(parts: list[Expr]) -> Expr | None:
-    out = None
-    for p in parts:
-        out = p if out is None else Call("and", (out, p), "bool")
-    return out
-
-
 def _rename(e: Expr, mapping: dict[str, str]) -> Expr:
     if not mapping:
         return e
@@ -241,7 +229,7 @@ def _rename(e: Expr, mapping: dict[str, str]) -> Expr:
 
 
 def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.Stmt) -> Expr:
-    conj = [c for m in masks for c in _conjuncts(m)]
+    conj = [c for m in masks for c in conjuncts(m)]
     if not conj:
         return body
     placed = [False] * len(conj)
@@ -264,7 +252,7 @@ def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.S
                     attached.append(c2)
                     placed[k] = True
             body2 = go(e.body, inner)
-            mask = _and(([*_conjuncts(e.mask)] if e.mask is not None else []) + attached)
+            mask = conjoin(conjuncts(e.mask) + attached)
             return dataclasses.replace(e, body=body2, mask=mask)
         return _descend_children(e, scope)
 
@@ -287,8 +275,8 @@ def _attach_masks(body: Expr, masks: list[Expr], lhs: set[str], aliases, st: S.S
 
 
 def _stmt_mask(masks: list[Expr], lhs: set[str]) -> Expr | None:
-    conj = [c for m in masks for c in _conjuncts(m)]
-    return _and([c for c in conj if index_names(c) <= lhs])
+    conj = [c for m in masks for c in conjuncts(m)]
+    return conjoin([c for c in conj if index_names(c) <= lhs])
 
 
 def _assign_cast(typed, dtype: str, st: S.Stmt) -> Expr:

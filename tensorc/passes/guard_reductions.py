@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 
 from tensorc.ir.tensor_ir import Call, Def, Expr, Reduce
-from tensorc.ir.tir_utils import map_children
+from tensorc.ir.tir_utils import conjoin, conjuncts, map_children
 from tensorc.ir.verifier import size_value_of
 
 
@@ -31,17 +31,13 @@ def _guard(e: Expr, cond: Expr | None) -> Expr:
         c, a, b = e.args
         not_c = Call("not", (c,), "bool")
         return dataclasses.replace(
-            e, args=(_guard(c, cond), _guard(a, _and(cond, c)), _guard(b, _and(cond, not_c)))
+            e, args=(_guard(c, cond), _guard(a, _with(cond, c)), _guard(b, _with(cond, not_c)))
         )
     if isinstance(e, Reduce) and cond is not None and size_value_of(e) is None:
-        e = dataclasses.replace(e, mask=_and(cond, e.mask))
+        e = dataclasses.replace(e, mask=conjoin([*conjuncts(cond), *conjuncts(e.mask)]))
         return dataclasses.replace(e, body=_guard(e.body, None))
     return map_children(e, lambda x: _guard(x, cond))
 
 
-def _and(a: Expr | None, b: Expr | None) -> Expr | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return Call("and", (a, b), "bool")
+def _with(cond: Expr | None, c: Expr) -> Expr:
+    return conjoin([*conjuncts(cond), c])
