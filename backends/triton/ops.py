@@ -329,6 +329,12 @@ def apply_op(w, e: L.Call, args: list[Val]) -> Val:
             code = w.bind("_t", code)
         codes.append(code)
     result_dt = "bool" if OPS[e.fn].result == "bool" else comp
+    if comp == "bool" and varying and not all(a.varying for a in args):
+        # a uniform bool meeting lanes goes through int8: the interpreter splats a 0-d bool as
+        # int64 data, and a mask built from it is "mask has unsupported dtype" (maxpool grad)
+        first = 1 if e.fn == "select" else 0
+        codes = codes[:first] + [f"tl.cast({c}, tl.int8)" for c in codes[first:]]
+        return cast(Val(f"({rule.format(*codes)} != 0)", "bool", True), e.dtype)
     return cast(Val(rule.format(*codes), result_dt, varying), e.dtype)
 
 

@@ -114,6 +114,13 @@ class KernelWriter:
     def lanes(self, code: str) -> str:
         return f"tl.broadcast_to({code}, [BLOCK])"
 
+    def lanes_of(self, v: Val) -> str:
+        """`v` across the lanes; a uniform bool goes through int8, since the interpreter splats a
+        0-d bool as int64 data and a mask of that is "mask has unsupported dtype"."""
+        if v.dtype == "bool" and not v.varying:
+            return f"({self.lanes(f'tl.cast({v.code}, tl.int8)')} != 0)"
+        return self.lanes(v.code)
+
     # -- expressions
     def expr(self, e: L.LExpr) -> Val:
         if isinstance(e, L.Const):
@@ -236,7 +243,7 @@ class KernelWriter:
                 f"tl.cast({init.code}, {store_dt})"
             )
         else:
-            self.emit(f"{py} = {self.lanes(init.code)}")
+            self.emit(f"{py} = {self.lanes_of(init)}")
         self.locals[s.name] = loc
 
     def stmt_Assign(self, s: L.Assign) -> None:
@@ -246,9 +253,10 @@ class KernelWriter:
         v = cast(self.expr(s.value), loc.dtype)
         if not loc.dims:
             if self.mask:
-                self.emit(f"{loc.py} = tl.where({self.mask}, {v.code}, {loc.py})")
+                val = self.lanes_of(v) if v.dtype == "bool" and not v.varying else v.code
+                self.emit(f"{loc.py} = tl.where({self.mask}, {val}, {loc.py})")
             else:
-                self.emit(f"{loc.py} = {self.lanes(v.code)}")
+                self.emit(f"{loc.py} = {self.lanes_of(v)}")
             return
         sel = self.column_select(loc, s.index)
         if self.mask:
@@ -275,7 +283,7 @@ class KernelWriter:
         c = cast(self.expr(s.cond), "bool")
         outer = self.mask
         base = self.full_mask()
-        cond = self.bind("_c", self.lanes(c.code))
+        cond = self.bind("_c", self.lanes_of(c))  # W4's causal `j <= i` over loop variables
         for body, m in ((s.then, cond), (s.orelse, f"~{cond}")):
             if not body:
                 continue

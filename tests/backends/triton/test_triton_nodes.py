@@ -230,6 +230,36 @@ def test_if_else_masked_stores_and_locals(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_masks_from_loop_variables(n):
+    """Uniform conditions over serial loop variables (`j <= 2`, the causal mask of W4's gradient)
+    meet per-lane ones (`x(i) > 0`, maxpool's gradient): under the interpreter a splatted 0-d bool
+    was int64 and the load under that mask raised 'mask has unsupported dtype'."""
+    P = Prog(buf("x", "float32", ["N"], "input"), buf("y", "float32", ["N"], "output"))
+    i, j = V("i"), V("j")
+    x = P.ld("x", i)
+    uniform, mixed = call("le", j, C(2)), call("and", call("ge", j, C(1)), call("gt", x, C(0.0)))
+    seen = call("or", rd("seen", "bool"), uniform)  # True once j in 1:3 meets x(i) > 0
+    body = ploop(
+        "i",
+        0,
+        V("N"),
+        local("acc", "float32", C(0.0)),
+        local("seen", "bool", call("lt", C(1), C(0))),
+        loop(
+            "j",
+            0,
+            4,
+            L.If(uniform, (assign("acc", add(rd("acc", "float32"), x)),)),
+            L.If(mixed, (assign("acc", add(rd("acc", "float32"), x)), assign("seen", seen))),
+        ),
+        L.If(rd("seen", "bool"), (P.st("y", i, rd("acc", "float32")),), (P.st("y", i, x),)),
+    )
+    xv = RNG.uniform(-3, 3, n).astype(np.float32)
+    out = run(P.program(body), {"x": xv}, {"N": n})["y"]
+    np.testing.assert_allclose(out, np.where(xv > 0, 6 * xv, xv), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_single_program_full_reduction_and_serial_loops(n):
     """No parallel loop: one program; a serial loop with step 2 and a scalar output."""
     P = Prog(
