@@ -29,6 +29,7 @@ import sympy
 
 from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
+from tensorc.ir.loop_printer import format_expr
 
 from .ops import render_call
 from .values import (
@@ -83,6 +84,7 @@ class KernelWriter:
         self.lane_mask: str | None = None  # lanes past the parallel domain (grid mode)
         self.loaded = _loaded_buffers(kernel.body, set())
         self.has_gemm = _contains(kernel.body, (L.Gemm, L.Copy))  # both are tiled by BM x BN
+        self.cx: dict[str, str] = {}  # kernel constexprs computed on the host: name -> code
 
     # -- emission helpers
     def emit(self, line: str) -> None:
@@ -95,6 +97,15 @@ class KernelWriter:
     def bind(self, hint: str, code: str) -> str:
         name = self.fresh(hint)
         self.emit(f"{name} = {code}")
+        return name
+
+    def constexpr(self, prefix: str, code: str) -> str:
+        """A kernel constexpr computed on the host by `code` (one per distinct code)."""
+        for k, v in self.cx.items():
+            if v == code:
+                return k
+        name = f"{prefix}{len(self.cx)}"
+        self.cx[name] = code
         return name
 
     def size_code(self, name: str) -> str:
@@ -218,24 +229,35 @@ class KernelWriter:
         self.env[s.name] = Val(self.bind("v_" + _ident(s.name), v.code), v.dtype, v.varying)
 
     def stmt_Local(self, s: L.Local) -> None:
-        dims = []
+        dims, host = [], []  # each extent on the device and on the host
         for d in s.shape:
             if isinstance(d, L.Const):
-                dims.append(int(d.value))
+                dims.append(str(int(d.value)))
             elif isinstance(d, L.Var) and d.name in self.static:
-                dims.append(int(self.static[d.name]))
+                dims.append(str(int(self.static[d.name])))
             else:
-                raise UnsupportedError(
-                    f"triton backend: local array {s.name!r} needs a constant shape, got {d}"
-                )
+                h = host_expr(d, self.all_sizes)
+                if h is None:
+                    raise UnsupportedError(
+                        f"triton backend: local array {s.name!r} has extent {format_expr(d)}, "
+                        "which is not computable from the sizes on the host"
+                    )
+                dims.append(cast(self.expr(d), "int64").code)
+                host.append(f"max(1, {h})")
         init = cast(self.expr(s.init), s.dtype)
         py = self.fresh("l_" + _ident(s.name))
         loc = _Local(py, s.dtype, tuple(dims))
         if dims:
             size = 1
             for d in dims:
-                size *= d
-            loc.width = _next_pow2(size)
+                size *= int(d) if d.isdigit() else 1  # the static extents; `host` has the rest
+            # a size beyond the specialised ones: the width is a constexpr set at launch, so the
+            # kernel is compiled once per power of two (W4/W5 at B > 16 hold acc[E] this way)
+            loc.width = (
+                self.constexpr("W", f"triton.next_power_of_2({' * '.join([str(size), *host])})")
+                if host
+                else str(_next_pow2(size))
+            )
             self.widths.add(loc.width)
             store_dt = _tl("int8" if s.dtype == "bool" else s.dtype)
             self.emit(
@@ -365,7 +387,7 @@ class KernelWriter:
         return lets, nest, inner
 
     def render(self) -> RenderedKernel:
-        self.widths: set[int] = set()
+        self.widths: set[str] = set()
         lets, nest, inner = self.grid_nest()
         self.block = 1 if (self.has_gemm or not nest) else int(self.config["BLOCK"])
         body = self.kernel.body
@@ -425,7 +447,7 @@ class KernelWriter:
         self.stmts(inner)
         body = self.lines[head_at:]
         self.lines = self.lines[:head_at]
-        cx = {"BLOCK": self.block}
+        cx = {"BLOCK": self.block, **self.cx}
         if self.has_gemm:
             cx.update({k: int(self.config[k]) for k in ("BM", "BN", "BK")})
         warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
@@ -450,7 +472,7 @@ class KernelWriter:
         for kind, name in params:
             if kind == "scalar":
                 pre.append("    " + scalar_param(name, self.buffers[name].dtype))
-        for w in sorted(self.widths):
+        for w in sorted(self.widths, key=lambda w: (not w.isdigit(), int(w) if w.isdigit() else w)):
             pre.append(f"    _col{w} = tl.arange(0, {w})")
         sig = [{"size": "v_", "scalar": "s_"}.get(k, "p_") + _ident(n) for k, n in params]
         sig += [f"{k}: tl.constexpr" for k in cx]
@@ -472,9 +494,14 @@ def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: di
     sizes = set(prog.sizes) | {n for n, _ in prog.static_sizes} | set(kernel.sizes)
     fast = config.get("fast_paths", True) and not _contains(kernel.body, L.Gemm)
     if fast and row_nest(prog, kernel, sizes) is not None:
-        # first where j streams (the fast path); else only where the generic path cannot
-        streams = any(isinstance(s, L.Loop) and s.kind == "reduce" for s in _walk(kernel.body))
-        kinds.insert(0 if streams else 1, TileWriter)
+        # first where j streams (the fast path) or an accumulator array has a size beyond the
+        # specialised ones (row tiles hold it as [BLOCK_I, BE]; the generic path would select
+        # its columns one by one); else only where the generic path cannot
+        body = list(_walk(kernel.body))
+        streams = any(isinstance(s, L.Loop) and s.kind == "reduce" for s in body)
+        static = {n for n, _ in prog.static_sizes}
+        wide = any(isinstance(s, L.Local) and not _static_shape(s.shape, static) for s in body)
+        kinds.insert(0 if streams or wide else 1, TileWriter)
     errors = {}
     for kind in kinds:
         w = kind(prog, kernel, index, config)
@@ -484,6 +511,10 @@ def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: di
         except UnsupportedError as err:
             errors[kind] = err
     raise errors[KernelWriter]  # the generic path's reason is the one users can act on
+
+
+def _static_shape(shape: tuple[L.LExpr, ...], static: set[str]) -> bool:
+    return all(isinstance(d, L.Const) or (isinstance(d, L.Var) and d.name in static) for d in shape)
 
 
 def _walk(body):

@@ -126,7 +126,6 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
         self.columns = False  # the current j loop indexes outputs (a parallel j)
         self.wrote_columns = False
         self.streamed = False  # a j loop was rendered as tiles
-        self.cx: dict = {}
         self.resident: dict = {}  # id(d loop) -> (i-side tile, width, constexpr flag or None)
 
     # -- small helpers
@@ -385,7 +384,7 @@ class TileWriter(UpdateRules, DotRules, KernelWriter):
 
     # -- whole kernel
     def render(self) -> RenderedKernel:
-        self.widths: set[int] = set()
+        self.widths: set[str] = set()
         lets, batch, i, start, stop, body = row_nest(self.prog, self.kernel, self.all_sizes)
         self.block = 0
         head_at = len(self.lines)

@@ -136,15 +136,6 @@ class DotRules:
                 self.depth -= 1
             self.resident[id(s)] = (x, w, flag, xn)
 
-    def constexpr(self, prefix: str, code: str) -> str:
-        """A kernel constexpr computed on the host by `code` (one per distinct code)."""
-        for k, v in self.cx.items():
-            if v == code:
-                return k
-        name = f"{prefix}{len(self.cx)}"
-        self.cx[name] = code
-        return name
-
     def side_load(self, s: L.Loop, ld: L.Load, shape: str, side: str, hi: str) -> str:
         """Tile of `ld` with the d loop variable set to `shape` (an arange row or column)."""
         saved = dict(self.env)

@@ -70,8 +70,8 @@ class Val:
 class _Local:
     py: str
     dtype: str
-    dims: tuple[int, ...]  # () for a scalar local
-    width: int = 1  # power-of-two column count for arrays
+    dims: tuple[str, ...]  # extents as code (literals, or sizes); () for a scalar local
+    width: str = "1"  # power-of-two column count for arrays: a literal or a constexpr's name
 
 
 def _tl(dtype: str) -> str:

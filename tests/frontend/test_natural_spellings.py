@@ -12,7 +12,6 @@ explicit spellings. Known bugs are xfail(strict=True) with a minimal program.
 from __future__ import annotations
 
 import itertools
-import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -674,18 +673,8 @@ def test_implicit_index_inside_a_comparison_asks(rhs):
         tensorc.compile(f"def f(float(N,M) x) -> (c) {{ c(i) = {rhs} }}", backend="interp")
 
 
-TRITON_LOCAL_SHAPE = (
-    "triton: a hoisted accumulator over an LHS index larger than the specialised sizes (> 16) is "
-    "UnsupportedError 'local array needs a constant shape' (the default backend falls back to "
-    "the interpreter with a warning)"
-)
-
-
-# Seen under TRITON_INTERPRET=1 (target "interpreter"); on a GPU the tests run unmarked.
-ON_TRITON_INTERPRETER = os.environ.get("TRITON_INTERPRET") == "1"
-
-
-@pytest.mark.xfail(ON_TRITON_INTERPRETER, strict=True, reason=TRITON_LOCAL_SHAPE)
+# A hoisted accumulator over an LHS index beyond the specialised sizes (> 16): its width is a
+# constexpr set at launch (it was "local array needs a constant shape").
 def test_key_padding_attention_head_dim_17_on_triton():
     s = next(s for s in ATTENTION if s.id == "attn-key-padding-lengths")
     q, k, v = _bqkv(np.random.default_rng(4), n=5, d=4, e=17)
@@ -695,7 +684,6 @@ def test_key_padding_attention_head_dim_17_on_triton():
     check(run(s.src, "triton", q, k, v, lens), (want,), ("float32",), "key padding E=17")
 
 
-@pytest.mark.xfail(ON_TRITON_INTERPRETER, strict=True, reason=TRITON_LOCAL_SHAPE)
 def test_centered_gram_n_17_on_triton():
     s = next(s for s in GRAM_FAMILY if s.id == "centered-gram")
     x = f32(np.random.default_rng(4), 17, 3)
@@ -792,7 +780,6 @@ def test_index_valued_temporary_is_a_strong_int32_tensor():
     check(run(inline, "interp", q, k, v, np.float32(0.3)), (want,), ("float32",), "inline dist")
 
 
-@pytest.mark.xfail(ON_TRITON_INTERPRETER, strict=True, reason=TRITON_LOCAL_SHAPE)
 @pytest.mark.parametrize("spelling", ["w4-reader-mask", "w4-temp-mask"])
 def test_causal_attention_batch_17_head_dim_17_on_triton(spelling):
     """W4 with batch B = 17 and head dim E = 17 (both beyond the specialised sizes)."""
