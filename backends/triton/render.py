@@ -23,7 +23,7 @@ kernels, and the host `launch`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy
 
@@ -32,6 +32,7 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir.loop_printer import format_expr
 
 from .ops import render_call
+from .strips import merge_strips
 from .values import (
     Val,
     _const_code,
@@ -490,6 +491,7 @@ def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: di
     """The tile / flash template where the kernel matches it (tile.py), else the generic path."""
     from .tile import TileWriter, row_nest
 
+    kernel = replace(kernel, body=merge_strips(kernel.body))  # W4 at B > 16 tiles its batch
     kinds = [KernelWriter]
     sizes = set(prog.sizes) | {n for n, _ in prog.static_sizes} | set(kernel.sizes)
     fast = config.get("fast_paths", True) and not _contains(kernel.body, L.Gemm)

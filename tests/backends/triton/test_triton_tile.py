@@ -154,6 +154,22 @@ def test_flash_attention(name, n, dtype):
     assert "tl.dot(" in text
 
 
+@pytest.mark.parametrize("name", ["causal", "window"])
+def test_flash_attention_with_the_batch_strip_mined(name):
+    """B = 17 (beyond the specialised sizes): the gpu schedule tiles b by 64 (b_t, then b in
+    [b_t, min(b_t + 64, B))); the pair is merged back, so the flash path still takes it (it was
+    the generic path with the whole batch in one lane)."""
+    from tensorc.ir.loop_printer import format_program
+
+    src = ATTN.replace("float16(", "float(")
+    q, k, v = (RNG.standard_normal((17, 1, 6, s)).astype(np.float32) for s in (4, 4, 3))
+    args = [q, k, v, 0.5] + ([2] if name == "window" else [])
+    fn = getattr(tensorc.compile(src, backend="interp"), name)
+    sizes = fn._bind_sizes(fn._check_args(tuple(args)), tuple(args))
+    assert "[b_t, min(" in format_program(_loops(fn, sizes))  # the case this test is about
+    _check(src, name, args, FLASH, 1e-5)
+
+
 @pytest.mark.parametrize("d", [20, 300])
 def test_flash_symbolic_d_resident_or_chunked(d):
     """d = 20: the Q tile is loaded once before the j loop; d = 300 > RESIDENT_MAX_D: chunks."""
