@@ -1,9 +1,11 @@
 """`Gemm` statements -> calls of an internal packed, register-blocked GEMM emitted as IR.
 
 float32 compute (fp16/bf16/fp32 storage): BLIS-style loops jc (NC) -> pc (KC, pack B into
-KC x 16 panels) -> ic (MC, pack A into 6 x KC panels) -> jr -> ir -> a 6x16 micro-kernel keeping
-12 `<8 x float>` accumulators in registers (one `llvm.fma.v8f32` per row and half-panel per k).
-float64 compute uses the same code with a 6x8 block of `<4 x double>`. Integer/bool compute runs a
+KC x NR panels) -> ic (MC, pack A into MR x KC panels) -> jr -> ir -> an MR x NR micro-kernel
+keeping MR x 2 vector accumulators in registers (one fma per row and half-panel per k). The shape
+follows the host (`blocking`): 6x16 of `<8 x float>` (12 of 16 ymm registers) on AVX2, 8x32 of
+`<16 x float>` (16 of 32 zmm registers) on AVX-512 hosts. float64 compute uses the same code with a
+6x8 block of `<4 x double>`. Integer/bool compute runs a
 plain triple loop. Packing zero-pads edges, so the micro-kernel never branches; the write-back
 applies alpha, converts to C's dtype and adds the old value unless this is the first k block of a
 non-accumulating Gemm. A Gemm at most DOT_N columns wide whose A is read along k (a matrix times
@@ -25,6 +27,7 @@ from llvmlite import ir
 
 from tensorc.ir import loop_ir as L
 
+from . import build
 from .codec import mem_type, reg_type
 from .mathlib import I1, I64
 
@@ -39,9 +42,13 @@ def _c(v: int) -> ir.Constant:
     return ir.Constant(I64, v)
 
 
-def _blocking(compute: str) -> tuple[int, int]:
-    """(MR, vector width); NR is two vectors."""
-    return (6, 8) if compute == "float32" else (6, 4)
+def blocking(compute: str) -> tuple[int, int]:
+    """(MR, vector width) of the micro-kernel; NR is two vectors. Every cache key holds the host's
+    features (build.cache_key), so a kernel or routine built for one shape is never loaded on a
+    host that picks the other."""
+    if compute != "float32":
+        return 6, 4
+    return (8, 16) if "+avx512f" in build.host()[1].split(",") else (6, 8)
 
 
 def emit_gemm(r, s: L.Gemm, split: bool) -> None:
@@ -61,8 +68,8 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
     batch, m, n, k = (i64(x) for x in (s.batch, s.m, s.n, s.k))
     if split:  # this thread's rows, cut at multiples of MR so blocks match any thread count
         ps, pe, parts = r.part
-        mr = _c(_blocking(compute)[0])
-        blocks = b.sdiv(b.add(m, _c(_blocking(compute)[0] - 1)), mr)
+        mr = _c(blocking(compute)[0])
+        blocks = b.sdiv(b.add(m, _c(blocking(compute)[0] - 1)), mr)
         lo = b.mul(b.sdiv(b.mul(blocks, ps), parts), mr)
         hi = b.mul(b.sdiv(b.mul(blocks, pe), parts), mr)
         hi = b.select(b.icmp_signed("<", hi, m), hi, m)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .codec import Codec, mem_type, reg_type
-from .gemm import DOT_N, IN_PLACE_B_ROWS, KC, MC, NC, ROUTINE_PREFIX, _blocking, _c, _declare
+from .gemm import DOT_N, IN_PLACE_B_ROWS, KC, MC, NC, ROUTINE_PREFIX, _c, _declare, blocking
 from .mathlib import I1, I64, declare, type_suffix
 
 
@@ -86,7 +86,7 @@ def _packed_body(w: Codec, fn, dts, compute):
     (C, csb, csr, csc), (A, asb, asr, asc), (B, bsb, bsr, bsc) = (_operand(fn, i) for i in range(3))
     batch, m, n, k, alpha, accumulate = fn.args[12:]
     ct = reg_type(compute)
-    mr, vw = _blocking(compute)
+    mr, vw = blocking(compute)
     nr = 2 * vw
     zero = ir.Constant(ct, 0.0)
     ap = w.entry_b.alloca(ct, size=_c(MC * KC), name="apack")
@@ -238,7 +238,7 @@ def _dot_products(w: Codec, fn, dts, compute: str) -> None:
     (C, csb, csr, csc), (A, asb, asr, _), (B, bsb, bsr, bsc) = (_operand(fn, i) for i in range(3))
     batch, m, n, k, alpha, accumulate = fn.args[12:]
     ct = reg_type(compute)
-    vw = _blocking(compute)[1]
+    vw = blocking(compute)[1]
     vt = ir.VectorType(ct, vw)
     align = 4 if compute == "float32" else 8
     bt = w.entry_b.alloca(ct, size=_c(DOT_N * KC), name="btpack")
@@ -419,7 +419,7 @@ def _micro_kernel(module: ir.Module, compute: str, direct: bool = False) -> ir.F
     if fn is not None:
         return fn
     ct = reg_type(compute)
-    mr, vw = _blocking(compute)
+    mr, vw = blocking(compute)
     nr = 2 * vw
     vt = ir.VectorType(ct, vw)
     ptr = ir.PointerType()

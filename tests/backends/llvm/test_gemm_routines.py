@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from tensorc.backends.llvm import build
 from tensorc.backends.llvm.backend import BACKEND
-from tensorc.backends.llvm.gemm import routine_name
+from tensorc.backends.llvm.gemm import blocking, routine_name
 from tensorc.backends.llvm.gemm_routines import routine_ir
 from workloads import gemm_program
 
@@ -89,7 +89,75 @@ def test_fresh_process_loads_kernel_and_routine_without_compiling(tmp_path):
 @pytest.mark.parametrize("light", [False, True])
 def test_light_pipeline_keeps_hand_vectorised_code(light):
     mod = build.optimize(routine_ir(F32), light=light)
-    assert "llvm.fma.v8f32" in str(mod)
+    assert f"llvm.fma.v{blocking('float32')[1]}f32" in str(mod)
+
+
+def _host_with(avx512: bool) -> tuple[str, str]:
+    cpu, features = build.host()
+    flags = [f for f in features.split(",") if f and "avx512" not in f]
+    return cpu, ",".join([*flags, "+avx512f" if avx512 else "-avx512f"])
+
+
+@pytest.mark.parametrize("avx512,shape", [(True, (8, 16)), (False, (6, 8))])
+def test_micro_kernel_shape_follows_the_host(monkeypatch, avx512, shape):
+    """8x32 of <16 x float> with 32 zmm registers, 6x16 of <8 x float> otherwise; the features
+    are in every cache key, so an object built for one shape is never loaded for the other."""
+    fake = _host_with(avx512)
+    real_key = build.cache_key("gemm")
+    monkeypatch.setattr(build, "host", lambda: fake)
+    assert blocking("float32") == shape and blocking("float64") == (6, 4)
+    assert f"llvm.fma.v{shape[1]}f32" in routine_ir(F32)
+    assert "llvm.fma.v4f64" in routine_ir(routine_name(["float64"] * 3, "float64"))
+    assert build.cache_key("gemm") != real_key
+
+
+_SHAPE_SCRIPT = """
+import sys
+sys.path[:0] = [{here!r}]
+import numpy as np
+from workloads import gemm_program
+from tensorc.backends.llvm import gemm, gemm_routines
+from tensorc.backends.llvm.backend import BACKEND
+shape = ({mr}, {vw})
+pick = lambda compute: shape if compute == "float32" else (6, 4)
+gemm.blocking = gemm_routines.blocking = pick
+assert "llvm.fma.v{vw}f32" in gemm_routines.routine_ir("tc.gemm.float32.float32.float32.float32")
+rng = np.random.default_rng(0)
+cases = [(1, 1, 1, 1), (7, 33, 5, 2), (97, 50, 300, 1), (200, 70, 257, 2), (9, 3, 40, 2),
+         (25, 64, 31, 1), (130, 96, 17, 3)]
+for m, n, k, batch in cases:
+    a = rng.standard_normal((batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, k, n)).astype(np.float32)
+    want = 1 + 0.5 * np.matmul(a.astype(np.float64), b.astype(np.float64))
+    got = []
+    for threads in (1, 3):
+        c = np.ones((batch, m, n), np.float32)
+        prog = gemm_program(m, n, k, batch=batch, accumulate=True, alpha=0.5)
+        BACKEND.compile(prog, {{"threads": threads}})({{"A": a, "B": b, "C": c}}, {{}})
+        np.testing.assert_allclose(c, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+        got.append(c.tobytes())
+    assert got[0] == got[1], (m, n, k)
+    c = np.full((batch, n, m), np.nan, np.float32)  # C transposed: the write-back's edge path
+    at = np.ascontiguousarray(a.transpose(0, 2, 1))
+    BACKEND.compile(gemm_program(n, m, k, batch=batch, trans_a=False, trans_b=True))(
+        {{"A": b.transpose(0, 2, 1).copy(), "B": a.copy(), "C": c}}, {{}})
+    np.testing.assert_allclose(c, np.matmul(b.transpose(0, 2, 1), at), rtol=1e-4,
+                               atol=1e-4 * np.sqrt(k))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("mr,vw", [(6, 8), (8, 16)])
+def test_both_micro_kernel_shapes_against_numpy(tmp_path, mr, vw):
+    """Either host's shape, forced on this one (in a fresh process and cache, as the routine is
+    linked once per process): edges in m, n and k, k past a KC block, few rows (B in place),
+    narrow n (dot products), batches, accumulate with alpha, and the same bits for 1 or 3
+    threads (rows are cut at multiples of MR)."""
+    script = _SHAPE_SCRIPT.format(here=str(HERE), mr=mr, vw=vw)
+    env = dict(os.environ, TENSORC_CACHE_DIR=str(tmp_path))
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                         check=False, cwd=str(HERE.parents[2]), timeout=300)
+    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
 
 
 # --- narrow Gemms (n <= DOT_N, A contiguous along k): dot products instead of 16-wide panels ----
@@ -137,7 +205,7 @@ def test_narrow_gemm_same_bits_for_any_thread_count():
 
 @pytest.mark.parametrize("m", [1, 6, 7, 24, 25])
 def test_few_rows_read_b_in_place(m):
-    """m <= IN_PLACE_B_ROWS: full 16-column panels of B are read where they are, the edge panel
+    """m <= IN_PLACE_B_ROWS: full NR-column panels of B are read where they are, the edge panel
     (n = 50) is packed; two k blocks, two batches, accumulating."""
     rng = np.random.default_rng(m)
     batch, n, k = 2, 50, 300
