@@ -50,6 +50,8 @@ from .values import (
     scalar_param,
 )
 
+LANE_COLUMNS = 2**14  # most elements of one [BLOCK, width] local array (width set at launch)
+
 # --- kernels -------------------------------------------------------------------------------------
 
 
@@ -245,6 +247,11 @@ class KernelWriter:
                     )
                 dims.append(cast(self.expr(d), "int64").code)
                 host.append(f"max(1, {h})")
+        if len(host) > 1:  # acc[M][E] (the attention gradient): M * E columns per lane
+            raise UnsupportedError(
+                f"triton backend: local array {s.name!r} spans {len(host)} sizes beyond the "
+                "specialised ones; the generic path holds at most one per lane"
+            )
         init = cast(self.expr(s.init), s.dtype)
         py = self.fresh("l_" + _ident(s.name))
         loc = _Local(py, s.dtype, tuple(dims))
@@ -449,6 +456,16 @@ class KernelWriter:
         body = self.lines[head_at:]
         self.lines = self.lines[:head_at]
         cx = {"BLOCK": self.block, **self.cx}
+        wide = sorted(self.cx[w] for w in self.widths if w in self.cx)
+        if nest and wide:
+            # lanes x columns of a local array stay within LANE_COLUMNS elements (Triton allows
+            # 2**20 per tensor; registers run out long before): BLOCK shrinks as widths grow
+            most = f"max(1, {', '.join(wide)})"
+            grid[-1:] = [
+                f"_blk = max(1, min({self.block}, {LANE_COLUMNS} // {most}))",
+                "_grid = (triton.cdiv(_n, _blk),)",
+            ]
+            cx["BLOCK"] = "_blk"
         if self.has_gemm:
             cx.update({k: int(self.config[k]) for k in ("BM", "BN", "BK")})
         warps = int(self.config["num_warps"]) if (self.block > 1 or self.has_gemm) else 1
