@@ -5,7 +5,7 @@ KC x NR panels) -> ic (MC, pack A into MR x KC panels) -> jr -> ir -> an MR x NR
 keeping MR x 2 vector accumulators in registers (one fma per row and half-panel per k). The shape
 follows the host (`blocking`): 6x16 of `<8 x float>` (12 of 16 ymm registers) on AVX2, 8x32 of
 `<16 x float>` (16 of 32 zmm registers) on AVX-512 hosts. float64 compute uses the same code with a
-6x8 block of `<4 x double>`. Integer/bool compute runs a
+6x8 block of `<4 x double>` (AVX2) or 8x16 of `<8 x double>` (AVX-512). Integer/bool compute runs a
 plain triple loop. Packing zero-pads edges, so the micro-kernel never branches; the write-back
 applies alpha, converts to C's dtype and adds the old value unless this is the first k block of a
 non-accumulating Gemm. A Gemm at most DOT_N columns wide whose A is read along k (a matrix times
@@ -46,9 +46,10 @@ def blocking(compute: str) -> tuple[int, int]:
     """(MR, vector width) of the micro-kernel; NR is two vectors. Every cache key holds the host's
     features (build.cache_key), so a kernel or routine built for one shape is never loaded on a
     host that picks the other."""
-    if compute != "float32":
-        return 6, 4
-    return (8, 16) if "+avx512f" in build.host()[1].split(",") else (6, 8)
+    lanes = 16 if compute == "float32" else 8  # float32 or float64 lanes in 512 bits
+    if "+avx512f" in build.host()[1].split(","):
+        return 8, lanes
+    return 6, lanes // 2
 
 
 def emit_gemm(r, s: L.Gemm, split: bool) -> None:

@@ -105,9 +105,9 @@ def test_micro_kernel_shape_follows_the_host(monkeypatch, avx512, shape):
     fake = _host_with(avx512)
     real_key = build.cache_key("gemm")
     monkeypatch.setattr(build, "host", lambda: fake)
-    assert blocking("float32") == shape and blocking("float64") == (6, 4)
+    assert blocking("float32") == shape and blocking("float64") == (shape[0], shape[1] // 2)
     assert f"llvm.fma.v{shape[1]}f32" in routine_ir(F32)
-    assert "llvm.fma.v4f64" in routine_ir(routine_name(["float64"] * 3, "float64"))
+    assert f"llvm.fma.v{shape[1] // 2}f64" in routine_ir(routine_name(["float64"] * 3, "float64"))
     assert build.cache_key("gemm") != real_key
 
 
@@ -119,7 +119,7 @@ from workloads import gemm_program
 from tensorc.backends.llvm import gemm, gemm_routines
 from tensorc.backends.llvm.backend import BACKEND
 shape = ({mr}, {vw})
-pick = lambda compute: shape if compute == "float32" else (6, 4)
+pick = lambda compute: shape if compute == "float32" else ({mr}, {vw} // 2)
 gemm.blocking = gemm_routines.blocking = pick
 assert "llvm.fma.v{vw}f32" in gemm_routines.routine_ir("tc.gemm.float32.float32.float32.float32")
 rng = np.random.default_rng(0)
@@ -143,16 +143,22 @@ for m, n, k, batch in cases:
         {{"A": b.transpose(0, 2, 1).copy(), "B": a.copy(), "C": c}}, {{}})
     np.testing.assert_allclose(c, np.matmul(b.transpose(0, 2, 1), at), rtol=1e-4,
                                atol=1e-4 * np.sqrt(k))
+for m, n, k in ((1, 1, 1), (29, 37, 300), (130, 70, 9)):
+    a, b = rng.standard_normal((1, m, k)), rng.standard_normal((1, k, n))
+    c = np.ones((1, m, n))
+    prog = gemm_program(m, n, k, dtype="float64", accumulate=True, alpha=0.5)
+    BACKEND.compile(prog, {{"threads": 2}})({{"A": a, "B": b, "C": c}}, {{}})
+    np.testing.assert_allclose(c, 1 + 0.5 * a @ b, rtol=1e-12, atol=1e-12 * np.sqrt(k))
 print("ok")
 """
 
 
 @pytest.mark.parametrize("mr,vw", [(6, 8), (8, 16)])
 def test_both_micro_kernel_shapes_against_numpy(tmp_path, mr, vw):
-    """Either host's shape, forced on this one (in a fresh process and cache, as the routine is
-    linked once per process): edges in m, n and k, k past a KC block, few rows (B in place),
-    narrow n (dot products), batches, accumulate with alpha, and the same bits for 1 or 3
-    threads (rows are cut at multiples of MR)."""
+    """Either host's shapes, forced on this one (in a fresh process and cache, as a routine is
+    linked once per process), float32 and float64: edges in m, n and k, k past a KC block, few
+    rows (B in place), narrow n (dot products), batches, accumulate with alpha, and the same
+    bits for 1 or 3 threads (rows are cut at multiples of MR)."""
     script = _SHAPE_SCRIPT.format(here=str(HERE), mr=mr, vw=vw)
     env = dict(os.environ, TENSORC_CACHE_DIR=str(tmp_path))
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
