@@ -199,6 +199,14 @@ def _sym_code(e: sympy.Expr, size: callable) -> str:
         return "(" + op.join(_sym_code(a, size) for a in e.args) + ")"
     if e.is_Pow and e.exp.is_Integer and int(e.exp) > 0:
         return "(" + " * ".join([_sym_code(e.base, size)] * int(e.exp)) + ")"
+    if isinstance(e, sympy.floor | sympy.ceiling):
+        # strided windows: floor(H/2 - 3/2) = (H - 3) // 2, rounding down (ceiling: -(-p // q))
+        num, den = sympy.fraction(sympy.together(e.args[0]))
+        if den.is_Integer and int(den) > 0:
+            neg = isinstance(e, sympy.ceiling)
+            p = _sym_code(sympy.expand(-num if neg else num), size)
+            q = f"_floordiv({p}, {int(den)})"
+            return f"(-{q})" if neg else q
     raise UnsupportedError(f"triton backend: shape expression {e} is not supported")
 
 

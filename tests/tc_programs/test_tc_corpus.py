@@ -1039,12 +1039,13 @@ TRITON_BIG = {  # case id -> the bug, or None where it runs
     "fcrelu::fcrelu": None,
     "softmax3::softmax3": None,
     "group_normalization::group_normalization": None,
-    "convolution_strided::convolution_strided": "triton: output shape floor(H/2 - 3/2) unsupported",
-    "group_convolution_strided::group_convolution_strided": "triton: shape floor(H/2 - 3/2) unsupported",
-    "maxpool::maxpool": "triton: output shape floor(H/2 - 3/2) unsupported",
-    "avgpool::avgpool": "triton: output shape floor(H/2) unsupported",
+    "convolution_strided::convolution_strided": None,
+    "group_convolution_strided::group_convolution_strided": None,
+    "maxpool::maxpool": None,
+    "avgpool::avgpool": None,
     "layernorm::layernorm": None,
-    "wavenet::wavenet1": None,
+    "wavenet::wavenet1": "triton: local array 'acc' over two sizes beyond the specialised ones "
+    "(DILATION_C and another): kept off the generic path (their product of columns per lane)",
 }
 
 
@@ -1095,10 +1096,9 @@ GPU_PLANS = [  # (example file, def, sizes, the bug or None)
     ("w05_window_attention.tc", "window_attention", dict(B=32, **ATTN), None),
     ("w10_tc_classics.tc", "softmax", {"N": 256, "D": 512}, None),
     ("w10_tc_classics.tc", "fcrelu", {"B": 64, "M": 256, "N": 128}, None),
-    ("w10_tc_classics.tc", "maxpool", {"B": 8, "C": 64, "H": 56, "W": 56},
-     "output shape floor(H/2) is not supported by the triton renderer"),
+    ("w10_tc_classics.tc", "maxpool", {"B": 8, "C": 64, "H": 56, "W": 56}, None),
     ("w10_tc_classics.tc", "conv_strided", {"N": 8, "C": 32, "H": 32, "W": 32, "M": 32, "KH": 3, "KW": 3},
-     "output shape floor(H/2 - 3/2) is not supported by the triton renderer"),
+     None),
     ("w10_tc_classics.tc", "group_norm", {"N": 8, "G": 32, "D": 4, "H": 32, "W": 32}, None),
 ]  # fmt: skip
 

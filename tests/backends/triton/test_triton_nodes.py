@@ -455,6 +455,26 @@ def test_local_array_over_a_size_beyond_the_specialised_ones(n):
     np.testing.assert_allclose(out, 1 + xv[:, ::-1], rtol=1e-6)
 
 
+@pytest.mark.parametrize("shape", ["floor", "ceiling"])
+def test_strided_output_shapes(shape):
+    """y[N, floor(K/3)] or y[N, ceiling(K/3)] (strided windows): the row stride of y is the floor
+    or ceiling of a size over an integer (it was 'shape expression floor(H/2) is not supported')."""
+    import sympy
+
+    k3 = getattr(sympy, shape)(sympy.Symbol("K") / 3)
+    y = L.Buffer("y", "float32", (sympy.Symbol("N"), k3), "output")
+    P = Prog(buf("x", "float32", ["N", "K"], "input"), y, sizes=("N", "K"))
+    i, c = V("i"), V("c")
+    cols = call("floordiv", add(V("K"), C(2 if shape == "ceiling" else 0)), C(3))
+    prog = P.program(
+        ploop("i", 0, V("N"), loop("c", 0, cols, P.st("y", i, c, P.ld("x", i, mul(c, C(3))))))
+    )
+    xv = RNG.standard_normal((4, 11)).astype(np.float32)
+    out = run(prog, {"x": xv}, {"N": 4, "K": 11})["y"]
+    np.testing.assert_array_equal(out, xv[:, ::3][:, : out.shape[1]])
+    assert out.shape == (4, 3 if shape == "floor" else 4)
+
+
 def test_local_array_over_a_loop_variable_raises():
     P = Prog(buf("x", "float32", ["N"], "input"), buf("y", "float32", ["N"], "output"))
     i = V("i")
