@@ -19,13 +19,16 @@ pytestmark = pytest.mark.skipif(
 ATTN = {"B": 1, "H": 8, "N": 1000, "M": 1000, "D": 64, "E": 64}  # 128 programs: no split-j
 KSUM = {"N": 5000, "M": 3001, "E": 1}
 GAUSS = sources.tc(sources.GAUSS_KSUM)
+CAUSAL = sources.tc(sources.CAUSAL_ATTENTION, "half")
 # the helpers' libdevice branches, which the interpreter never takes
 LIBDEVICE = """def f(float(N) x) -> (y) {
     y(i) = log1p(x(i)) + expm1(x(i)) + cbrt(x(i)) + tanh(x(i)) + pow(x(i), 1.5)
 }"""
 JOBS = {  # name -> (source, def, sizes, config)
     "attention": (sources.tc(sources.ATTENTION, "half"), "attention", ATTN, {}),
-    "causal": (sources.tc(sources.CAUSAL_ATTENTION, "half"), "attention", ATTN, {}),
+    "causal": (CAUSAL, "attention", ATTN, {}),
+    # B > 16: the gpu schedule strip-mines the batch (b_t step 64); merged back before rendering
+    "causal-b32": (CAUSAL, "attention", {**ATTN, "B": 32}, {}),
     "ksum-d3": (GAUSS, "gauss_ksum", {**KSUM, "D": 3}, {}),
     "ksum-d64": (GAUSS, "gauss_ksum", {**KSUM, "D": 64}, {"allow_tf32": True}),
     "libdevice": (LIBDEVICE, "f", {"N": 4099}, {}),
@@ -57,6 +60,12 @@ def test_flash_attention_fp16_uses_wgmma(reports, name):
     assert r.path.startswith("flash attention")
     assert r.tensor_cores == "wgmma"
     assert r.num_warps == 8 and r.grid == (8 * 8,)
+
+
+def test_flash_attention_with_a_batch_beyond_the_specialised_sizes(reports):
+    r = _one(reports, "causal-b32")
+    assert r.path.startswith("flash attention") and r.tensor_cores == "wgmma"
+    assert r.grid == (32 * 8 * 8,)
 
 
 def test_kernel_sum_d3_streams_without_tensor_cores(reports):
