@@ -18,7 +18,9 @@ from tensorc.schedule.operands import find_sqdist
 TARGETS = ("cpu", "gpu")
 SPECIALISE_MAX = 16  # sizes up to this are baked in as constants (backends unroll them)
 ROW_BLOCK = 8  # default rows per j sweep on the cpu (one AVX2 vector of float32)
-FLASH_BLOCKS = (96, 128)  # cpu default (BM, BN) of flash attention: whole Gemm panels on AVX2 (MR 6, NR 16) and AVX-512 (MR 8, NR 32)
+# cpu default (BM, BN) of flash attention: whole Gemm panels on AVX2 (MR 6, NR 16) and AVX-512
+# (MR 8, NR 32)
+FLASH_BLOCKS = (96, 128)
 # split-j (tensorc.schedule.split), automatic when a reduction would run on fewer than
 # SPLIT_UNITS parallel units (threads' work items / Triton programs) and has SPLIT_MIN_WORK terms.
 # The chunk count is fixed per target, never the thread count: results do not depend on it.
