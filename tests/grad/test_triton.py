@@ -23,6 +23,12 @@ CASES = [
     ("w10_tc_classics", "gather"),
     ("w10_tc_classics", "softmax"),
     ("w10_tc_classics", "maxpool"),  # the transposed strided window: uniform & per-lane bools
+    ("w02_nn", "knn_dist"),
+    ("w06_linear_attention", "linear_attention"),
+    ("w08_mmd", "mmd2"),
+    ("w09_tensor_networks", "tucker_core"),
+    ("w10_tc_classics", "conv_strided"),
+    ("w10_tc_classics", "group_norm"),
 ]
 
 
