@@ -40,6 +40,7 @@ from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tensor_ir import size_symbol
 from tensorc.ir.tir_utils import conjoin, conjuncts, free_indices, walk
+from tensorc.ir.verifier import size_value_of
 from tensorc.schedule import reduction_rules as rules
 from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, imul, isub
 from tensorc.schedule.loop_nest import cse_block
@@ -158,7 +159,9 @@ class SplitJ:
             return None
         bound = {rg.index for rg in r.ranges}
         terms = online or (r.body,)
-        if any(isinstance(x, T.Reduce) and not free_indices(x) & bound for t in terms for x in walk(t)):
+        invariant = [x for t in terms for x in walk(t) if isinstance(x, T.Reduce)
+                     and not free_indices(x) & bound and size_value_of(x) is None]
+        if invariant:  # (a size used as a value, `/ (N * N)`, costs nothing to recompute)
             return None  # an invariant inner reduction would be recomputed by every chunk
         if sched.split_j > 1:
             return Plan(sched.split_j, f"forced by Schedule(split_j={sched.split_j})")
