@@ -97,6 +97,11 @@ def _extent(rg: T.Range, sizes: dict[str, int]) -> int | None:
     return max(int(e), 0) if e.is_Integer else None
 
 
+def _extent_product(ranges, sizes: dict[str, int]) -> int | None:
+    extents = [_extent(rg, sizes) for rg in ranges]
+    return None if None in extents else int(sympy.prod(extents))
+
+
 ROW_BLOCKS_MIN = 256  # an innermost vector loop this long is split into row blocks across threads
 
 
@@ -186,7 +191,11 @@ class SplitJ:
             units = -(-rows // 64)
         if None in extents or extents[0] < 2:
             return None
-        work = rows * int(sympy.prod(extents))
+        # terms: the split ranges times the largest reduction nested in the body (`sum(i: sum(j:
+        # ...))`, MMD through row-sum temporaries, is as much work as `sum(i, j: ...)`)
+        inner = [_extent_product(x.ranges, sizes) for t in terms for x in walk(t)
+                 if isinstance(x, T.Reduce) and x is not r and size_value_of(x) is None]
+        work = rows * int(sympy.prod(extents)) * max([1, *(n for n in inner if n is not None)])
         limit = SPLIT_UNITS[sched.target]
         if units >= limit or work < SPLIT_MIN_WORK:
             return None
