@@ -13,7 +13,7 @@ from typing import Any
 
 from tensorc.errors import ArgumentTypeError, TensorcError
 from tensorc.runtime import arrays, call_args, einsum_call
-from tensorc.runtime.module import Function, Module, _check_backend, remembered
+from tensorc.runtime.module import Function, Module, check_backend, remembered
 
 
 def compile(source: str, backend: str | None = None, file: str = "<string>") -> Module:
@@ -30,7 +30,7 @@ def compile(source: str, backend: str | None = None, file: str = "<string>") -> 
     """
     from tensorc.frontend import parse_program
 
-    _check_backend(backend)
+    check_backend(backend)
     return Module(parse_program(source, file), backend)
 
 
@@ -84,7 +84,7 @@ def einsum(subscripts: Any, *operands: Any, out: Any = None, dtype: Any = None, 
             fn = remembered(_EINSUM_CALLS, key, lambda: _einsum_function(subscripts, operands,
                                                                         backend))
             return fn(*operands)
-    _check_backend(backend)
+    check_backend(backend)
     return einsum_call.einsum((subscripts, *operands), out, dtype, order, casting, optimize,
                               backend)
 
@@ -120,7 +120,7 @@ def einsum_function(subscripts: str, *operands: Any, backend: str | None = None)
 
 def _einsum_function(subscripts: str, operands: tuple, backend: str | None) -> Function:
     """The compiled def for these operands' shapes and dtypes (checked here)."""
-    _check_backend(backend)
+    check_backend(backend)
     infos = []
     for pos, op in enumerate(operands):
         try:
@@ -145,7 +145,7 @@ class JitFunction:
     """
 
     def __init__(self, fn: Callable, outputs: tuple[str, ...] | None, backend: str | None):
-        _check_backend(backend)
+        check_backend(backend)
         self.fn = fn
         self.params = list(inspect.signature(fn).parameters)
         self.body = _equations_of(fn)

@@ -314,14 +314,14 @@ def _triton_paths(prog) -> dict[str, str]:
     from tensorc.errors import TensorcError
 
     try:
-        from tensorc.backends.triton.render import _render_kernel
+        from tensorc.backends.triton.render import render_kernel
         from tensorc.backends.triton.values import DEFAULT_CONFIG
     except ImportError:
         return {}
     out = {}
     for n, k in enumerate(prog.kernels):
         try:
-            out[k.name] = _render_kernel(prog, k, n, DEFAULT_CONFIG).path.removeprefix("# ")
+            out[k.name] = render_kernel(prog, k, n, DEFAULT_CONFIG).path.removeprefix("# ")
         except TensorcError as err:
             out[k.name] = f"cannot render: {err.message}"
     return out

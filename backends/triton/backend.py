@@ -49,9 +49,9 @@ def candidates(prog: LoopProgram, base: dict) -> list[dict]:
     """Configs worth timing for `prog`, `base` first: only the knobs of the paths its kernels
     take (flash, streaming or output tiles, with or without tl.dot in d, generic lanes, Gemm
     tiles)."""
-    from .render import _render_kernel
+    from .render import render_kernel
 
-    paths = [_render_kernel(prog, k, n, base) for n, k in enumerate(prog.kernels)]
+    paths = [render_kernel(prog, k, n, base) for n, k in enumerate(prog.kernels)]
     text = "\n".join(k.source for k in paths)
     out = [base]
     for path, kind, tiles in (

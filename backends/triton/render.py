@@ -13,7 +13,7 @@ Mapping (SIMT style, correct for all of LoopIR):
 - Arithmetic on fp16/bf16 runs in fp32 and is rounded back to the node's dtype, like numpy.
 
 This is the generic path. Kernels shaped as rows x a streamed j (kernel sums, attention, Gram)
-first try the tile fast paths of `tile.py` (2-D tiles, flash attention); `_render_kernel` falls
+first try the tile fast paths of `tile.py` (2-D tiles, flash attention); `render_kernel` falls
 back here when they do not apply. Each kernel's source starts with `# path: ...` saying which.
 
 `values.py` holds the dtype tables and value helpers; `ops.py` the per-op syntax and how a call
@@ -504,7 +504,7 @@ class KernelWriter:
                 self.env[b.name] = Val("v_" + _ident(b.name), b.dtype, False)
 
 
-def _render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
+def render_kernel(prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
     """The tile / flash template where the kernel matches it (tile.py), else the generic path."""
     from .tile import TileWriter, row_nest
 

@@ -36,7 +36,7 @@ from tensorc.ir.interpreter import bf16_to_f32, f32_to_bf16, round_bf16
 from tensorc.ir.ops import OPS
 
 
-def _np_dtype(dtype: str) -> np.dtype:
+def np_dtype(dtype: str) -> np.dtype:
     if dtype == "bfloat16":
         return np.dtype("float32")
     from tensorc.ir.types import to_numpy
@@ -107,7 +107,7 @@ class _Machine:
         if isinstance(e, Const):
             if e.dtype == "bfloat16":
                 return np.float32(round_bf16(np.float32(e.value)))
-            return _np_dtype(e.dtype).type(e.value) if e.dtype != "bool" else np.bool_(e.value)
+            return np_dtype(e.dtype).type(e.value) if e.dtype != "bool" else np.bool_(e.value)
         if isinstance(e, Load):
             buf = self.buffers[e.buffer]
             idx = [self.ev(i) for i in e.index]
@@ -127,17 +127,17 @@ class _Machine:
         if isinstance(e, Call):
             args = [self.ev(a) for a in e.args]
             if e.fn == "cast":
-                out = np.asarray(args[0]).astype(_np_dtype(e.dtype))
+                out = np.asarray(args[0]).astype(np_dtype(e.dtype))
                 return round_bf16(out) if e.dtype == "bfloat16" else out
             out = OPS[e.fn].numpy(*args)
-            return np.asarray(out).astype(_np_dtype(e.dtype), copy=False)
+            return np.asarray(out).astype(np_dtype(e.dtype), copy=False)
         raise AssertionError(f"not a LoopIR expression: {e!r}")
 
     def _select(self, e: Call):
         """`c ? a : b` evaluates each branch only on the lanes that take it, so a guarded read
         (`j < N ? A(i, j) : B(i, j - N)`) never touches the other branch's out-of-range index."""
         cond = self.ev(e.args[0])
-        dtype = _np_dtype(e.dtype)
+        dtype = np_dtype(e.dtype)
         if np.ndim(cond) == 0:
             return np.asarray(self.ev(e.args[1] if cond else e.args[2])).astype(dtype)
         cond = np.broadcast_to(np.asarray(cond, dtype=bool), (self.L,))
@@ -187,7 +187,7 @@ class _Machine:
         elif isinstance(s, Local):
             shape = tuple(int(np.max(self.ev(d))) for d in s.shape)
             init = self.ev(s.init)
-            arr = np.empty((self.L, *shape), dtype=_np_dtype(s.dtype))
+            arr = np.empty((self.L, *shape), dtype=np_dtype(s.dtype))
             arr[...] = np.reshape(np.asarray(init), (-1,) + (1,) * len(shape)) if np.ndim(init) else init
             self.locals[s.name] = _LocalStore(arr, len(self.ids) - 1, _rounder(s.dtype))
         elif isinstance(s, Assign):
@@ -294,7 +294,7 @@ class _Machine:
         return np.lib.stride_tricks.as_strided(flat[off:], shape=shape, strides=st)
 
     def gemm(self, g: Gemm) -> None:
-        dt = _np_dtype(g.dtype)
+        dt = np_dtype(g.dtype)
         for lane in np.nonzero(self.active)[0]:
             B, M, N, K = (self.at(x, lane) for x in (g.batch, g.m, g.n, g.k))
             alpha = np.asarray(self.ev(g.alpha))

@@ -20,7 +20,7 @@ from tensorc.ir.tensor_ir import (
     children,
     walk,
 )
-from tensorc.ir.tensor_ir import map_children as _rebuild
+from tensorc.ir.tensor_ir import map_children as rebuild_children
 
 
 def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
@@ -31,7 +31,7 @@ def map_children(e: Expr, fn: Callable[[Expr], Expr]) -> Expr:
     if all(a is b for a, b in zip(new, kids)):
         return e
     it = iter(new)
-    return _rebuild(e, lambda _: next(it))
+    return rebuild_children(e, lambda _: next(it))
 
 
 def product_factors(e: Expr) -> list[Expr]:

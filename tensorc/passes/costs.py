@@ -22,13 +22,28 @@ from tensorc.passes.merge_networks import is_network
 GEMM_MIN_K = 16  # terms summed per output of the reader's Gemm
 GEMM_MIN_N = 16  # columns of the reader's Gemm (the other operands' free indices)
 PLAN_SIZE = 64
+# A reduction temp read inside another reduction, across loops over the reader's own indices it
+# does not use, is inlined only if those loops hold at most HOIST_MAX points: the lowering hoists
+# it and keeps accumulator arrays over them (W4's e: 64). Beyond that (the attention gradient's
+# lse(i) read in dv(j, e) = sum(i: ...): M x E accumulators per thread, or a recomputation per
+# (j, e)) the temp is stored: one small buffer, computed once.
+HOIST_MAX = 4096
+# A Gemm operand temp more than STORE_RATIO times bigger than the def's largest input is an
+# interaction matrix (the attention gradient's dS(i, j): N x M against q's N x D): it is inlined
+# and its readers compute it tile by tile (tensorc.schedule.tiles) instead of storing it.
+STORE_RATIO = 8
 
 
 def volume(ranges: Iterable[Range], sizes: dict[str, int] | None) -> int:
     """The number of points of `ranges` at `sizes`."""
+    return shape_volume([g.hi - g.lo for g in ranges], sizes)
+
+
+def shape_volume(shape, sizes: dict[str, int] | None) -> int:
+    """The number of elements of a tensor of `shape` (sympy extents) at `sizes`."""
     out = 1
-    for g in ranges:
-        ext = sympy.sympify(g.hi - g.lo)
+    for ext in shape:
+        ext = sympy.sympify(ext)
         ext = ext.subs({s: (sizes or {}).get(str(s), PLAN_SIZE) for s in ext.free_symbols})
         out *= max(int(ext), 0) if ext.is_number else PLAN_SIZE
     return out

@@ -25,16 +25,16 @@ def fold_expr(e: Expr) -> Expr:
     if not isinstance(e, Call):
         return e
     if e.fn not in ("cast",) and e.args and all(isinstance(a, Const) for a in e.args):
-        from tensorc.ir.loop_interpreter import _np_dtype
+        from tensorc.ir.loop_interpreter import np_dtype
 
         with np.errstate(all="ignore"):
-            vals = [_np_dtype(a.dtype).type(a.value) for a in e.args]
-            out = np.asarray(OPS[e.fn].numpy(*vals)).astype(_np_dtype(e.dtype))[()]
+            vals = [np_dtype(a.dtype).type(a.value) for a in e.args]
+            out = np.asarray(OPS[e.fn].numpy(*vals)).astype(np_dtype(e.dtype))[()]
         return Const(out.item(), e.dtype)
     if e.fn == "cast" and isinstance(e.args[0], Const):
-        from tensorc.ir.loop_interpreter import _np_dtype
+        from tensorc.ir.loop_interpreter import np_dtype
 
-        return Const(np.asarray(e.args[0].value).astype(_np_dtype(e.dtype)).item(), e.dtype)
+        return Const(np.asarray(e.args[0].value).astype(np_dtype(e.dtype)).item(), e.dtype)
     a = e.args
     same = lambda x: x.dtype == e.dtype
     if e.fn == "mul":

@@ -13,7 +13,9 @@ Input: canonical TensorIR. Output: the same meaning, where every temporary `T` t
   numpy); stored, each is one Gemm, and
 - cheap to recompute at each read: its RHS has no reduction, or every read site iterates only over
   the read's own indices plus LHS indices of the reader (which the lowering hoists: the reduction is
-  computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax),
+  computed once per point of the temp, as W4's `s(b,h,i,j)` inside the online softmax) over at
+  most `costs.HOIST_MAX` points of those LHS indices (the attention gradient's `lse(i)` read in
+  `dv(j, e) = sum(i: ...)` is stored),
 is substituted (`T(a, b)` -> RHS[i := a, j := b]) into its readers and its statement removed.
 Temps that stay are reported by `not_inlined(def_)` with a plain reason (for `explain`).
 """
@@ -33,7 +35,7 @@ from tensorc.ir.tir_utils import (
     substitute,
     walk,
 )
-from tensorc.passes.costs import gemm_pays, only_gemms
+from tensorc.passes.costs import HOIST_MAX, STORE_RATIO, gemm_pays, only_gemms, shape_volume, volume
 from tensorc.passes.merge_networks import is_network, merged
 
 
@@ -90,11 +92,15 @@ def _network_reads(def_: Def, temp: str):
 def keeps_gemm(def_: Def, st: Statement, sizes: dict[str, int] | None) -> bool:
     """Whether temp `st.tensor` is read as a factor of a big Gemm (`costs.gemm_pays`) and is
     itself pointwise or a big Gemm with an epilogue, so that storing it (each a Gemm) beats
-    inlining it (strided dot products)."""
+    inlining it (strided dot products) -- unless it is more than `costs.STORE_RATIO` times bigger
+    than every input."""
     if is_network(st.rhs):
         return False  # a pure network is merged into its reader's and planned as a whole
     if not only_gemms(st.rhs, sizes):
         return False
+    biggest = max((shape_volume(d.shape, sizes) for d in def_.inputs), default=1)
+    if shape_volume(def_.tensor(st.tensor).shape, sizes) > STORE_RATIO * biggest:
+        return False  # an interaction matrix: its readers compute it tile by tile
     reads, _ = _network_reads(def_, st.tensor)
     for red, acc, reader in reads:
         mine = {i.name for i in acc.indices if isinstance(i, Index)}
@@ -154,6 +160,13 @@ def why_not_inlinable(def_: Def, temp: str, sizes: dict[str, int] | None = None)
                             f"temp {temp} holds a reduction read inside a loop over "
                             f"{', '.join(sorted(extra - set(reader.indices)))}; recomputing it "
                             f"there would multiply its cost"
+                        )
+                    across = [g for g in reader.domain if g.index in extra]
+                    if enclosing and volume(across, sizes) > HOIST_MAX:
+                        return (
+                            f"temp {temp} holds a reduction read inside a reduction, across "
+                            f"{', '.join(g.index for g in across)} of {reader.tensor}; hoisted, "
+                            f"it would need accumulator arrays of more than {HOIST_MAX} points"
                         )
     return None
 

@@ -52,7 +52,7 @@ def remembered(cache: dict, key: Any, build: Callable[[], Any], limit: int = 64)
     return value
 
 
-def _check_backend(name: str | None) -> None:
+def check_backend(name: str | None) -> None:
     if name is not None and name not in backend_registry.CHOICES:
         raise BackendError(
             f"unknown backend {name!r}", hint=f"choose one of: {', '.join(backend_registry.CHOICES)}"
@@ -268,7 +268,7 @@ class Function:
             return "triton"
         env = knobs.default_backend()
         if env:
-            _check_backend(env)
+            check_backend(env)
             return env
         return "cpu" if backend_registry.get_backend("cpu").available() else "interp"
 
@@ -474,7 +474,7 @@ class Module:
     """The result of `tensorc.compile`: one attribute per def, in source order."""
 
     def __init__(self, program: Program, backend: str | None = None):
-        _check_backend(backend)
+        check_backend(backend)
         self.program = program
         self.functions = {d.name: Function(d, backend) for d in program.defs}
         for fname, fn in self.functions.items():

@@ -103,13 +103,13 @@ def _is_scalar(f: T.Expr) -> bool:
     return isinstance(f, T.Const) or (isinstance(f, T.Access) and not f.indices)
 
 
-def _split(e: T.Expr) -> tuple[list[T.Expr], list[T.Expr]]:
+def split_scalars(e: T.Expr) -> tuple[list[T.Expr], list[T.Expr]]:
     """(non-scalar factors, scalar factors) of a product."""
     fs = product_factors(e)
     return [f for f in fs if not _is_scalar(f)], [f for f in fs if _is_scalar(f)]
 
 
-def _names(a: T.Access) -> set[str]:
+def index_names(a: T.Access) -> set[str]:
     return {i.name for i in a.indices}
 
 
@@ -117,7 +117,7 @@ def _zero(e) -> bool:
     return T.is_zero(e)
 
 
-def _affine_in(c: T.Expr, i: str) -> bool:
+def affine_in(c: T.Expr, i: str) -> bool:
     """True if the index (in)equality `c` is affine in index `i` (also inside `abs`)."""
     a, b = (index_to_sympy(x) for x in c.args)
     if a is None or b is None:
@@ -149,7 +149,7 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
         return "an output range does not start at 0, or the sum is not floating point"
     a, rest = parts
     j = r.ranges[0].index
-    dots, score_scalars = _split(a)
+    dots, score_scalars = split_scalars(a)
     mod = None
     if len(dots) != 1 or not isinstance(dots[0], T.Reduce):
         reduces = [x for x in walk(a) if isinstance(x, T.Reduce)]
@@ -173,17 +173,17 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
     if compute_dtype(dot.dtype) != compute_dtype(r.dtype):
         return "the score and the weighted sum have different compute types"
     d = dot.ranges[0].index
-    accs, inner_scalars = _split(dot.body)
-    vals, value_scalars = _split(rest)
+    accs, inner_scalars = split_scalars(dot.body)
+    vals, value_scalars = split_scalars(rest)
     if len(accs) != 2 or len(vals) != 1 or not all(isinstance(x, T.Access) for x in accs + vals):
         return "the score is not a dot product of two tensors weighting one value tensor"
-    x, y = accs if j in _names(accs[1]) else accs[::-1]
+    x, y = accs if j in index_names(accs[1]) else accs[::-1]
     v = vals[0]
     lhs = set(st.indices)
-    if j in _names(x) or j not in _names(y) or j not in _names(v):
+    if j in index_names(x) or j not in index_names(y) or j not in index_names(v):
         return f"{j} is not the key index of exactly the key and value tensors"
-    i_c = [n for n in st.indices if n in _names(x) and n not in _names(y) | _names(v)]
-    e_c = [n for n in st.indices if n in _names(v) and n not in _names(x) | _names(y)]
+    i_c = [n for n in st.indices if n in index_names(x) and n not in index_names(y) | index_names(v)]
+    e_c = [n for n in st.indices if n in index_names(v) and n not in index_names(x) | index_names(y)]
     if not i_c or not e_c:
         return "no query-row index or no value-column index of its own"
     i, e = i_c[-1], e_c[-1]  # the innermost; others (heads that K/V share) act as batch indices
@@ -193,12 +193,12 @@ def match(def_: T.Def, st: T.Statement, nest: Nest) -> Attention | str:
         decl = def_.tensor(acc.tensor)
         if not plain_access(acc) or len(acc.indices) != len(decl.shape) or acc.tensor == st.tensor:
             return f"{acc.tensor} is not read with plain indices over its whole shape"
-        if not need <= _names(acc) or not _names(acc) <= need | (lhs - {i, e}):
+        if not need <= index_names(acc) or not index_names(acc) <= need | (lhs - {i, e}):
             return f"{acc.tensor}'s indices do not fit the roles (query, key, value)"
         if DTYPES[acc.dtype].kind != "f":
             return f"{acc.tensor} is not floating point"
     mask = conjuncts(r.mask)
-    if any(not (isinstance(c, T.Call) and len(c.args) == 2 and _affine_in(c, i)) for c in mask):
+    if any(not (isinstance(c, T.Call) and len(c.args) == 2 and affine_in(c, i)) for c in mask):
         return "the mask is not a conjunction of bounds on j linear in i"
     if mod is not None:
         mod = _score_term(a, dot, (lhs - {e}) | {j}, st.tensor)
@@ -221,7 +221,7 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
         if m != NOT_SOFTMAX:
             pb.notes.append(miss + m)
         return False
-    body = _Builder(pb, st, m, nest, names).kernel()
+    body = BlockBuilder(pb, st, m, nest, names).kernel()
     if body is None:
         pb.notes.append(miss + "its mask gives no j bounds for a block of rows")
         return False
@@ -245,7 +245,7 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     return True
 
 
-class _Builder:
+class BlockBuilder:
     def __init__(self, pb, st: T.Statement, m: Attention, nest: Nest, names: KernelNames):
         self.pb, self.st, self.m, self.nest, self.fresh = pb, st, m, nest, names
         self.spec = pb.spec
@@ -282,13 +282,58 @@ class _Builder:
     def kernel(self) -> tuple[L.Stmt, ...] | None:
         m, t, bm, bn = self.m, self.t, self.bm, self.bn
         fresh = self.fresh
+        body: list[L.Stmt] = []
+        blk = self.blocks(body)
+        if blk is None:
+            return None
+        tv, total, bvars, i0, rows, j_lo, j_hi, blo, bhi = blk
+        e_ext = self.ext(m.e)
+        O, S, mx, ls = fresh("O"), fresh("S"), fresh("m"), fresh("l")
+        ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
+        body += [
+            L.Local(O, t, (const(bm), e_ext), zero),
+            L.Local(mx, t, (const(bm),), ninf),
+            L.Local(ls, t, (const(bm),), zero),
+            L.Local(S, t, (const(bm), const(bn)), zero),
+        ]
+        j0 = fresh("j0")
+        blk: list[L.Stmt] = []
+        cols = self.let(blk, "bn", isub(imin(iadd(L.Var(j0), const(bn)), bhi), L.Var(j0)))
+        at_i = {**bvars, m.i: i0}
+        at_j = {**bvars, m.j: L.Var(j0)}
+        s_op = L.Operand(S, const(0), (const(0), const(bn), const(1)), local=True)
+        o_op = L.Operand(O, const(0), (const(0), e_ext, const(1)), local=True)
+        d_ext = sym_to_lexpr(m.d_hi, self.spec)
+        blk.append(L.Gemm(
+            c=s_op, a=self.operand(m.x, m.i, m.d, at_i), b=self.operand(m.y, m.d, m.j, at_j),
+            batch=const(1), m=rows, n=cols, k=d_ext, alpha=scalar_alpha(m.score_scalars, t),
+            accumulate=False, dtype=t,
+        ))  # fmt: skip
+        row = self.row_update(L.Var(j0), cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext)
+        if row is None:
+            return None
+        blk.append(L.Loop(row[0], const(0), rows, tuple(row[1]), kind="vector"))
+        blk.append(L.Gemm(
+            c=o_op, a=s_op, b=self.operand(m.v, m.j, m.e, at_j), batch=const(1), m=rows,
+            n=e_ext, k=cols, alpha=scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
+        ))  # fmt: skip
+        body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
+        body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
+        return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
+
+    def blocks(self, body: list):
+        """The shared prologue of a blocked kernel: which (batch, i-block) the parallel iteration
+        `tv` is (i-blocks interleaved), and the j range its rows need; appended to `body`.
+        (tv, total, batch vars, i0, rows, j_lo, j_hi, block j lo, block j hi), or None when the
+        mask gives no j bounds."""
+        m, bm = self.m, self.bm
+        fresh = self.fresh
         n_i = self.ext(m.i)
         n_blocks = L.Call("floordiv", (iadd(n_i, const(bm - 1)), const(bm)), I64)
         total = n_blocks
         for b in m.batch:
             total = imul(total, self.ext(b))
         tv = fresh("t")
-        body: list[L.Stmt] = []
         # --- which (batch, i-block) this iteration is
         q = L.Var(tv)
         if m.batch:
@@ -324,47 +369,11 @@ class _Builder:
             bhi = imin(bhi, imax(a, b))
         blo = self.let(body, "jlo", blo)
         bhi = self.let(body, "jhi", bhi)
-        e_ext = self.ext(m.e)
-        O, S, mx, ls = fresh("O"), fresh("S"), fresh("m"), fresh("l")
-        ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
-        body += [
-            L.Local(O, t, (const(bm), e_ext), zero),
-            L.Local(mx, t, (const(bm),), ninf),
-            L.Local(ls, t, (const(bm),), zero),
-            L.Local(S, t, (const(bm), const(bn)), zero),
-        ]
-        j0 = fresh("j0")
-        blk: list[L.Stmt] = []
-        cols = self.let(blk, "bn", isub(imin(iadd(L.Var(j0), const(bn)), bhi), L.Var(j0)))
-        at_i = {**bvars, m.i: i0}
-        at_j = {**bvars, m.j: L.Var(j0)}
-        s_op = L.Operand(S, const(0), (const(0), const(bn), const(1)), local=True)
-        o_op = L.Operand(O, const(0), (const(0), e_ext, const(1)), local=True)
-        d_ext = sym_to_lexpr(m.d_hi, self.spec)
-        blk.append(L.Gemm(
-            c=s_op, a=self.operand(m.x, m.i, m.d, at_i), b=self.operand(m.y, m.d, m.j, at_j),
-            batch=const(1), m=rows, n=cols, k=d_ext, alpha=scalar_alpha(m.score_scalars, t),
-            accumulate=False, dtype=t,
-        ))  # fmt: skip
-        row = self.row_update(L.Var(j0), cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext)
-        if row is None:
-            return None
-        blk.append(L.Loop(row[0], const(0), rows, tuple(row[1]), kind="vector"))
-        blk.append(L.Gemm(
-            c=o_op, a=s_op, b=self.operand(m.v, m.j, m.e, at_j), batch=const(1), m=rows,
-            n=e_ext, k=cols, alpha=scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
-        ))  # fmt: skip
-        body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
-        body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
-        return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
+        return tv, total, bvars, i0, rows, j_lo, j_hi, blo, bhi
 
-    def row_update(self, j0, cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext):
-        """(row var, body): mask bounds, row max, p = exp(s - m') into S, l and O rescaled."""
-        t, fresh = self.t, self.fresh
-        r = fresh("r")
-        R = L.Var(r)
-        out: list[L.Stmt] = []
-        i = self.let(out, self.m.i, iadd(i0, R))
+    def columns(self, out: list, i: L.LExpr, j0, cols, j_lo, j_hi) -> tuple[L.LExpr, L.LExpr] | None:
+        """[clo, chi): the columns of the j-block at `j0` (`cols` wide) that row `i` keeps under
+        the mask, bound in `out`; None when the mask gives no j bounds."""
         got = self.bounds(i)
         if got is None:
             return None
@@ -375,6 +384,19 @@ class _Builder:
             hi = imin(hi, b)
         clo = self.let(out, "clo", imin(imax(isub(lo, j0), const(0)), cols))
         chi = self.let(out, "chi", imax(imin(isub(hi, j0), cols), const(0)))
+        return clo, chi
+
+    def row_update(self, j0, cols, i0, j_lo, j_hi, S, O, mx, ls, e_ext):
+        """(row var, body): mask bounds, row max, p = exp(s - m') into S, l and O rescaled."""
+        t, fresh = self.t, self.fresh
+        r = fresh("r")
+        R = L.Var(r)
+        out: list[L.Stmt] = []
+        i = self.let(out, self.m.i, iadd(i0, R))
+        got = self.columns(out, i, j0, cols, j_lo, j_hi)
+        if got is None:
+            return None
+        clo, chi = got
         c = fresh("c")
         C = L.Var(c)
         s_rc = L.LocalRead(S, (R, C), t)

@@ -10,7 +10,9 @@ Each statement becomes one or more kernels; each lowering is a rule over normal-
    output becomes row norms + a Gemm + a fused epilogue;
 4. blocked flash attention (attention.py, cpu): a softmax-weighted sum of a dot-product score,
    with score terms and index masks as block bounds;
-5. the loop nest (loop_nest.py over `nest.Nest`: streaming reductions, online softmax, masks as
+5. dot-product tiles (tiles.py, cpu): a sum over j of a pointwise function of dot products (the
+   attention gradient's dq, dk, dv and logsumexp) as Gemm tiles on per-thread scratch;
+6. the loop nest (loop_nest.py over `nest.Nest`: streaming reductions, online softmax, masks as
    bounds, symmetry, split-j), which accepts every statement of the language: the fallback.
 Kernels on cpu get one parallel loop over their small batch loops (parallel.py).
 """
@@ -29,6 +31,7 @@ from tensorc.schedule.nest import KernelNames, Level, Nest, close
 from tensorc.schedule.parallel import collapse_parallel
 from tensorc.schedule.schedule import Schedule, validate
 from tensorc.schedule.split import SplitJ
+from tensorc.schedule.tiles import lower_tiles
 
 
 # --- the program ----------------------------------------------------------------------------------
@@ -40,6 +43,7 @@ class ProgramBuilder:
         self.kernels: list[L.Kernel] = []
         self.extra_temps: list[L.Buffer] = []
         self.notes: list[str] = []
+        self.skip: set[int] = set()  # statements already lowered with an earlier one (tiles.py)
         self.reserved = {d.name for d in (*def_.inputs, *def_.outputs, *def_.temps)} | set(def_.sizes)
 
     def shape(self, dims) -> tuple:
@@ -120,6 +124,8 @@ class ProgramBuilder:
         flash = sched.flash_blocks and sched.target == "cpu" and sched.online_softmax
         if flash and lower_attention(self, k, st):
             return
+        if flash and sched.gemm and lower_tiles(self, k, st):
+            return  # a sum over j of a function of dot products, tile by tile (tiles.py)
         notes: list[str] = []
         split = SplitJ(self, label)
         body, nest = lower_nest(def_, st, self.schedule, self.names(), self.spec, notes, split=split)
@@ -192,7 +198,8 @@ def lower(def_: T.Def, schedule: Schedule | None = None) -> L.LoopProgram:
     schedule = validate(schedule or Schedule(), def_)
     pb = ProgramBuilder(def_, schedule)
     for k, st in enumerate(def_.body):
-        pb.statement(k, st)
+        if k not in pb.skip:
+            pb.statement(k, st)
     return pb.finish()
 
 

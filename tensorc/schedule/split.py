@@ -203,7 +203,9 @@ class SplitJ:
         # chunks: enough that units x chunks feeds the threads twice over, and more while their
         # partial buffers (as big as the rows each) stay small — short chunks stream better (W6's
         # column sum: 4 chunks 2.1 ms, 64 chunks 1.2 ms) — but never 64 x N x E (up to 1 GB)
-        cheap = SPLIT_PARTIAL_BYTES // (8 * rows)
+        # (cpu only: on gpu, unmeasured, each chunk is a Triton program and every partial a
+        # combine step)
+        cheap = SPLIT_PARTIAL_BYTES // (8 * rows) if sched.target == "cpu" else 0
         chunks = min(SPLIT_CHUNKS[sched.target], max(2, -(-2 * limit // units), cheap))
         if not chain and len(r.ranges) > 1 and r.op in ROW_OPS and chunks <= extents[0] <= ROWS_MAX:
             return Plan(0, reason)
