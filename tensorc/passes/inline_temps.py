@@ -134,6 +134,7 @@ def why_not_inlinable(def_: Def, temp: str, sizes: dict[str, int] | None = None)
         )
     network = is_network(st.rhs) and _network_reads(def_, temp)[1]
     costly = has_reduce(st.rhs) and not network
+    dots = only_gemms(st.rhs, sizes)  # dot products: their readers compute them as Gemm tiles
     for k, reader in enumerate(def_.body):
         if k <= writers[0]:
             if any(a.tensor == temp for a, _ in reads(reader.rhs)) and k < writers[0]:
@@ -162,7 +163,7 @@ def why_not_inlinable(def_: Def, temp: str, sizes: dict[str, int] | None = None)
                             f"there would multiply its cost"
                         )
                     across = [g for g in reader.domain if g.index in extra]
-                    if enclosing and volume(across, sizes) > HOIST_MAX:
+                    if enclosing and volume(across, sizes) > HOIST_MAX and not dots:
                         return (
                             f"temp {temp} holds a reduction read inside a reduction, across "
                             f"{', '.join(g.index for g in across)} of {reader.tensor}; hoisted, "

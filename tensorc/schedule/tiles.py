@@ -28,13 +28,14 @@ such statements: FlashAttention-2's backward, with P = exp(S - lse) recomputed p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import sympy
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tir_utils import (
+    conjoin,
     conjuncts,
     free_indices,
     map_children,
@@ -48,7 +49,7 @@ from tensorc.passes.costs import GEMM_MIN_K, volume
 from tensorc.schedule.attention import BlockBuilder, affine_in, index_names, split_scalars
 from tensorc.schedule.lexpr import const, iadd, imin, isub, sym_to_lexpr
 from tensorc.schedule.nest import Level, Nest
-from tensorc.schedule.operands import plain_access, scalar_alpha
+from tensorc.schedule.operands import plain_access, replace_node, scalar_alpha, with_temps
 
 OPS = ("sum", "max", "min", "logsumexp")
 NOT_TILES = "no dot-product tiles"
@@ -111,20 +112,24 @@ def _index_select(g: T.Expr) -> bool:
 
 
 def _unguard(g: T.Expr, mask: list[T.Expr]) -> T.Expr:
-    """Masked sums whose mask does not involve their own index (the front end's guard of a sum
-    in a `?:` branch) as `select(mask, unmasked sum, 0)`, or unmasked where the statement's
-    `mask` implies theirs: the tile is computed everywhere."""
+    """Reductions masked by conditions without their own indices (the front end's guard of a
+    reduction in a `?:` branch) lose those that the statement's `mask` implies; a sum keeps the
+    others as `select(cond, sum, 0)`: the tile is computed everywhere."""
 
     def go(x: T.Expr) -> T.Expr:
         x = map_children(x, go)
-        if isinstance(x, T.Reduce) and x.mask is not None and x.op == "sum":
-            own = {g.index for g in x.ranges}
-            if not free_indices(x.mask) & own:
-                bare = T.Reduce(x.op, x.ranges, x.body, None, x.dtype)
-                if all(c in mask for c in conjuncts(x.mask)):
-                    return bare
-                return T.Call("select", (x.mask, bare, T.Const(0.0, x.dtype)), x.dtype)
-        return x
+        if not isinstance(x, T.Reduce) or x.mask is None:
+            return x
+        own = {g.index for g in x.ranges}
+        cs = conjuncts(x.mask)
+        outer = [c for c in cs if not free_indices(c) & own]
+        left = [c for c in outer if c not in mask]
+        if not outer or (left and x.op != "sum"):
+            return x
+        bare = replace(x, mask=conjoin([c for c in cs if c not in outer]))
+        if not left:
+            return bare
+        return T.Call("select", (conjoin(left), bare, T.Const(0.0, x.dtype)), x.dtype)
 
     return go(g)
 
@@ -240,10 +245,15 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
         if m != NOT_TILES:
             pb.notes.append(f"{label}: dot products not computed as tiles: {m}")
         return False
+    st, m = _materialise(pb, k, st, m, sizes)
     group = [(k, st, m)] + (_siblings(pb, k, st, m, sizes) if m.v is not None else [])
     names = pb.names()
-    nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
-    body = _Tiles(pb, st, m, nest, names, group).kernel()
+    decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
+    try:
+        nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
+        body = _Tiles(pb, st, m, nest, names, group).kernel()
+    finally:
+        pb.def_ = decls
     if body is None:
         pb.notes.append(f"{label}: dot products not computed as tiles: its mask gives no j bounds "
                         f"for a block of rows")  # fmt: skip
@@ -268,6 +278,35 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
         notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
     pb.kernel(body, notes)
     return True
+
+
+def _materialise(pb, k: int, st: T.Statement, m: TileSum, sizes) -> tuple[T.Statement, TileSum]:
+    """`st` and its roles with every heavy row or column value (a reduction holding another
+    one: the attention gradient's logsumexp of dot products, read by dq alone) computed first,
+    by its own kernel, into a vector temp that G reads: per block it would cost a full pass."""
+    heavy = [r for r in m.rows + m.cols
+             if any(isinstance(x, T.Reduce) for x in walk(r.body))]  # fmt: skip
+    ranges = {g.index: g for g in (*st.domain, *m.reduce.ranges)}
+    rhs = st.rhs
+    for r in heavy:
+        idx = [n for n in (*st.indices, m.j) if n in free_indices(r)]
+        if any(not T.is_zero(ranges[n].lo) for n in idx):
+            continue
+        name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[n].hi for n in idx])
+        side = T.Statement(name, tuple(idx), tuple(ranges[n] for n in idx), r)
+        decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
+        try:
+            pb.statement(k, side)
+        finally:
+            pb.def_ = decls
+        rhs = replace_node(rhs, r, T.Access(name, tuple(T.Index(n) for n in idx), r.dtype))
+        pb.notes.append(f"statement {k + 1} ({st.tensor}): a reduction of dot products read by "
+                        f"every block computed first into {name}")  # fmt: skip
+    if rhs is st.rhs:
+        return st, m
+    st = replace(st, rhs=rhs)
+    got = match(with_temps(pb.def_, pb), st, sizes)
+    return (st, got) if not isinstance(got, str) else (st, m)
 
 
 def _canon(m: TileSum) -> dict[str, str]:
