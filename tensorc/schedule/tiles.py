@@ -46,7 +46,7 @@ from tensorc.ir.tir_utils import (
 )
 from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.costs import GEMM_MIN_K, volume
-from tensorc.schedule.attention import BlockBuilder, affine_in, index_names, split_scalars
+from tensorc.schedule.attention import BlockBuilder, affine_in, split_scalars
 from tensorc.schedule.lexpr import const, iadd, imin, isub, sym_to_lexpr
 from tensorc.schedule.nest import Level, Nest
 from tensorc.schedule.operands import plain_access, replace_node, scalar_alpha, with_temps
@@ -380,7 +380,7 @@ class _Tiles(BlockBuilder):
         self.group = group
 
     def kernel(self) -> tuple[L.Stmt, ...] | None:
-        m, t, bm, bn, fresh = self.m, self.t, self.bm, self.bn, self.fresh
+        t, bm, bn, fresh = self.t, self.bm, self.bn, self.fresh
         body: list[L.Stmt] = []
         blk_ = self.blocks(body)
         if blk_ is None:

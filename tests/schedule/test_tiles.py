@@ -21,7 +21,7 @@ BODIES = {
     "abs": f"o(i,e) = sum(j: abs({DOT}) * v(j,e))",
     "exp_masked": f"o(i,e) = sum(j: exp({DOT} / 8.0) * v(j,e))  where j <= i",
     "row_col_values": (f"o(i,e) = sum(j: exp({DOT} - 0.5 * sum(d: x(i,d) * x(i,d)) "
-                       f"- 0.5 * sum(d: y(j,d) * y(j,d))) * v(j,e))"),  # fmt: skip
+                       f"- 0.5 * sum(d: y(j,d) * y(j,d))) * v(j,e))"),
     "two_tiles": f"o(i,e) = sum(j: tanh({DOT}) * sum(f: w(i,f) * v(j,f)) * v(j,e))",
     "select_masked": f"o(i,e) = sum(j: (j <= i + 2 ? {DOT} : 0.0) * v(j,e))",
     "lse": f"o(i) = logsumexp(j: {DOT})  where j <= i",
