@@ -44,7 +44,18 @@ from tensorc.ir.tir_utils import (
 )
 from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.normalize_softmax import NEG_MASK
-from tensorc.schedule.lexpr import I64, bind, const, iadd, imax, imin, imul, isub, sym_to_lexpr
+from tensorc.schedule.lexpr import (
+    I64,
+    as_dtype,
+    bind,
+    const,
+    iadd,
+    imax,
+    imin,
+    imul,
+    isub,
+    sym_to_lexpr,
+)
 from tensorc.schedule.nest import KernelNames, Nest
 from tensorc.schedule.operands import plain_access, replace_node, scalar_alpha, strides
 
@@ -402,34 +413,29 @@ class BlockBuilder:
         s_rc = L.LocalRead(S, (R, C), t)
         ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
         bmax, bsum = fresh("bmax"), fresh("bsum")
-        names = {x: fresh(x) for x in ("mold", "mn", "safe", "alpha", "p")}
-        V = {x: L.Var(n, t) for x, n in names.items()}
+        p = fresh("p")
         row_max: list[L.Stmt] = []
         if self.m.score_mod is not None:  # S[r, c] = f(S[r, c], i, j), in the row-max sweep
             self.nest.env[self.m.j] = (iadd(j0, C), None)
             self.nest.env[SCORE] = (s_rc, None)
             val = self.nest.emit(self.m.score_mod, None, ())
-            val = val if val.dtype == t else L.Call("cast", (val,), t)
-            row_max.append(L.Assign(S, (R, C), val))
+            row_max.append(L.Assign(S, (R, C), as_dtype(val, t)))
         row_max.append(L.Assign(bmax, (), L.Call("max", (L.LocalRead(bmax, (), t), s_rc), t)))
+        out += [L.Local(bmax, t, (), ninf), L.Loop(c, clo, chi, tuple(row_max), kind="reduce")]
+        mn, safe, alpha = self.running_max(out, L.LocalRead(mx, (R,), t), L.LocalRead(bmax, (), t))
+        P = L.Var(p, t)
         out += [
-            L.Local(bmax, t, (), ninf),
-            L.Loop(c, clo, chi, tuple(row_max), kind="reduce"),
-            L.Let(names["mold"], L.LocalRead(mx, (R,), t)),
-            L.Let(names["mn"], L.Call("max", (V["mold"], L.LocalRead(bmax, (), t)), t)),
-            L.Let(names["safe"], L.Call("select", (L.Call("eq", (V["mn"], ninf), "bool"), zero, V["mn"]), t)),
-            L.Let(names["alpha"], L.Call("exp", (L.Call("sub", (V["mold"], V["safe"]), t),), t)),
             L.Local(bsum, t, (), zero),
             L.Loop(c, const(0), clo, (L.Assign(S, (R, C), zero),), kind="vector"),
             L.Loop(c, clo, chi, (
-                L.Let(names["p"], L.Call("exp", (L.Call("sub", (s_rc, V["safe"]), t),), t)),
-                L.Assign(S, (R, C), V["p"]),
-                L.Assign(bsum, (), L.Call("add", (L.LocalRead(bsum, (), t), V["p"]), t)),
+                L.Let(p, L.Call("exp", (L.Call("sub", (s_rc, safe), t),), t)),
+                L.Assign(S, (R, C), P),
+                L.Assign(bsum, (), L.Call("add", (L.LocalRead(bsum, (), t), P), t)),
             ), kind="reduce"),
             L.Loop(c, chi, cols, (L.Assign(S, (R, C), zero),), kind="vector"),
-            L.Assign(ls, (R,), L.Call("add", (L.Call("mul", (L.LocalRead(ls, (R,), t), V["alpha"]), t),
+            L.Assign(ls, (R,), L.Call("add", (L.Call("mul", (L.LocalRead(ls, (R,), t), alpha), t),
                                              L.LocalRead(bsum, (), t)), t)),
-            L.Assign(mx, (R,), V["mn"]),
+            L.Assign(mx, (R,), mn),
         ]  # fmt: skip
         e = fresh(self.m.e)
         o_re = L.LocalRead(O, (R, L.Var(e)), t)
@@ -438,11 +444,26 @@ class BlockBuilder:
                 e,
                 const(0),
                 e_ext,
-                (L.Assign(O, (R, L.Var(e)), L.Call("mul", (o_re, V["alpha"]), t)),),
+                (L.Assign(O, (R, L.Var(e)), L.Call("mul", (o_re, alpha), t)),),
                 kind="vector",
             )
         )
         return r, out
+
+    def running_max(self, out: list, old: L.LExpr, bmax: L.LExpr) -> tuple[L.Var, L.Var, L.Var]:
+        """Bind in `out` the online-softmax update of a row's running max `old` by a block's max
+        `bmax`: (new max, safe max (0 when both are -inf), exp(old - safe) to rescale sums)."""
+        t, fresh = self.t, self.fresh
+        names = [fresh(x) for x in ("mold", "mn", "safe", "alpha")]
+        mold, mn, safe, alpha = (L.Var(n, t) for n in names)
+        ninf, zero = L.Const(float("-inf"), t), L.Const(0.0, t)
+        out += [
+            L.Let(names[0], old),
+            L.Let(names[1], L.Call("max", (mold, bmax), t)),
+            L.Let(names[2], L.Call("select", (L.Call("eq", (mn, ninf), "bool"), zero, mn), t)),
+            L.Let(names[3], L.Call("exp", (L.Call("sub", (mold, safe), t),), t)),
+        ]
+        return mn, safe, alpha
 
     def write_back(self, i0, rows, O, ls, bvars, e_ext) -> L.Stmt:
         t, fresh, m = self.t, self.fresh, self.m

@@ -78,6 +78,11 @@ def call(fn: str, *args: L.LExpr, dtype: str) -> L.Call:
     return L.Call(fn, tuple(args), dtype)
 
 
+def as_dtype(v: L.LExpr, dtype: str) -> L.LExpr:
+    """`v` cast to `dtype` (itself if it has it)."""
+    return v if v.dtype == dtype else L.Call("cast", (v,), dtype)
+
+
 def bind(out: list, fresh, base: str, value: L.LExpr) -> L.LExpr:
     """`value` as a Var bound by a Let appended to `out` (named `fresh(base)`); a Var or Const is
     returned as it is."""

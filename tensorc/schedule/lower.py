@@ -10,7 +10,7 @@ Each statement becomes one or more kernels; each lowering is a rule over normal-
    output becomes row norms + a Gemm + a fused epilogue;
 4. blocked flash attention (attention.py, cpu): a softmax-weighted sum of a dot-product score,
    with score terms and index masks as block bounds;
-5. dot-product tiles (tiles.py, cpu): a sum over j of a pointwise function of dot products (the
+5. dot-product tiles (tiles.py, tile_kernel.py, cpu): a sum over j of a pointwise function of dot products (the
    attention gradient's dq, dk, dv and logsumexp) as Gemm tiles on per-thread scratch;
 6. the loop nest (loop_nest.py over `nest.Nest`: streaming reductions, online softmax, masks as
    bounds, symmetry, split-j), which accepts every statement of the language: the fallback.
@@ -31,7 +31,7 @@ from tensorc.schedule.nest import KernelNames, Level, Nest, close
 from tensorc.schedule.parallel import collapse_parallel
 from tensorc.schedule.schedule import Schedule, validate
 from tensorc.schedule.split import SplitJ
-from tensorc.schedule.tiles import lower_tiles
+from tensorc.schedule.tile_kernel import lower_tiles
 
 
 # --- the program ----------------------------------------------------------------------------------

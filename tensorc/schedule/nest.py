@@ -34,7 +34,7 @@ from tensorc.ir.tir_utils import (
 )
 from tensorc.ir.verifier import size_value_of
 from tensorc.schedule import reduction_rules as rules
-from tensorc.schedule.lexpr import I64, const, iadd, imax, imin, isub, lvars, sym_to_lexpr
+from tensorc.schedule.lexpr import I64, as_dtype, const, iadd, imax, imin, isub, lvars, sym_to_lexpr
 
 EXPENSIVE = {
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "cbrt", "pow", "sin",
@@ -98,10 +98,6 @@ def close(level: Level, upto: Level) -> None:
         var, start, stop, kind, step = level.loop
         level.parent.stmts.append(L.Loop(var, start, stop, level.finish(), kind=kind, step=step))
         level = level.parent
-
-
-def _cast(v: L.LExpr, dtype: str) -> L.LExpr:
-    return v if v.dtype == dtype else L.Call("cast", (v,), dtype)
 
 
 def _same_ranges(a: T.Range, b: T.Range) -> bool:
@@ -410,7 +406,7 @@ class Nest:
         """Fold the term exp(a_j - max) * rest_j into the online state (m, l, acc[dims])."""
         t = acc.dtype
         m, s, acc_ = acc.names["m"], acc.names["l"], acc.names["acc"]
-        av = _cast(self.emit(a, level, ()), t)
+        av = as_dtype(self.emit(a, level, ()), t)
         names = {k: self.fresh(k) for k in ("a", "mn", "safe", "alpha", "p")}
         V = {k: L.Var(n, t) for k, n in names.items()}
         M, S = L.LocalRead(m, (), t), L.LocalRead(s, (), t)
@@ -422,7 +418,7 @@ class Nest:
             L.Let(names["p"], L.Call("exp", (L.Call("sub", (V["a"], V["safe"]), t),), t)),
             L.Assign(s, (), L.Call("add", (L.Call("mul", (S, V["alpha"]), t), V["p"]), t)),
         ]  # fmt: skip
-        rv = _cast(self.emit(rest, level, dims), t)
+        rv = as_dtype(self.emit(rest, level, dims), t)
         at = self._at(dims)
         A = L.LocalRead(acc_, at, t)
         upd = [L.Assign(acc_, at, L.Call("add", (L.Call("mul", (A, V["alpha"]), t), L.Call("mul", (V["p"], rv), t)), t))]

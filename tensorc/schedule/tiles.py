@@ -24,6 +24,7 @@ and lowers it to one kernel (the blocking and mask bounds of attention.py):
 
 The attention gradient's dq (over key blocks), dk and dv (over query blocks) and its logsumexp are
 such statements: FlashAttention-2's backward, with P = exp(S - lse) recomputed per tile.
+This module recognises them (`match`); tile_kernel.py lowers them.
 """
 
 from __future__ import annotations
@@ -32,24 +33,21 @@ from dataclasses import dataclass, field, replace
 
 import sympy
 
-from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tir_utils import (
     conjoin,
     conjuncts,
     free_indices,
     map_children,
+    product,
     product_factors,
-    reads,
     substitute,
     walk,
 )
 from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.costs import GEMM_MIN_K, volume
-from tensorc.schedule.attention import BlockBuilder, affine_in, split_scalars
-from tensorc.schedule.lexpr import const, iadd, imin, isub, sym_to_lexpr
-from tensorc.schedule.nest import Level, Nest
-from tensorc.schedule.operands import plain_access, replace_node, scalar_alpha, with_temps
+from tensorc.schedule.attention import affine_in, split_scalars
+from tensorc.schedule.operands import plain_access
 
 OPS = ("sum", "max", "min", "logsumexp")
 NOT_TILES = "no dot-product tiles"
@@ -226,87 +224,7 @@ def _without(e: T.Expr, f: T.Expr) -> T.Expr:
     """The product `e` without its factor `f` (1 if nothing is left)."""
     rest = list(product_factors(e))
     rest.remove(f)
-    if not rest:
-        return T.Const(1.0, e.dtype)
-    out = rest[0]
-    for x in rest[1:]:
-        out = T.Call("mul", (out, x), e.dtype)
-    return out
-
-
-def lower_tiles(pb, k: int, st: T.Statement) -> bool:
-    """Emit the tile kernel for `st` (see the module docstring), fused with the later statements
-    that are tile sums over the same rows, columns and mask (their shared dot products computed
-    once: the attention gradient's dk and dv); those are added to `pb.skip`. False if no match."""
-    sizes = {**dict(pb.schedule.plan_sizes), **pb.spec}
-    m = match(pb.def_, st, sizes)
-    label = f"statement {k + 1} ({st.tensor})"
-    if isinstance(m, str):
-        if m != NOT_TILES:
-            pb.notes.append(f"{label}: dot products not computed as tiles: {m}")
-        return False
-    st, m = _materialise(pb, k, st, m, sizes)
-    group = [(k, st, m)] + (_siblings(pb, k, st, m, sizes) if m.v is not None else [])
-    names = pb.names()
-    decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
-    try:
-        nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
-        body = _Tiles(pb, st, m, nest, names, group).kernel()
-    finally:
-        pb.def_ = decls
-    if body is None:
-        pb.notes.append(f"{label}: dot products not computed as tiles: its mask gives no j bounds "
-                        f"for a block of rows")  # fmt: skip
-        return False
-    bm, bn = pb.schedule.flash_blocks
-    notes = []
-    for n, s, x in group:
-        what = f"sum of G * {x.v.tensor}" if x.v is not None else f"{x.reduce.op} of G"
-        notes.append(f"statement {n + 1} ({s.tensor}): {what} over {x.j} computed tile by tile "
-                     f"(BM={bm}, BN={bn}): {len(x.tiles)} dot product(s) of G as Gemm tiles, "
-                     f"never stored")  # fmt: skip
-        if x.rows or x.cols:
-            notes.append(f"statement {n + 1} ({s.tensor}): {len(x.rows)} row and {len(x.cols)} "
-                         f"column value(s) of G computed once per block")  # fmt: skip
-    if len(group) > 1:
-        shared = len(m.tiles) + sum(len(x.tiles) for _, _, x in group[1:]) - len(_unique(group))
-        notes.append(f"{label}: fused with " + ", ".join(f"statement {n + 1} ({s.tensor})"
-                     for n, s, _ in group[1:]) + f" in one pass ({shared} dot product tile(s) "
-                     f"shared)")  # fmt: skip
-        pb.skip.update(n for n, _, _ in group[1:])
-    if m.mask:
-        notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
-    pb.kernel(body, notes)
-    return True
-
-
-def _materialise(pb, k: int, st: T.Statement, m: TileSum, sizes) -> tuple[T.Statement, TileSum]:
-    """`st` and its roles with every heavy row or column value (a reduction holding another
-    one: the attention gradient's logsumexp of dot products, read by dq alone) computed first,
-    by its own kernel, into a vector temp that G reads: per block it would cost a full pass."""
-    heavy = [r for r in m.rows + m.cols
-             if any(isinstance(x, T.Reduce) for x in walk(r.body))]  # fmt: skip
-    ranges = {g.index: g for g in (*st.domain, *m.reduce.ranges)}
-    rhs = st.rhs
-    for r in heavy:
-        idx = [n for n in (*st.indices, m.j) if n in free_indices(r)]
-        if any(not T.is_zero(ranges[n].lo) for n in idx):
-            continue
-        name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[n].hi for n in idx])
-        side = T.Statement(name, tuple(idx), tuple(ranges[n] for n in idx), r)
-        decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
-        try:
-            pb.statement(k, side)
-        finally:
-            pb.def_ = decls
-        rhs = replace_node(rhs, r, T.Access(name, tuple(T.Index(n) for n in idx), r.dtype))
-        pb.notes.append(f"statement {k + 1} ({st.tensor}): a reduction of dot products read by "
-                        f"every block computed first into {name}")  # fmt: skip
-    if rhs is st.rhs:
-        return st, m
-    st = replace(st, rhs=rhs)
-    got = match(with_temps(pb.def_, pb), st, sizes)
-    return (st, got) if not isinstance(got, str) else (st, m)
+    return product(rest, e.dtype) if rest else T.Const(1.0, e.dtype)
 
 
 def _canon(m: TileSum) -> dict[str, str]:
@@ -314,7 +232,7 @@ def _canon(m: TileSum) -> dict[str, str]:
     return {m.i: "%I", m.j: "%J", **{b: f"%B{n}" for n, b in enumerate(m.batch)}}
 
 
-def _tile_key(t: Tile, m: TileSum) -> tuple:
+def tile_key(t: Tile, m: TileSum) -> tuple:
     ren = {**_canon(m), t.d: "%D"}
 
     def acc(a: T.Access) -> tuple:
@@ -323,7 +241,17 @@ def _tile_key(t: Tile, m: TileSum) -> tuple:
     return acc(t.x), acc(t.y), tuple(t.scalars), str(t.d_hi)
 
 
-def _roles(pb, st: T.Statement, m: TileSum) -> tuple:
+def unique_tiles(group) -> list:
+    """(key, (tile, index in `group`, roles)) of every distinct dot product of `group`, a list
+    of (statement number, statement, roles)."""
+    seen: dict = {}
+    for n, (_, _, x) in enumerate(group):
+        for t in x.tiles:
+            seen.setdefault(tile_key(t, x), (t, n, x))
+    return list(seen.items())
+
+
+def roles(st: T.Statement, m: TileSum) -> tuple:
     """What two fused statements must share: row, column and batch extents, and the mask."""
     dom = {g.index: g for g in st.domain}
     rg = m.reduce.ranges[0]
@@ -331,248 +259,3 @@ def _roles(pb, st: T.Statement, m: TileSum) -> tuple:
     mask = tuple(str(substitute(c, ren)) for c in m.mask)
     batch = tuple(str(dom[b].hi) for b in m.batch)
     return str(dom[m.i].hi), str(rg.lo), str(rg.hi), batch, mask, m.reduce.dtype
-
-
-def _siblings(pb, k: int, st: T.Statement, m: TileSum, sizes) -> list:
-    """Later statements to compute in the same kernel as `st`: tile sums with a value tensor and
-    the same roles, sharing a dot product with it, independent of `st` and of the statements
-    they would move past."""
-    body = pb.def_.body
-    out, moved_past = [], []
-    want = _roles(pb, st, m)
-    keys = {_tile_key(t, m) for t in m.tiles}
-    for n in range(k + 1, len(body)):
-        s = body[n]
-        x = match(pb.def_, s, sizes) if n not in pb.skip else NOT_TILES
-        group = [st] + [g for _, g, _ in out]
-        ok = not isinstance(x, str) and x.v is not None and _roles(pb, s, x) == want
-        ok = ok and bool(keys & {_tile_key(t, x) for t in x.tiles})
-        ok = ok and _independent(s, group + moved_past)
-        if ok:
-            out.append((n, s, x))
-        else:
-            moved_past.append(s)
-    return out
-
-
-def _independent(s: T.Statement, others: list[T.Statement]) -> bool:
-    """Whether `s` neither reads nor writes what `others` write, nor writes what they read."""
-    mine = {a.tensor for e in (s.rhs, s.mask) if e is not None for a, _ in reads(e)}
-    for o in others:
-        theirs = {a.tensor for e in (o.rhs, o.mask) if e is not None for a, _ in reads(e)}
-        if o.tensor in mine or o.tensor == s.tensor or s.tensor in theirs:
-            return False
-    return True
-
-
-def _unique(group) -> list:
-    """(key, tile, statement index) of every distinct dot product of the group."""
-    seen: dict = {}
-    for n, (_, _, x) in enumerate(group):
-        for t in x.tiles:
-            seen.setdefault(_tile_key(t, x), (t, n, x))
-    return list(seen.items())
-
-
-class _Tiles(BlockBuilder):
-    def __init__(self, pb, st, m, nest, names, group):
-        super().__init__(pb, st, m, nest, names)
-        self.group = group
-
-    def kernel(self) -> tuple[L.Stmt, ...] | None:
-        t, bm, bn, fresh = self.t, self.bm, self.bn, self.fresh
-        body: list[L.Stmt] = []
-        blk_ = self.blocks(body)
-        if blk_ is None:
-            return None
-        tv, total, bvars, i0, rows, j_lo, j_hi, blo, bhi = blk_
-        zero = L.Const(0.0, t)
-        unique = _unique(self.group)
-        tiles = {key: fresh("T") for key, _ in unique}
-        body += [L.Local(x, t, (const(bm), const(bn)), zero) for x in tiles.values()]
-        parts = []  # per statement: its G tile, row / column value locals, accumulator(s)
-        for _, st, x in self.group:
-            p = {"G": fresh("G"), "rows": [fresh("R") for _ in x.rows],
-                 "cols": [fresh("C") for _ in x.cols],
-                 "tiles": [tiles[_tile_key(tl, x)] for tl in x.tiles]}  # fmt: skip
-            body.append(L.Local(p["G"], t, (const(bm), const(bn)), zero))
-            body += [L.Local(r, t, (const(bm),), zero) for r in p["rows"]]
-            body += [L.Local(c, t, (const(bn),), zero) for c in p["cols"]]
-            if x.v is not None:
-                p["acc"], p["lsum"] = fresh("O"), None
-                body.append(L.Local(p["acc"], t, (const(bm), self.ext_of(st, x.e)), zero))
-            else:
-                p["acc"], p["lsum"] = fresh("acc"), None
-                body.append(L.Local(p["acc"], t, (const(bm),), L.Const(_identity(x.reduce.op), t)))
-                if x.reduce.op == "logsumexp":
-                    p["lsum"] = fresh("l")
-                    body.append(L.Local(p["lsum"], t, (const(bm),), zero))
-            parts.append(p)
-        j0 = fresh("j0")
-        blk: list[L.Stmt] = []
-        cols = self.let(blk, "bn", isub(imin(iadd(L.Var(j0), const(bn)), bhi), L.Var(j0)))
-        for (_, st, x), p in zip(self.group, parts):
-            self.bind(x, bvars)
-            if x.rows:
-                body.append(self.side_values(x.i, i0, rows, x.rows, p["rows"]))
-        for key, (tile, n, x) in unique:
-            at_i = {**self.batch_at(x, bvars), x.i: i0}
-            at_j = {**self.batch_at(x, bvars), x.j: L.Var(j0)}
-            blk.append(L.Gemm(
-                c=self.local(tiles[key], const(bn)), a=self.operand(tile.x, x.i, tile.d, at_i),
-                b=self.operand(tile.y, tile.d, x.j, at_j), batch=const(1), m=rows, n=cols,
-                k=self.size(tile.d_hi), alpha=scalar_alpha(tile.scalars, t), accumulate=False,
-                dtype=t,
-            ))  # fmt: skip
-        for (_, st, x), p in zip(self.group, parts):
-            self.bind(x, bvars)
-            if x.cols:
-                blk.append(self.side_values(x.j, L.Var(j0), cols, x.cols, p["cols"]))
-            row = self.elements(x, L.Var(j0), cols, i0, j_lo, j_hi, p)
-            if row is None:
-                return None
-            blk.append(L.Loop(row[0], const(0), rows, tuple(row[1]), kind="vector"))
-            if x.v is not None:
-                e_ext = self.ext_of(st, x.e)
-                blk.append(L.Gemm(
-                    c=self.local(p["acc"], e_ext), a=self.local(p["G"], const(bn)),
-                    b=self.operand(x.v, x.j, x.e, {**self.batch_at(x, bvars), x.j: L.Var(j0)}),
-                    batch=const(1), m=rows, n=e_ext, k=cols, alpha=L.Const(1.0, t),
-                    accumulate=True, dtype=t,
-                ))  # fmt: skip
-        body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
-        for (_, st, x), p in zip(self.group, parts):
-            body.append(self.store(st, x, i0, rows, p, self.batch_at(x, bvars)))
-        return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
-
-    def batch_at(self, x: TileSum, bvars: dict) -> dict:
-        """The batch index values of the first statement under `x`'s own batch names."""
-        return {b: bvars[b0] for b, b0 in zip(x.batch, self.m.batch)}
-
-    def bind(self, x: TileSum, bvars: dict) -> None:
-        for b, v in self.batch_at(x, bvars).items():
-            self.nest.env[b] = (v, None)
-
-    def ext_of(self, st: T.Statement, index: str) -> L.LExpr:
-        rg = next(r for r in st.domain if r.index == index)
-        return sym_to_lexpr(rg.hi, self.spec)
-
-    def size(self, e) -> L.LExpr:
-        return sym_to_lexpr(e, self.spec)
-
-    def local(self, name: str, row: L.LExpr) -> L.Operand:
-        return L.Operand(name, const(0), (const(0), row, const(1)), local=True)
-
-    def side_values(self, index: str, at0, count, reds: list[T.Reduce], names: list[str]) -> L.Stmt:
-        """A loop over the `count` rows (or columns) from `at0` storing each reduction of `reds`
-        (no other index of the tile) into its local vector."""
-        r = self.fresh("r")
-        out: list[L.Stmt] = []
-        var = self.let(out, index, iadd(at0, L.Var(r)))
-        root = Level(None)
-        self.nest.env[index] = (var, root)
-        self.nest.memo.clear()
-        for red, name in zip(reds, names):
-            val = self.nest.emit(red, root, ())
-            root.stmts.append(L.Assign(name, (L.Var(r),), _cast(val, self.t)))
-        self.nest.memo.clear()
-        return L.Loop(r, const(0), count, tuple(out) + root.finish(), kind="serial")
-
-    def elements(self, x: TileSum, j0, cols, i0, j_lo, j_hi, p):
-        """(row var, body): G of statement `x` at every kept (r, c) of the block into its G tile
-        (0 elsewhere), or folded into its row accumulator for a row reduction."""
-        t, fresh = self.t, self.fresh
-        r, c = fresh("r"), fresh("c")
-        R, C = L.Var(r), L.Var(c)
-        out: list[L.Stmt] = []
-        i = self.let(out, x.i, iadd(i0, R))
-        got = self.columns(out, i, j0, cols, j_lo, j_hi)
-        if got is None:
-            return None
-        clo, chi = got
-        env = self.nest.env
-        env[x.i] = (i, None)
-        env[x.j] = (iadd(j0, C), None)
-        for n, name in enumerate(p["tiles"]):
-            env[f"%tile{n}"] = (L.LocalRead(name, (R, C), t), None)
-        for n, name in enumerate(p["rows"]):
-            env[f"%row{n}"] = (L.LocalRead(name, (R,), t), None)
-        for n, name in enumerate(p["cols"]):
-            env[f"%col{n}"] = (L.LocalRead(name, (C,), t), None)
-        val = _cast(self.nest.emit(x.g, None, ()), t)
-        g, acc, lsum = p["G"], p["acc"], p["lsum"]
-        zero = L.Const(0.0, t)
-        if x.v is not None:
-            out += [
-                L.Loop(c, const(0), clo, (L.Assign(g, (R, C), zero),), kind="vector"),
-                L.Loop(c, clo, chi, (L.Assign(g, (R, C), val),), kind="vector"),
-                L.Loop(c, chi, cols, (L.Assign(g, (R, C), zero),), kind="vector"),
-            ]
-            return r, out
-        op = x.reduce.op
-        cur = L.LocalRead(acc, (R,), t)
-        if op in ("sum", "max", "min"):
-            fn = "add" if op == "sum" else op
-            out.append(L.Loop(c, clo, chi, (L.Assign(acc, (R,), L.Call(fn, (cur, val), t)),),
-                              kind="reduce"))  # fmt: skip
-            return r, out
-        # logsumexp: a running max (acc) and a sum rescaled to it (lsum), as in online softmax
-        bmax, bsum = fresh("bmax"), fresh("bsum")
-        ninf = L.Const(float("-inf"), t)
-        mn, safe, alpha = fresh("mn"), fresh("safe"), fresh("alpha")
-        tile = L.LocalRead(g, (R, C), t)
-        out += [
-            L.Local(bmax, t, (), ninf),
-            L.Loop(c, clo, chi, (
-                L.Assign(g, (R, C), val),
-                L.Assign(bmax, (), L.Call("max", (L.LocalRead(bmax, (), t), tile), t)),
-            ), kind="reduce"),
-            L.Let(mn, L.Call("max", (cur, L.LocalRead(bmax, (), t)), t)),
-            L.Let(safe, L.Call("select", (L.Call("eq", (L.Var(mn, t), ninf), "bool"), zero,
-                                          L.Var(mn, t)), t)),
-            L.Let(alpha, L.Call("exp", (L.Call("sub", (cur, L.Var(safe, t)), t),), t)),
-            L.Local(bsum, t, (), zero),
-            L.Loop(c, clo, chi, (
-                L.Assign(bsum, (), L.Call("add", (L.LocalRead(bsum, (), t), L.Call(
-                    "exp", (L.Call("sub", (tile, L.Var(safe, t)), t),), t)), t)),
-            ), kind="reduce"),
-            L.Assign(lsum, (R,), L.Call("add", (L.Call("mul", (L.LocalRead(lsum, (R,), t),
-                     L.Var(alpha, t)), t), L.LocalRead(bsum, (), t)), t)),
-            L.Assign(acc, (R,), L.Var(mn, t)),
-        ]  # fmt: skip
-        return r, out
-
-    def store(self, st: T.Statement, x: TileSum, i0, rows, p, batch_at) -> L.Stmt:
-        """The block's rows of `st` into its output, times the scalar factors outside the sum."""
-        t, fresh = self.t, self.fresh
-        acc, lsum = p["acc"], p["lsum"]
-        r = fresh("r")
-        R = L.Var(r)
-        at = {**batch_at, x.i: iadd(i0, R)}
-        post = scalar_alpha(x.post, t)
-        if x.v is not None:
-            e = fresh(x.e)
-            at[x.e] = L.Var(e)
-            val = L.LocalRead(acc, (R, L.Var(e)), t)
-        elif lsum is not None:  # logsumexp = max + log(rescaled sum); -inf for an empty row
-            mx, ls = L.LocalRead(acc, (R,), t), L.LocalRead(lsum, (R,), t)
-            val = L.Call("select", (
-                L.Call("eq", (ls, L.Const(0.0, t)), "bool"), L.Const(float("-inf"), t),
-                L.Call("add", (mx, L.Call("log", (ls,), t)), t)), t)  # fmt: skip
-        else:
-            val = L.LocalRead(acc, (R,), t)
-        if post != L.Const(1.0, t):
-            val = L.Call("mul", (post, val), t)
-        dtype = self.pb.def_.tensor(st.tensor).dtype
-        store = L.Store(st.tensor, tuple(at[n] for n in st.indices), _cast(val, dtype))
-        if x.v is not None:
-            store = L.Loop(e, const(0), self.ext_of(st, x.e), (store,), kind="vector")
-        return L.Loop(r, const(0), rows, (store,), kind="vector")
-
-
-def _identity(op: str) -> float:
-    return {"sum": 0.0, "max": float("-inf"), "logsumexp": float("-inf"), "min": float("inf")}[op]
-
-
-def _cast(v: L.LExpr, dtype: str) -> L.LExpr:
-    return v if v.dtype == dtype else L.Call("cast", (v,), dtype)
