@@ -65,7 +65,7 @@ class _GatherCheck:
     0..max; only when an obligation fails on those bounds are the exact minimum and maximum
     taken (and the failure reported)."""
 
-    __slots__ = ("an", "args", "parts", "actual", "sizes", "reads", "limits")
+    __slots__ = ("actual", "an", "args", "limits", "parts", "reads", "sizes")
 
     def __init__(self, an: Analysis, args: list, parts: list, actual: dict, sizes: dict,
                  dtypes: dict[str, str]):

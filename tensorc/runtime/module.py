@@ -7,7 +7,7 @@ zero-filled outputs and temps -> run -> hand results back in the caller's array 
 
 Everything before "allocate" depends only on the arguments' signature (types, dtypes, shapes,
 strides, devices, integer size scalars: `arrays.signature`), so it is decided once per signature
-and kept as a `_Plan`; a later call with that signature converts, allocates and runs. A call whose
+and kept as a `Plan` (plan.py); a later call with that signature converts, allocates and runs. A call whose
 signature differs in anything takes the fully checked path again.
 """
 
@@ -30,12 +30,12 @@ from tensorc.errors import (
     ArgumentShapeError,
     ArgumentTypeError,
     BackendError,
-    TensorcError,
     UnsupportedError,
 )
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
 from tensorc.runtime import arrays, autograd, bounds, call_args
+from tensorc.runtime.plan import Launch, Plan, eval_dim
 from tensorc.runtime.size_classes import size_class
 
 
@@ -70,7 +70,7 @@ class Function:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     last_backend: str | None = field(default=None, repr=False)  # what the latest call ran on
     _dims: list | None = field(default=None, repr=False)  # see _input_dims
-    _plans: dict = field(default_factory=dict, repr=False)  # signature -> _Plan, see __call__
+    _plans: dict = field(default_factory=dict, repr=False)  # signature -> Plan, see __call__
     _size_params: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -136,7 +136,7 @@ class Function:
             key += sizes
         return key, self.backend or knobs.default_backend()
 
-    def _plan(self, args: tuple, outs: tuple | None = None) -> _Plan:
+    def _plan(self, args: tuple, outs: tuple | None = None) -> Plan:
         """Check the arguments (and `out=` buffers), bind sizes, pick the backend and get its
         launch: everything that depends only on the arguments' signature."""
         infos = self._check_args(args)
@@ -144,13 +144,13 @@ class Function:
         guard = bounds.check(self.def_, sizes, [i.shape for i in infos])  # before any build
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
         name, launch = self._launch(self._pick_backend(device), sizes)
-        plan = _Plan.make(self, args, infos, sizes, name, launch, device)
+        plan = Plan.make(self, args, infos, sizes, name, launch, device)
         if guard is not None:
             plan = replace(plan, guard=guard)
         if outs is None:
             return plan
         like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
-        shapes = [tuple(_eval_dim(d, sizes) for d in o.shape) for o in self.def_.outputs]
+        shapes = [tuple(eval_dim(d, sizes) for d in o.shape) for o in self.def_.outputs]
         slots = call_args.out_slots(self.def_.name, self.def_.outputs, outs, shapes, like, device,
                                     on_torch=name == "triton")
         return replace(plan, out_slots=slots)
@@ -281,7 +281,7 @@ class Function:
         """Run a built launch (e.g. a tuning candidate; None: the interpreter) on checked
         arguments; outputs by name, as the backend wrote them."""
         infos = [arrays.describe(a) for a in args]
-        return _Plan.make(self, args, infos, sizes, name, launch, device).run(args)
+        return Plan.make(self, args, infos, sizes, name, launch, device).run(args)
 
     def _executable(self, name: str, sizes: dict[str, int]) -> Launch:
         """The launch for these sizes: from memory; else built with the schedule and config that
@@ -373,103 +373,6 @@ class Function:
         return time.perf_counter() - start
 
 
-@dataclass(frozen=True, slots=True)
-class Launch:
-    """What one call at one set of sizes needs: the program, its executable, and the buffers to
-    allocate (name, shape, dtype), evaluated once per sizes rather than once per call."""
-
-    prog: Any
-    exe: Any
-    allocations: tuple[tuple[str, tuple[int, ...], str], ...]
-
-    @staticmethod
-    def make(prog: Any, exe: Any, sizes: dict[str, int]) -> Launch:
-        bufs = (*prog.outputs, *prog.temps)
-        shapes = tuple(tuple(_eval_dim(d, sizes) for d in b.shape) for b in bufs)
-        return Launch(prog, exe, tuple((b.name, sh, b.dtype) for b, sh in zip(bufs, shapes)))
-
-    def __iter__(self):  # `prog, exe = fn._executable(...)` keeps working
-        return iter((self.prog, self.exe))
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """A call's work that depends only on its arguments' signature, decided once (every check
-    passed): the sizes, the backend's executable (None: the reference interpreter) and the buffers
-    to allocate (name, shape, buffer dtype), how each input becomes a backend buffer and each
-    output goes back to the caller (None: as it is)."""
-
-    backend: str
-    def_: Def
-    sizes: dict[str, int]
-    exe: Any
-    allocations: tuple[tuple[str, tuple[int, ...], Any], ...]
-    zeros: Callable  # (shape, buffer dtype) -> a zero-filled buffer
-    inputs: tuple[tuple[str, Callable | None], ...]
-    outputs: tuple[tuple[str, Callable | None], ...]
-    out_slots: tuple[call_args.OutSlot, ...] = ()  # a call with out= buffers: how each is filled
-    guard: Callable | None = None  # the per-call check of index tensors (bounds.check)
-
-    @staticmethod
-    def make(fn: Function, args: tuple, infos: list, sizes: dict[str, int], name: str,
-             launch: Launch | None, device: str) -> _Plan:
-        on_torch = name == "triton"
-        like = "torch" if any(i.kind == "torch" for i in infos) else "numpy"
-        inputs = tuple(
-            (d.name, arrays.torch_conversion(a, d.dtype, device) if on_torch
-             else arrays.numpy_conversion(a, d.dtype))
-            for d, a in zip(fn.def_.inputs, args)
-        )
-        outputs = tuple(
-            (d.name, arrays.to_user_conversion(on_torch, d.dtype, like, device))
-            for d in fn.def_.outputs
-        )
-        if on_torch:
-            zeros, dtype = arrays.zeros_torch(device), arrays.torch_dtype
-        else:
-            zeros, dtype = np.zeros, arrays.numpy_dtype
-        if launch is None:
-            return _Plan(name, fn.def_, sizes, None, (), zeros, inputs, outputs)
-        allocations = tuple((buf, shape, dtype(dt)) for buf, shape, dt in launch.allocations)
-        return _Plan(name, fn.def_, sizes, launch.exe, allocations, zeros, inputs, outputs)
-
-    def __call__(self, args: tuple) -> Any:
-        outputs = self.run(args)
-        results = tuple(back(outputs[n]) if back else outputs[n] for n, back in self.outputs)
-        return results[0] if len(results) == 1 else results
-
-    def into(self, args: tuple, outs: tuple) -> Any:
-        """Run with the caller's `out=` buffers (checked by `out_slots` for this signature; for
-        aliasing here, per call) holding the outputs; return them."""
-        d = self.def_
-        call_args.check_no_alias(d.name, d.outputs, outs, d.inputs, args)
-        preset = {}
-        if self.exe is not None:
-            preset = {s.name: s.view(b) if s.view else b
-                      for s, b in zip(self.out_slots, outs) if s.direct}
-        outputs = self.run(args, preset)
-        for slot, buf in zip(self.out_slots, outs):
-            if slot.name not in preset:
-                call_args.copy_into(buf, outputs[slot.name])
-        return outs[0] if len(outs) == 1 else outs
-
-    def run(self, args: tuple, preset: dict[str, Any] | None = None) -> dict[str, Any]:
-        buffers = {n: conv(a) if conv else a for (n, conv), a in zip(self.inputs, args)}
-        if self.guard is not None:
-            self.guard(buffers)
-        if self.exe is None:
-            from tensorc.ir.interpreter import interpret
-
-            return interpret(self.def_, buffers)
-        # Outputs and temps are fresh per call (calls may run concurrently from several threads),
-        # except outputs the caller passed as out= buffers (`preset`), zero-filled like fresh ones.
-        for buf, shape, dtype in self.allocations:
-            given = preset.get(buf) if preset else None
-            buffers[buf] = self.zeros(shape, dtype) if given is None else call_args.zeroed(given)
-        self.exe(buffers, dict(self.sizes))
-        return buffers
-
-
 class Module:
     """The result of `tensorc.compile`: one attribute per def, in source order."""
 
@@ -502,19 +405,3 @@ def _scalar_fits(actual: str, declared: str) -> bool:
     if is_int(actual):
         return declared != "bool"
     return is_float(declared)
-
-
-def _eval_dim(dim: Any, sizes: dict[str, int]) -> int:
-    # A literal or a size symbol directly (sympy's subs costs ~0.5 ms: a new size of a known
-    # program evaluates its buffer shapes and nothing else)
-    if isinstance(dim, int) or getattr(dim, "is_Integer", False):
-        return max(int(dim), 0)
-    if getattr(dim, "is_Symbol", False) and dim.name in sizes:
-        return max(int(sizes[dim.name]), 0)
-    value = sympy.sympify(dim).subs({sympy.Symbol(k, integer=True, nonnegative=True): v
-                                     for k, v in sizes.items()})
-    if not value.is_Integer:
-        value = sympy.sympify(dim).subs({sympy.Symbol(k): v for k, v in sizes.items()})
-    if not value.is_Integer:
-        raise TensorcError(f"cannot evaluate dimension {dim} with sizes {sizes}")
-    return max(int(value), 0)
