@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import sympy
-
 from tensorc.errors import ArgumentError, UnsupportedError
 from tensorc.grad.build import (
     add,
@@ -35,7 +33,6 @@ from tensorc.grad.build import (
     neg,
     select,
     sum_over,
-    tensors_read,
     unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
@@ -45,8 +42,11 @@ from tensorc.grad.statements import (
     clip_ranges,
     covers,
     full_domain,
+    input_dims,
     merge,
+    needed_forward,
     unmasked,
+    use_hoisted,
 )
 from tensorc.grad.transpose import Context, Transposed, transpose
 from tensorc.ir.tensor_ir import (
@@ -59,7 +59,6 @@ from tensorc.ir.tensor_ir import (
     Reduce,
     Statement,
     TensorDecl,
-    size_symbol,
     walk,
 )
 from tensorc.ir.tir_utils import conjoin as conj
@@ -400,10 +399,9 @@ class _Reverse:
     def backward(self, name: str) -> Gradient:
         self.run()
         d = self.d
-        body = self.recompute + [self._hoisted_reads(st) for st in self.adjoint]
-        needed = _needed_forward(
-            self.versions, body, {t.name for t in d.inputs} | {o.name for o in d.outputs}
-        )
+        body = self.recompute + [use_hoisted(st, self.hoisted) for st in self.adjoint]
+        given = {t.name for t in d.inputs} | {o.name for o in d.outputs}
+        needed = needed_forward([v.stmt for v in self.versions], body, given)
         forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
         for v in self.versions:
             if v.stmt.tensor in needed:
@@ -421,9 +419,12 @@ class _Reverse:
             outs.append(TensorDecl(gname, decl.dtype, decl.shape, "output"))
             grads.append((x, gname))
         dims: dict = {}  # an output's dimension expression -> a size name of the backward
-        saved = tuple(replace(o, role="input", shape=self._dims(o.shape, dims)) for o in d.outputs)
+        saved = tuple(
+            replace(o, role="input", shape=input_dims(o.shape, dims, self.fresh)) for o in d.outputs
+        )
         cots = tuple(
-            TensorDecl(c, d.tensor(o).dtype, self._dims(d.tensor(o).shape, dims), "input")
+            replace(d.tensor(o), name=c, role="input",
+                    shape=input_dims(d.tensor(o).shape, dims, self.fresh))
             for o, c in self.cot_inputs.items()
         )
         body = [self._unique(clip_ranges(st, dims)) for st in body]
@@ -446,35 +447,6 @@ class _Reverse:
             tuple(self.notes),
         )
 
-    def _dims(self, shape: tuple, names: dict) -> tuple:
-        """Input dimensions must be sizes or literals: an expression (`(H - KH) // 2 + 1`)
-        becomes a new size, checked against the reads at call time like any bound."""
-        out = []
-        for s in shape:
-            s = sympy.sympify(s)
-            if not (s.is_Symbol or s.is_Integer):
-                if s not in names:
-                    names[s] = size_symbol(self.fresh(f"S{len(names)}"))
-                s = names[s]
-            out.append(s)
-        return tuple(out)
-
-    def _hoisted_reads(self, st: Statement) -> Statement:
-        """Reads of a hoisted reduction's value (inside derivative formulas) use its temp."""
-        values = {node: acc for (node, _), acc in self.hoisted.items()}
-
-        def use(e: Expr) -> Expr:
-            if isinstance(e, Reduce) and e in values:
-                return values[e]
-            if isinstance(e, Reduce):
-                mask = None if e.mask is None else use(e.mask)
-                return replace(e, body=use(e.body), mask=mask)
-            if isinstance(e, Call):
-                return replace(e, args=tuple(map(use, e.args)))
-            return e
-
-        return replace(st, rhs=use(st.rhs))
-
     def _unique(self, st: Statement) -> Statement:
         seen = set(st.indices)
         return replace(st, rhs=unique_binders(st.rhs, seen, self.fresh))
@@ -482,24 +454,6 @@ class _Reverse:
     def _temp_order(self, body: list[Statement]) -> list[str]:
         order = dict.fromkeys(st.tensor for st in body if st.tensor in self.temps)
         return list(order)
-
-
-def _needed_forward(versions: list[_Version], body: list[Statement], given: set[str]) -> set[str]:
-    """Forward versions the backward body reads, transitively (inputs and saved outputs are
-    given)."""
-    by_name = {v.stmt.tensor: v.stmt for v in versions}
-    todo = set()
-    for st in body:
-        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
-    needed: set[str] = set()
-    while todo:
-        t = todo.pop()
-        if t in needed or t in given or t not in by_name:
-            continue
-        needed.add(t)
-        st = by_name[t]
-        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
-    return needed
 
 
 def differentiate(d: Def, wrt: tuple[str, ...] | None = None, invert: bool = True) -> Gradient:

@@ -1,5 +1,5 @@
 """Helpers that shape the backward's statements: clipped ranges, masks as ternaries, merged
-contributions, full domains."""
+contributions, full domains; which forward statements the backward needs, and its input sizes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import sympy
 
-from tensorc.grad.build import add, const, index, select, substitute, unique_binders
+from tensorc.grad.build import add, const, index, select, substitute, tensors_read, unique_binders
 from tensorc.grad.transpose import Transposed
-from tensorc.ir.tensor_ir import Access, Call, Expr, Range, Reduce, Statement, is_zero
+from tensorc.ir.tensor_ir import Access, Call, Expr, Range, Reduce, Statement, is_zero, size_symbol
 
 
 def clip_ranges(st: Statement, dims: dict) -> Statement:
@@ -71,3 +71,54 @@ def full_domain(idx: tuple[str, ...], shape: tuple) -> tuple[Range, ...]:
 
 def covers(domain: tuple[Range, ...], shape: tuple) -> bool:
     return all(is_zero(r.lo) and is_zero(r.hi - s) for r, s in zip(domain, shape))
+
+
+def input_dims(shape: tuple, names: dict, fresh) -> tuple:
+    """A saved output's dimensions as the backward's input dimensions, which must be sizes or
+    literals: an expression (`(H - KH) // 2 + 1`) becomes a new size (recorded in `names`),
+    checked against the reads at call time like any bound."""
+    out = []
+    for s in shape:
+        s = sympy.sympify(s)
+        if not (s.is_Symbol or s.is_Integer):
+            if s not in names:
+                names[s] = size_symbol(fresh(f"S{len(names)}"))
+            s = names[s]
+        out.append(s)
+    return tuple(out)
+
+
+def use_hoisted(st: Statement, hoisted: dict) -> Statement:
+    """`st` with reads of a hoisted reduction's value (inside derivative formulas) reading its
+    temp instead (`hoisted`: (reduction, label) -> the temp's access)."""
+    values = {node: acc for (node, _), acc in hoisted.items()}
+
+    def use(e: Expr) -> Expr:
+        if isinstance(e, Reduce) and e in values:
+            return values[e]
+        if isinstance(e, Reduce):
+            mask = None if e.mask is None else use(e.mask)
+            return replace(e, body=use(e.body), mask=mask)
+        if isinstance(e, Call):
+            return replace(e, args=tuple(map(use, e.args)))
+        return e
+
+    return replace(st, rhs=use(st.rhs))
+
+
+def needed_forward(forward: list[Statement], body: list[Statement], given: set[str]) -> set[str]:
+    """The tensors of `forward` statements the backward `body` reads, transitively (inputs and
+    saved outputs are `given`)."""
+    by_name = {st.tensor: st for st in forward}
+    todo = set()
+    for st in body:
+        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
+    needed: set[str] = set()
+    while todo:
+        t = todo.pop()
+        if t in needed or t in given or t not in by_name:
+            continue
+        needed.add(t)
+        st = by_name[t]
+        todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
+    return needed
