@@ -9,7 +9,7 @@ Mapping (SIMT style, correct for all of LoopIR):
   a loop whose bounds differ per lane runs to the lanes' maximum trip count under a per-lane mask.
 - `If` never branches: it narrows the current mask; stores are masked, locals update by `tl.where`.
 - Scalar locals are `[BLOCK]` tensors; local arrays of constant size K are `[BLOCK, K']` tensors
-  (K' = next power of two) read and written through a column `arange`.
+  (K' = next power of two) read and written through a column `arange` (local_arrays.py).
 - Arithmetic on fp16/bf16 runs in fp32 and is rounded back to the node's dtype, like numpy.
 
 This is the generic path. Kernels shaped as rows x a streamed j (kernel sums, attention, Gram)
@@ -29,8 +29,8 @@ import sympy
 
 from tensorc.errors import UnsupportedError
 from tensorc.ir import loop_ir as L
-from tensorc.ir.loop_printer import format_expr
 
+from .local_arrays import LocalArrays
 from .ops import render_call
 from .strips import merge_strips
 from .values import (
@@ -41,7 +41,6 @@ from .values import (
     _ident,
     _loaded_buffers,
     _Local,
-    _next_pow2,
     _sym_code,
     _tl,
     _trips,
@@ -68,8 +67,8 @@ class RenderedKernel:
     num_stages: int | None = None  # None: the config's
 
 
-class KernelWriter:
-    """Renders one `Kernel` to a `@triton.jit` function."""
+class KernelWriter(LocalArrays):
+    """Renders one `Kernel` to a `@triton.jit` function (locals: local_arrays.py)."""
 
     def __init__(self, prog: L.LoopProgram, kernel: L.Kernel, index: int, config: dict):
         self.prog, self.kernel, self.config = prog, kernel, config
@@ -191,18 +190,6 @@ class KernelWriter:
             code = f"({code} * {d} + {cast(self.expr(ix), 'int64').code})"
         return code
 
-    def column_select(self, loc: _Local, index: tuple[L.LExpr, ...]) -> str:
-        if len(index) != len(loc.dims):
-            raise UnsupportedError(
-                f"triton backend: local {loc.py} indexed with {len(index)} "
-                f"indices, declared with {len(loc.dims)}"
-            )
-        flat = cast(self.expr(index[0]), "int64").code
-        for d, ix in zip(loc.dims[1:], index[1:]):
-            flat = f"({flat} * {d} + {cast(self.expr(ix), 'int64').code})"
-        flat = self.bind("_ix", self.lanes(flat))
-        return f"(_col{loc.width}[None, :] == {flat}[:, None])"
-
     def scalar(self, v: Val) -> str:
         """A uniform scalar for `v` (BLOCK == 1 kernels only)."""
         if not v.varying:
@@ -230,69 +217,6 @@ class KernelWriter:
     def stmt_Let(self, s: L.Let) -> None:
         v = self.expr(s.value)
         self.env[s.name] = Val(self.bind("v_" + _ident(s.name), v.code), v.dtype, v.varying)
-
-    def stmt_Local(self, s: L.Local) -> None:
-        dims, host = [], []  # each extent on the device and on the host
-        for d in s.shape:
-            if isinstance(d, L.Const):
-                dims.append(str(int(d.value)))
-            elif isinstance(d, L.Var) and d.name in self.static:
-                dims.append(str(int(self.static[d.name])))
-            else:
-                h = host_expr(d, self.all_sizes)
-                if h is None:
-                    raise UnsupportedError(
-                        f"triton backend: local array {s.name!r} has extent {format_expr(d)}, "
-                        "which is not computable from the sizes on the host"
-                    )
-                dims.append(cast(self.expr(d), "int64").code)
-                host.append(f"max(1, {h})")
-        if len(host) > 1:  # acc[M][E] (the attention gradient): M * E columns per lane
-            raise UnsupportedError(
-                f"triton backend: local array {s.name!r} spans {len(host)} sizes beyond the "
-                "specialised ones; the generic path holds at most one per lane"
-            )
-        init = cast(self.expr(s.init), s.dtype)
-        py = self.fresh("l_" + _ident(s.name))
-        loc = _Local(py, s.dtype, tuple(dims))
-        if dims:
-            size = 1
-            for d in dims:
-                size *= int(d) if d.isdigit() else 1  # the static extents; `host` has the rest
-            # a size beyond the specialised ones: the width is a constexpr set at launch, so the
-            # kernel is compiled once per power of two (W4/W5 at B > 16 hold acc[E] this way)
-            loc.width = (
-                self.constexpr("W", f"triton.next_power_of_2({' * '.join([str(size), *host])})")
-                if host
-                else str(_next_pow2(size))
-            )
-            self.widths.add(loc.width)
-            store_dt = _tl("int8" if s.dtype == "bool" else s.dtype)
-            self.emit(
-                f"{py} = tl.full([BLOCK, {loc.width}], 0, {store_dt}) + "
-                f"tl.cast({init.code}, {store_dt})"
-            )
-        else:
-            self.emit(f"{py} = {self.lanes_of(init)}")
-        self.locals[s.name] = loc
-
-    def stmt_Assign(self, s: L.Assign) -> None:
-        loc = self.locals.get(s.name)
-        if loc is None:
-            raise UnsupportedError(f"triton backend: Assign to undeclared local {s.name!r}")
-        v = cast(self.expr(s.value), loc.dtype)
-        if not loc.dims:
-            if self.mask:
-                val = self.lanes_of(v) if v.dtype == "bool" and not v.varying else v.code
-                self.emit(f"{loc.py} = tl.where({self.mask}, {val}, {loc.py})")
-            else:
-                self.emit(f"{loc.py} = {self.lanes_of(v)}")
-            return
-        sel = self.column_select(loc, s.index)
-        if self.mask:
-            sel = f"{sel} & {self.mask}[:, None]"
-        val = self.lanes(v.code if loc.dtype != "bool" else f"tl.cast({v.code}, tl.int8)")
-        self.emit(f"{loc.py} = tl.where({sel}, {val}[:, None], {loc.py})")
 
     def stmt_Store(self, s: L.Store) -> None:
         buf = self.buffers.get(s.buffer)
