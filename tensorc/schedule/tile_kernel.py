@@ -5,6 +5,7 @@ after computing any heavy row or column value (a logsumexp of dot products) by i
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 
 from tensorc.ir import loop_ir as L
@@ -32,12 +33,9 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
     st, m = _materialise(pb, k, st, m, sizes)
     group = [(k, st, m)] + (_siblings(pb, k, st, m, sizes) if m.v is not None else [])
     names = pb.names()
-    decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
-    try:
+    with _declaring_temps(pb):
         nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
         body = TileKernel(pb, st, m, nest, names, group).kernel()
-    finally:
-        pb.def_ = decls
     if body is None:
         pb.notes.append(f"{label}: dot products not computed as tiles: its mask gives no j bounds "
                         f"for a block of rows")  # fmt: skip
@@ -64,6 +62,16 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
     return True
 
 
+@contextmanager
+def _declaring_temps(pb):
+    """`pb.def_` declares the builder's extra temps (the side vectors) while inside."""
+    decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
+    try:
+        yield
+    finally:
+        pb.def_ = decls
+
+
 def _materialise(pb, k: int, st: T.Statement, m: TileSum, sizes) -> tuple[T.Statement, TileSum]:
     """`st` and its roles with every heavy row or column value (a reduction holding another
     one: the attention gradient's logsumexp of dot products, read by dq alone) computed first,
@@ -78,11 +86,8 @@ def _materialise(pb, k: int, st: T.Statement, m: TileSum, sizes) -> tuple[T.Stat
             continue
         name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[n].hi for n in idx])
         side = T.Statement(name, tuple(idx), tuple(ranges[n] for n in idx), r)
-        decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
-        try:
+        with _declaring_temps(pb):
             pb.statement(k, side)
-        finally:
-            pb.def_ = decls
         rhs = replace_node(rhs, r, T.Access(name, tuple(T.Index(n) for n in idx), r.dtype))
         pb.notes.append(f"statement {k + 1} ({st.tensor}): a reduction of dot products read by "
                         f"every block computed first into {name}")  # fmt: skip
