@@ -6,16 +6,15 @@ after computing any heavy row or column value (a logsumexp of dot products) by i
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import replace
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.ops import reduce_identity
-from tensorc.ir.tir_utils import free_indices, reads, walk
+from tensorc.ir.tir_utils import free_indices, reads, substitute, walk
 from tensorc.schedule.attention import BlockBuilder
 from tensorc.schedule.lexpr import as_dtype, const, iadd, imin, isub, sym_to_lexpr
 from tensorc.schedule.nest import Level, Nest
-from tensorc.schedule.operands import replace_node, scalar_alpha, with_temps
+from tensorc.schedule.operands import scalar_alpha, with_temps
 from tensorc.schedule.tiles import NOT_TILES, TileSum, match, roles, tile_key, unique_tiles
 
 
@@ -30,7 +29,7 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
         if m != NOT_TILES:
             pb.notes.append(f"{label}: dot products not computed as tiles: {m}")
         return False
-    st, m = _materialise(pb, k, st, m, sizes)
+    _materialise(pb, k, st, m)
     group = [(k, st, m)] + (_siblings(pb, k, st, m, sizes) if m.v is not None else [])
     names = pb.names()
     with _declaring_temps(pb):
@@ -72,30 +71,33 @@ def _declaring_temps(pb):
         pb.def_ = decls
 
 
-def _materialise(pb, k: int, st: T.Statement, m: TileSum, sizes) -> tuple[T.Statement, TileSum]:
-    """`st` and its roles with every heavy row or column value (a reduction holding another
-    one: the attention gradient's logsumexp of dot products, read by dq alone) computed first,
-    by its own kernel, into a vector temp that G reads: per block it would cost a full pass."""
-    heavy = [r for r in m.rows + m.cols
-             if any(isinstance(x, T.Reduce) for x in walk(r.body))]  # fmt: skip
+def _heavy(r: T.Reduce) -> bool:
+    """A side value that costs a pass of its own: a reduction holding another one."""
+    return any(isinstance(x, T.Reduce) for x in walk(r.body))
+
+
+def _materialise(pb, k: int, st: T.Statement, m: TileSum) -> None:
+    """Compute every heavy row or column value of `m` (a reduction holding another one: the
+    attention gradient's logsumexp of dot products, read by dq alone) first, by its own kernel,
+    into a vector temp that G reads instead: per block it would cost a full pass."""
     ranges = {g.index: g for g in (*st.domain, *m.reduce.ranges)}
-    rhs = st.rhs
-    for r in heavy:
-        idx = [n for n in (*st.indices, m.j) if n in free_indices(r)]
-        if any(not T.is_zero(ranges[n].lo) for n in idx):
-            continue
-        name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[n].hi for n in idx])
-        side = T.Statement(name, tuple(idx), tuple(ranges[n] for n in idx), r)
-        with _declaring_temps(pb):
-            pb.statement(k, side)
-        rhs = replace_node(rhs, r, T.Access(name, tuple(T.Index(n) for n in idx), r.dtype))
-        pb.notes.append(f"statement {k + 1} ({st.tensor}): a reduction of dot products read by "
-                        f"every block computed first into {name}")  # fmt: skip
-    if rhs is st.rhs:
-        return st, m
-    st = replace(st, rhs=rhs)
-    got = match(with_temps(pb.def_, pb), st, sizes)
-    return (st, got) if not isinstance(got, str) else (st, m)
+    for kind, values in (("row", m.rows), ("col", m.cols)):
+        for n in reversed(range(len(values))):
+            r = values[n]
+            idx = [x for x in (*st.indices, m.j) if x in free_indices(r)]
+            if not _heavy(r) or any(not T.is_zero(ranges[x].lo) for x in idx):
+                continue
+            name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[x].hi for x in idx])
+            with _declaring_temps(pb):
+                pb.statement(k, T.Statement(name, tuple(idx), tuple(ranges[x] for x in idx), r))
+            # G reads the vector; later values of this kind move down one placeholder
+            ren = {f"%{kind}{n}": T.Access(name, tuple(T.Index(x) for x in idx), r.dtype)}
+            ren |= {f"%{kind}{x}": T.Index(f"%{kind}{x - 1}", values[x].dtype)
+                    for x in range(n + 1, len(values))}  # fmt: skip
+            m.g = substitute(m.g, ren)
+            del values[n]
+            pb.notes.append(f"statement {k + 1} ({st.tensor}): a reduction of dot products read "
+                            f"by every block computed first into {name}")  # fmt: skip
 
 
 def _siblings(pb, k: int, st: T.Statement, m: TileSum, sizes) -> list:
@@ -112,6 +114,7 @@ def _siblings(pb, k: int, st: T.Statement, m: TileSum, sizes) -> list:
         group = [st] + [g for _, g, _ in out]
         ok = not isinstance(x, str) and x.v is not None and roles(s, x) == want
         ok = ok and bool(keys & {tile_key(t, x) for t in x.tiles})
+        ok = ok and not any(_heavy(r) for r in x.rows + x.cols)
         ok = ok and _independent(s, group + moved_past)
         if ok:
             out.append((n, s, x))

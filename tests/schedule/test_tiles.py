@@ -92,6 +92,9 @@ def test_attention_backward_for_some_inputs_stores_no_n_by_m(wrt):
     sizes = {"B": 1, "H": 2, "N": 8192, "M": 8192, "D": 64, "E": 64}
     prog = to_loops(back, "cpu", sizes)
     assert sum("computed tile by tile" in n for n in prog.notes) == 2  # the lse, the gradient
+    # the lse is read as a vector, not recomputed per block by a scalar loop
+    text = format_program(prog)
+    assert text.count("log(") == 1, "the logsumexp is computed once, in its own kernel"
     for buf in (*prog.temps, *prog.outputs):
         shape = [sizes.get(str(x), x) for x in buf.shape]
         assert np.prod([int(x) for x in shape]) <= 2 * 8192 * 64, buf.name
