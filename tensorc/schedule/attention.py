@@ -332,22 +332,27 @@ class BlockBuilder:
         body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
         return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
 
-    def blocks(self, body: list):
+    def blocks(self, body: list, inner: list | None = None):
         """The shared prologue of a blocked kernel: which (batch, i-block) the parallel iteration
         `tv` is (i-blocks interleaved), and the j range its rows need; appended to `body`.
         (tv, total, batch vars, i0, rows, j_lo, j_hi, block j lo, block j hi), or None when the
-        mask gives no j bounds."""
+        mask gives no j bounds. With `inner`, `tv` is the batch alone and the i-blocks run in
+        order in a serial loop (`self.serial_rows`: its var and trip count) whose prologue goes
+        to `inner`: one iteration owns a batch's rows and columns (tile_kernel's dq fusion)."""
         m, bm = self.m, self.bm
         fresh = self.fresh
         n_i = self.ext(m.i)
         n_blocks = L.Call("floordiv", (iadd(n_i, const(bm - 1)), const(bm)), I64)
-        total = n_blocks
+        total = n_blocks if inner is None else const(1)
         for b in m.batch:
             total = imul(total, self.ext(b))
         tv = fresh("t")
         # --- which (batch, i-block) this iteration is
-        q = L.Var(tv)
-        if m.batch:
+        q, rem = L.Var(tv), L.Var(tv)
+        if inner is not None:
+            self.serial_rows = (fresh("q"), n_blocks)
+            q = L.Var(self.serial_rows[0])
+        elif m.batch:
             q = self.let(body, "q", L.Call("mod", (L.Var(tv), n_blocks), I64))
             rem = self.let(body, "tb", L.Call("floordiv", (L.Var(tv), n_blocks), I64))
         bvars: dict[str, L.LExpr] = {}
@@ -359,6 +364,7 @@ class BlockBuilder:
                 rem = self.let(body, "tb", L.Call("floordiv", (rem, self.ext(b)), I64))
         for b, var in bvars.items():
             self.nest.env[b] = (var, None)
+        body = body if inner is None else inner
         half = self.let(body, "half", L.Call("floordiv", (q, const(2)), I64))
         even = L.Call("eq", (L.Call("mod", (q, const(2)), I64), const(0)), "bool")
         ib = self.let(

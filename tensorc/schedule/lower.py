@@ -44,6 +44,7 @@ class ProgramBuilder:
         self.extra_temps: list[L.Buffer] = []
         self.notes: list[str] = []
         self.skip: set[int] = set()  # statements already lowered with an earlier one (tiles.py)
+        self.shared: dict = {}  # values computed once for several statements (tile side vectors)
         self.reserved = {d.name for d in (*def_.inputs, *def_.outputs, *def_.temps)} | set(def_.sizes)
 
     def shape(self, dims) -> tuple:

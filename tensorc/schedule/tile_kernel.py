@@ -5,17 +5,28 @@ after computing any heavy row or column value (a logsumexp of dot products) by i
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.ops import reduce_identity
-from tensorc.ir.tir_utils import free_indices, reads, substitute, walk
+from tensorc.ir.tir_utils import alpha_key, free_indices, reads, substitute, walk
+from tensorc.ir.types import compute_dtype
+from tensorc.passes.costs import volume
 from tensorc.schedule.attention import BlockBuilder
 from tensorc.schedule.lexpr import as_dtype, const, iadd, imin, isub, sym_to_lexpr
 from tensorc.schedule.nest import Level, Nest
 from tensorc.schedule.operands import scalar_alpha, with_temps
-from tensorc.schedule.tiles import NOT_TILES, TileSum, match, roles, tile_key, unique_tiles
+from tensorc.schedule.tiles import (
+    NOT_TILES,
+    TileSum,
+    match,
+    roles,
+    tile_key,
+    transposed_key,
+    unique_tiles,
+)
 
 
 def lower_tiles(pb, k: int, st: T.Statement) -> bool:
@@ -29,12 +40,14 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
         if m != NOT_TILES:
             pb.notes.append(f"{label}: dot products not computed as tiles: {m}")
         return False
-    _materialise(pb, k, st, m)
     group = [(k, st, m)] + (_siblings(pb, k, st, m, sizes) if m.v is not None else [])
+    for n, s, x in group:
+        _materialise(pb, n, s, x)
+    trans = _transposed(pb, k, st, m, group, sizes) if m.v is not None else []
     names = pb.names()
     with _declaring_temps(pb):
         nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
-        body = TileKernel(pb, st, m, nest, names, group).kernel()
+        body = TileKernel(pb, st, m, nest, names, group, trans).kernel()
     if body is None:
         pb.notes.append(f"{label}: dot products not computed as tiles: its mask gives no j bounds "
                         f"for a block of rows")  # fmt: skip
@@ -55,10 +68,19 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
                      for n, s, _ in group[1:]) + f" in one pass ({shared} dot product tile(s) "
                      f"shared)")  # fmt: skip
         pb.skip.update(n for n, _, _ in group[1:])
+    for n, s, x, host in trans:
+        notes.append(f"statement {n + 1} ({s.tensor}): its G is statement {group[host][0] + 1}'s "
+                     f"transposed: accumulated into {s.tensor} by a Gemm of each G tile in the "
+                     f"same pass (one iteration per batch owns its rows; i-blocks in order)")  # fmt: skip
+        pb.skip.add(n)
     if m.mask:
         notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
     pb.kernel(body, notes)
     return True
+
+# a statement that reads a group's G transposed is fused only when the batches alone give each
+# core this many parallel iterations (B1 H8 on 2 cores: 4)
+TRANSPOSED_MIN_UNITS = 4
 
 
 @contextmanager
@@ -87,9 +109,15 @@ def _materialise(pb, k: int, st: T.Statement, m: TileSum) -> None:
             idx = [x for x in (*st.indices, m.j) if x in free_indices(r)]
             if not _heavy(r) or any(not T.is_zero(ranges[x].lo) for x in idx):
                 continue
-            name = pb.add_temp(f"{st.tensor}_side", r.dtype, [ranges[x].hi for x in idx])
-            with _declaring_temps(pb):
-                pb.statement(k, T.Statement(name, tuple(idx), tuple(ranges[x] for x in idx), r))
+            shape = [ranges[x].hi for x in idx]
+            key = (alpha_key(substitute(r, {x: T.Index(f"%P{n}") for n, x in enumerate(idx)})),
+                   tuple(map(str, shape)))  # fmt: skip
+            name = pb.shared.get(key)
+            if name is None:  # not computed for an earlier statement yet
+                name = pb.shared[key] = pb.add_temp(f"{st.tensor}_side", r.dtype, shape)
+                with _declaring_temps(pb):
+                    side = T.Statement(name, tuple(idx), tuple(ranges[x] for x in idx), r)
+                    pb.statement(k, side)
             # G reads the vector; later values of this kind move down one placeholder
             ren = {f"%{kind}{n}": T.Access(name, tuple(T.Index(x) for x in idx), r.dtype)}
             ren |= {f"%{kind}{x}": T.Index(f"%{kind}{x - 1}", values[x].dtype)
@@ -114,13 +142,50 @@ def _siblings(pb, k: int, st: T.Statement, m: TileSum, sizes) -> list:
         group = [st] + [g for _, g, _ in out]
         ok = not isinstance(x, str) and x.v is not None and roles(s, x) == want
         ok = ok and bool(keys & {tile_key(t, x) for t in x.tiles})
-        ok = ok and not any(_heavy(r) for r in x.rows + x.cols)
         ok = ok and _independent(s, group + moved_past)
         if ok:
             out.append((n, s, x))
         else:
             moved_past.append(s)
     return out
+
+
+def _transposed(pb, k: int, st: T.Statement, m: TileSum, group: list, sizes) -> list:
+    """Later statements whose G is a group member's G transposed (the attention gradient's dq
+    against dk): (number, statement, roles, member) for each. Their Gemms accumulate into their
+    output from every block, so one parallel iteration must own a batch: only when the batches
+    alone feed the threads (>= TRANSPOSED_MIN_UNITS per core)."""
+    if volume([g for g in st.domain if g.index in m.batch], sizes) < _units_needed():
+        return []
+    hd, hr = {g.index: g for g in st.domain}, m.reduce.ranges[0]
+    t = compute_dtype(m.reduce.dtype)
+    keys = [transposed_key(x) for _, _, x in group]
+    writes = [s.tensor for s in pb.def_.body]
+    out, moved_past = [], []
+    taken = {n for n, _, _ in group}
+    for n in range(k + 1, len(pb.def_.body)):
+        s = pb.def_.body[n]
+        if n in taken or n in pb.skip:
+            continue
+        x = match(pb.def_, s, sizes)
+        ok = not isinstance(x, str) and x.v is not None and writes.count(s.tensor) == 1
+        if ok:
+            xd, xr = {g.index: g for g in s.domain}, x.reduce.ranges[0]
+            ok = (T.is_zero(hr.lo) and T.is_zero(xr.lo) and str(xd[x.i].hi) == str(hr.hi)
+                  and str(xr.hi) == str(hd[m.i].hi)
+                  and [str(xd[b].hi) for b in x.batch] == [str(hd[b].hi) for b in m.batch]
+                  and pb.def_.tensor(s.tensor).dtype == t
+                  and transposed_key(x, swap=True) in keys)  # fmt: skip
+        others = [g for _, g, _ in group] + [g for _, g, _, _ in out] + moved_past
+        if ok and _independent(s, others):
+            out.append((n, s, x, keys.index(transposed_key(x, swap=True))))
+        else:
+            moved_past.append(s)
+    return out
+
+
+def _units_needed() -> int:
+    return TRANSPOSED_MIN_UNITS * (os.cpu_count() or 1)
 
 
 def _independent(s: T.Statement, others: list[T.Statement]) -> bool:
@@ -136,14 +201,15 @@ def _independent(s: T.Statement, others: list[T.Statement]) -> bool:
 class TileKernel(BlockBuilder):
     """The kernel of a group of tile sums (the first one's blocking; see tiles.py)."""
 
-    def __init__(self, pb, st, m, nest, names, group):
+    def __init__(self, pb, st, m, nest, names, group, trans=()):
         super().__init__(pb, st, m, nest, names)
-        self.group = group
+        self.group, self.trans = group, list(trans)
 
     def kernel(self) -> tuple[L.Stmt, ...] | None:
         t, bm, bn, fresh = self.t, self.bm, self.bn, self.fresh
-        body: list[L.Stmt] = []
-        blk_ = self.blocks(body)
+        outer: list[L.Stmt] = []
+        body: list[L.Stmt] = [] if self.trans else outer
+        blk_ = self.blocks(outer, body if self.trans else None)
         if blk_ is None:
             return None
         tv, total, bvars, i0, rows, j_lo, j_hi, blo, bhi = blk_
@@ -201,10 +267,30 @@ class TileKernel(BlockBuilder):
                     batch=const(1), m=rows, n=e_ext, k=cols, alpha=L.Const(1.0, t),
                     accumulate=True, dtype=t,
                 ))  # fmt: skip
+            for _, ts, tx, host in self.trans:
+                if self.group[host][2] is x:
+                    blk.append(self.transposed_gemm(ts, tx, p["G"], i0, rows, L.Var(j0), cols,
+                                                    bvars))  # fmt: skip
         body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
         for (_, st, x), p in zip(self.group, parts):
             body.append(self.store(st, x, i0, rows, p, self.batch_at(x, bvars)))
-        return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
+        if self.trans:  # one iteration per batch: its i-blocks in order
+            qv, n_blocks = self.serial_rows
+            outer.append(L.Loop(qv, const(0), n_blocks, tuple(body), kind="serial"))
+        return (L.Loop(tv, const(0), total, tuple(outer), kind="parallel"),)
+
+    def transposed_gemm(self, st, x: TileSum, g: str, i0, rows, j0, cols, bvars) -> L.Gemm:
+        """out[.., j0 + c, e] += post * sum_r G[r, c] * V[.., i0 + r, e]: statement `st`, whose
+        rows are this block's columns, from the G tile it shares transposed."""
+        at = self.batch_at(x, bvars)
+        out = T.Access(st.tensor, tuple(T.Index(n) for n in st.indices), self.t)
+        e_ext = self.ext_of(st, x.e)
+        return L.Gemm(
+            c=self.operand(out, x.i, x.e, {**at, x.i: j0}),
+            a=L.Operand(g, const(0), (const(0), const(1), const(self.bn)), local=True),
+            b=self.operand(x.v, x.j, x.e, {**at, x.j: i0}), batch=const(1), m=cols, n=e_ext,
+            k=rows, alpha=scalar_alpha(x.post, self.t), accumulate=True, dtype=self.t,
+        )  # fmt: skip
 
     def batch_at(self, x: TileSum, bvars: dict) -> dict:
         """The batch index values of the first statement under `x`'s own batch names."""

@@ -35,6 +35,7 @@ import sympy
 
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tir_utils import (
+    alpha_key,
     conjoin,
     conjuncts,
     free_indices,
@@ -80,6 +81,7 @@ class TileSum:
     tiles: list[Tile] = field(default_factory=list)
     rows: list[T.Reduce] = field(default_factory=list)
     cols: list[T.Reduce] = field(default_factory=list)
+    source: T.Expr | None = None  # G as written (after unguarding), for `transposed_key`
 
 
 def _dot(r: T.Reduce, i: str, j: str, batch: set[str], def_: T.Def) -> Tile | None:
@@ -175,7 +177,7 @@ def match(def_: T.Def, st: T.Statement, sizes: dict[str, int]) -> TileSum | str:
     if r.op == "sum" and _index_select(g):  # sum_j (c ? x : 0) * v = sum_j x * v where c
         mask, g = mask + [c for c in conjuncts(g.args[0]) if c not in mask], g.args[1]
     g = _unguard(g, mask)
-    out = TileSum(r, i, j, e, batch, v, g, post, mask)
+    out = TileSum(r, i, j, e, batch, v, g, post, mask, source=g)
     tiles: dict[T.Reduce, str] = {}
     side: dict[T.Reduce, str] = {}
 
@@ -259,3 +261,13 @@ def roles(st: T.Statement, m: TileSum) -> tuple:
     mask = tuple(str(substitute(c, ren)) for c in m.mask)
     batch = tuple(str(dom[b].hi) for b in m.batch)
     return str(dom[m.i].hi), str(rg.lo), str(rg.hi), batch, mask, m.reduce.dtype
+
+
+def transposed_key(m: TileSum, swap: bool = False) -> tuple:
+    """G and the mask of `m` with its row and reduced indices named %R and %C (`swap`: %C and
+    %R, a statement that reads the same tiles transposed: dq = dS K against dk = dS^T Q) and its
+    bound indices canonical: equal keys, equal G tiles."""
+    r, c = ("%C", "%R") if swap else ("%R", "%C")
+    ren = {m.i: T.Index(r), m.j: T.Index(c), **{b: T.Index(f"%B{n}") for n, b in enumerate(m.batch)}}
+    mask = tuple(sorted(str(substitute(x, ren)) for x in m.mask))
+    return alpha_key(substitute(m.source, ren)), mask

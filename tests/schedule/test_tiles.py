@@ -4,6 +4,8 @@ gradient's dq, dk, dv (dk and dv in one pass) and logsumexp; checked against the
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from support import require_backend
@@ -113,4 +115,51 @@ def test_attention_backward_matches_the_interpreter(n, wrt):
     got = Function(back, "cpu")(*args)
     ref = Function(back, "interp")(*args)
     for g, r in zip(got, ref):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4)
+
+
+UNITS = 4 * (os.cpu_count() or 1)  # batches enough for one iteration per batch (TRANSPOSED_MIN_UNITS)
+PAIR = """def pair(float(H,N,D) x, float(H,M,D) y, float(H,M,E) v, float(H,N,E) w) -> (a, b) {
+    a(h,i,e) = 0.5 * sum(j: tanh(sum(d: x(h,i,d) * y(h,j,d))) * v(h,j,e))
+    b(h,j,e) = sum(i: tanh(sum(d: x(h,i,d) * y(h,j,d))) * w(h,i,e))
+}"""
+
+
+def test_transposed_reader_shares_the_pass():
+    """b reads a's G transposed: one kernel, b accumulated by a Gemm of each G tile; with too
+    few batches to own, two kernels."""
+    d = parse_program(PAIR).get("pair")
+    many = to_loops(d, "cpu", {"H": UNITS, "N": 300, "M": 200, "D": 32, "E": 8})
+    assert len(many.kernels) == 1 and any("transposed" in n for n in many.notes)
+    few = to_loops(d, "cpu", {"H": 1, "N": 300, "M": 200, "D": 32, "E": 8})
+    assert len(few.kernels) == 2
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (131, 97), (200, 260)])
+def test_transposed_reader_matches_the_interpreter(n, m):
+    require_backend("cpu")
+    got_mod, ref_mod = tensorc.compile(PAIR, backend="cpu"), tensorc.compile(PAIR, "interp")
+    rng = np.random.default_rng(n)
+    shapes = ((UNITS, n, 32), (UNITS, m, 32), (UNITS, m, 8), (UNITS, n, 8))
+    args = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in shapes]
+    for g, r in zip(got_mod.pair(*args), ref_mod.pair(*args)):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_attention_backward_one_pass_for_dq_dk_dv(causal):
+    """With a batch per iteration, dq joins the dk/dv pass (FlashAttention-2's backward: S, dP,
+    dV, dK, dQ per tile); checked against the interpreter."""
+    require_backend("cpu")
+    src = ATTN if causal else ATTN.replace("  where j <= i", "")
+    back = gradient(parse_program(src).get("attention"), ("q", "k", "v")).backward
+    # M > 8 D: dS is more than STORE_RATIO times q, so it is never stored (costs.py)
+    prog = to_loops(back, "cpu", {"B": 1, "H": UNITS, "N": 300, "M": 300, "D": 16, "E": 16})
+    assert len(prog.kernels) == 2  # the lse; dv, dk and dq
+    rng = np.random.default_rng(7)
+    q, k, v, o, do = (rng.standard_normal((1, UNITS, 131, 16)).astype(np.float32) for _ in range(5))
+    args = (q, k, v, np.float32(0.125), o, do)
+    from tensorc.runtime.module import Function
+
+    for g, r in zip(Function(back, "cpu")(*args), Function(back, "interp")(*args)):
         np.testing.assert_allclose(np.asarray(g), np.asarray(r), rtol=1e-4, atol=1e-4)
