@@ -15,7 +15,7 @@ import sympy
 from tensorc.grad.affine import from_sympy, index_symbol
 from tensorc.ir.ops import result_dtype
 from tensorc.ir.tensor_ir import Access, Call, Const, Expr, Index, Range, Reduce, walk
-from tensorc.ir.tir_utils import free_indices, product_factors, substitute
+from tensorc.ir.tir_utils import alpha_key, free_indices, product_factors, substitute
 from tensorc.ir.types import INDEX, is_float
 
 
@@ -40,7 +40,40 @@ def add(a: Expr, b: Expr) -> Expr:
         return a
     if isinstance(b, Call) and b.fn == "neg":
         return sub(a, b.args[0])
+    shared = _shared_factors(a, b)
+    if shared is not None:  # x * P + y * P -> (x + y) * P: P (holding a reduction) once
+        common, ra, rb = shared
+        return mul(call("add", ra, rb), product_of(common))
     return call("add", a, b)
+
+
+def _shared_factors(a: Expr, b: Expr):
+    """(common factors, rest of a, rest of b) when the products `a` and `b` share factors equal
+    up to bound-index names and one of them holds a reduction (the chain rule through
+    `2 * s * s` gives two terms that each recompute W1's exponential), else None."""
+    fa, fb = product_factors(a), product_factors(b)
+    keys_b = [alpha_key(f) for f in fb]
+    common, rest_a = [], []
+    for f in fa:
+        k = alpha_key(f)
+        if k in keys_b:
+            n = keys_b.index(k)
+            keys_b[n] = None
+            common.append(f)
+        else:
+            rest_a.append(f)
+    if not any(isinstance(x, Reduce) for f in common for x in walk(f)):
+        return None
+    rest_b = [f for f, k in zip(fb, keys_b) if k is not None]
+    one = const(1, a.dtype)
+    return common, product_of(rest_a) if rest_a else one, product_of(rest_b) if rest_b else one
+
+
+def product_of(factors: list[Expr]) -> Expr:
+    out = factors[0]
+    for f in factors[1:]:
+        out = mul(out, f)
+    return out
 
 
 def sub(a: Expr, b: Expr) -> Expr:

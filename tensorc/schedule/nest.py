@@ -43,6 +43,9 @@ EXPENSIVE = {
 }  # fmt: skip
 
 
+SMALL_INNER = 16  # reduction ranges of at most this constant extent are opened innermost
+
+
 @dataclass(eq=False)
 class Level:
     """One loop level under construction: statements appended in order, closed into a `Loop`."""
@@ -331,7 +334,7 @@ class Nest:
         level = place
         self._saved = getattr(self, "_saved", [])
         self._saved.append({rg.index: self.env.get(rg.index) for rg in r.ranges})
-        for rg in r.ranges:
+        for rg in self._loop_order(r, first):
             los, his, parts = self.linear_bounds(rg.index, parts, allowed)
             lo, hi = self.size(rg.lo), self.size(rg.hi)
             for b in los:
@@ -351,6 +354,19 @@ class Nest:
         if parts:
             self.stats["mask_if"] += 1
         return level, conjoin(outer), conjoin(inner)
+
+    def _loop_order(self, r: T.Reduce, first) -> tuple[T.Range, ...]:
+        """`r`'s ranges, outermost first: those of a small constant extent (W1's E = 1 in
+        `sum(e, j: ...)`) innermost, so the streamed index sits right under the row loop (row
+        blocking); as written when split-j chunks the first one."""
+        if first is not None:
+            return r.ranges
+
+        def small(rg: T.Range) -> bool:
+            ext = self.size(rg.hi - rg.lo)
+            return isinstance(ext, L.Const) and ext.value <= SMALL_INNER
+
+        return tuple(rg for rg in r.ranges if not small(rg)) + tuple(filter(small, r.ranges))
 
     def _restore(self) -> None:
         for k, v in self._saved.pop().items():
