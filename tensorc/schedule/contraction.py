@@ -98,6 +98,9 @@ def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumu
         return None  # an index summed inside one operand only: no Gemm shape
     if any(i not in xs and i not in ys for i in zs):
         return None
+    groups = {name: group for name, group, _ in _groups(x, y, out)}
+    if not groups["k"] and not (groups["m"] and groups["n"]):
+        return None  # elementwise (a Hadamard step, a scaling): a loop nest, not 1 x 1 Gemms
     loops: list[tuple[str, str]] = []
     dims = {}
     for gname, group, views in _groups(x, y, out):

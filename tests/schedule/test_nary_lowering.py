@@ -153,3 +153,37 @@ def test_mps_intermediates_laid_out_for_their_reader(backend, p, x):
     assert all(len(k.body) == 1 for k in prog.kernels)  # each one Gemm, or column blocks
     assert not [s for k in prog.kernels for s in _walk(k.body)
                 if isinstance(s, L.Loop) and s.kind == "serial"]
+
+
+HADAMARD = """
+def weighted(float(N,M) w, float(N,M) k, float(M,D) x) -> (o) {
+    o(i,d) = sum(j: w(i,j) * k(i,j) * x(j,d))
+}
+"""
+
+
+def test_hadamard_step_is_a_loop_nest_not_unit_gemms():
+    """An elementwise path step (w * k) has no Gemm shape: it was a batch of N*M 1x1x1 Gemms
+    (RBF's gradient network: 1.25 s against numpy's 31 ms at N = M = 4096, D = 64)."""
+    from tensorc.frontend import parse_program
+
+    prog = to_loops(parse_program(HADAMARD).get("weighted"), "cpu", {"N": 300, "M": 200, "D": 64})
+    gemms = [s for k in prog.kernels for s in _walk(k.body) if isinstance(s, L.Gemm)]
+    assert len(gemms) == 1 and gemms[0].k != L.Const(1, "int64")
+
+
+def _walk(body):
+    for s in body:
+        yield s
+        for attr in ("body", "then"):
+            yield from _walk(getattr(s, attr, ()) or ())
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_hadamard_network_matches_numpy(backend):
+    require_backend(backend)
+    rng = np.random.default_rng(2)
+    w, k = rng.random((37, 53), dtype=np.float32), rng.random((37, 53), dtype=np.float32)
+    x = rng.random((53, 17), dtype=np.float32)
+    got = tensorc.compile(HADAMARD, backend=backend).weighted(w, k, x)
+    np.testing.assert_allclose(got, (w * k) @ x, rtol=1e-4)
