@@ -99,8 +99,10 @@ def emit_pair(pb, x: View, y: View, out: View, ext: dict, alpha: L.LExpr, accumu
     if any(i not in xs and i not in ys for i in zs):
         return None
     groups = {name: group for name, group, _ in _groups(x, y, out)}
-    if not groups["k"] and not (groups["m"] and groups["n"]):
-        return None  # elementwise (a Hadamard step, a scaling): a loop nest, not 1 x 1 Gemms
+    if not (groups["m"] and groups["n"]) and not (groups["k"] and (groups["m"] or groups["n"])):
+        # elementwise (a Hadamard step, a scaling) or batched dot products (a column sum of a
+        # product): a loop nest, not a batch of 1 x 1 Gemms
+        return None
     loops: list[tuple[str, str]] = []
     dims = {}
     for gname, group, views in _groups(x, y, out):
@@ -239,6 +241,8 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
         pb.kernel(tuple(group), notes if n == 0 else [])
     if epilogue:
         ep = replace(st, rhs=rest)
+        if lower_contraction(pb, k, ep):
+            return True  # the epilogue holds another contraction (a sum of two: RBF's gradient)
         enotes = [f"{label}: pointwise epilogue applied to the Gemm result in one pass"]
         def2 = with_temps(def_, pb)
         ebody, _ = lower_nest(def2, ep, pb.schedule, pb.names(), pb.spec, enotes)
