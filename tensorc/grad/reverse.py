@@ -45,6 +45,7 @@ from tensorc.grad.statements import (
     input_dims,
     merge,
     needed_forward,
+    reuse_saved,
     unmasked,
     use_hoisted,
 )
@@ -400,6 +401,7 @@ class _Reverse:
         self.run()
         d = self.d
         body = self.recompute + [use_hoisted(st, self.hoisted) for st in self.adjoint]
+        body = reuse_saved(body, self._saved_statements())
         given = {t.name for t in d.inputs} | {o.name for o in d.outputs}
         needed = needed_forward([v.stmt for v in self.versions], body, given)
         forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
@@ -446,6 +448,16 @@ class _Reverse:
             tuple(grads),
             tuple(self.notes),
         )
+
+    def _saved_statements(self) -> list[Statement]:
+        """The statements whose values the backward receives as saved outputs: an output's
+        only write, unmasked, over its whole shape, in its own dtype."""
+        outputs = {o.name for o in self.d.outputs}
+        return [
+            v.stmt for v in self.versions
+            if v.stmt.tensor in outputs and v.prev is None and v.stmt.mask is None
+            and covers(v.stmt.domain, v.decl.shape) and v.stmt.rhs.dtype == v.decl.dtype
+        ]  # fmt: skip
 
     def _unique(self, st: Statement) -> Statement:
         seen = set(st.indices)

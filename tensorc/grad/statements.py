@@ -10,7 +10,19 @@ import sympy
 
 from tensorc.grad.build import add, const, index, select, substitute, tensors_read, unique_binders
 from tensorc.grad.transpose import Transposed
-from tensorc.ir.tensor_ir import Access, Call, Expr, Range, Reduce, Statement, is_zero, size_symbol
+from tensorc.ir.tensor_ir import (
+    Access,
+    Call,
+    Expr,
+    Index,
+    Range,
+    Reduce,
+    Statement,
+    is_zero,
+    size_symbol,
+    walk,
+)
+from tensorc.ir.tir_utils import alpha_key, map_children
 
 
 def clip_ranges(st: Statement, dims: dict) -> Statement:
@@ -122,3 +134,48 @@ def needed_forward(forward: list[Statement], body: list[Statement], given: set[s
         st = by_name[t]
         todo |= tensors_read(st.rhs) | (tensors_read(st.mask) if st.mask is not None else set())
     return needed
+
+
+def reuse_saved(body: list[Statement], saved: list[Statement]) -> list[Statement]:
+    """`body` with every subexpression that recomputes a saved output's value (its whole RHS,
+    holding a reduction, at some indices) replaced by a read of that output: the RBF Gram
+    gradient's `exp(-gamma * sum(d: (x(i,d) - x(j,d))^2))` is `k(i, j)`. `saved`: the statements
+    that write the outputs, each once, unmasked, over the whole output."""
+    pats = []
+    for st in saved:
+        if any(isinstance(x, Reduce) for x in walk(st.rhs)):
+            holes = {i: Index(f"%O{n}") for n, i in enumerate(st.indices)}
+            pats.append((st, alpha_key(substitute(st.rhs, holes))))
+    if not pats:
+        return body
+
+    def use(e: Expr) -> Expr:
+        for st, pat in pats:
+            bind: dict[str, str] = {}
+            if type(e) is type(st.rhs) and _unify(pat, alpha_key(e), bind):
+                at = tuple(Index(bind[f"%O{n}"]) for n in range(len(st.indices)))
+                return Access(st.tensor, at, e.dtype)
+        return map_children(e, use)
+
+    return [replace(st, rhs=use(st.rhs)) for st in body]
+
+
+def _unify(p: Expr, e: Expr, bind: dict[str, str]) -> bool:
+    """Whether `e` is the pattern `p` with its holes (`%O<n>`) bound to plain indices."""
+    if isinstance(p, Index) and p.name.startswith("%O"):
+        if not isinstance(e, Index):
+            return False
+        return bind.setdefault(p.name, e.name) == e.name
+    if type(p) is not type(e):
+        return False
+    if isinstance(p, Reduce):
+        same = p.op == e.op and p.ranges == e.ranges and (p.mask is None) == (e.mask is None)
+        return same and _unify(p.body, e.body, bind) and (
+            p.mask is None or _unify(p.mask, e.mask, bind))
+    if isinstance(p, Access):
+        return p.tensor == e.tensor and len(p.indices) == len(e.indices) and all(
+            _unify(a, b, bind) for a, b in zip(p.indices, e.indices))
+    if isinstance(p, Call):
+        return p.fn == e.fn and len(p.args) == len(e.args) and all(
+            _unify(a, b, bind) for a, b in zip(p.args, e.args))
+    return p == e

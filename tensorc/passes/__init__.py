@@ -12,6 +12,7 @@ import inspect
 
 from tensorc import knobs
 from tensorc.ir.tensor_ir import Def
+from tensorc.passes.distribute_sums import distribute_sums
 from tensorc.passes.drop_dead import drop_dead
 from tensorc.passes.extract_operands import extract_operands
 from tensorc.passes.fold_constants import fold_constants
@@ -27,6 +28,7 @@ from tensorc.passes.presum_factors import presum_factors
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
     fuse_updates,  # `O = x W; O = O + b; O = relu(O)` -> one statement: epilogues stay in registers
+    distribute_sums,  # sum(j: W(i,j) (x(i,d) - x(j,d))) -> two sums: a row sum and a Gemm
     hoist_invariants,  # sum(j: a*b/c(i)) -> sum(j: a*b)/c(i): plain products reach the planner
     merge_networks,  # nested sums of products -> one network: the planner sees it whole
     inline_temps,  # producer-consumer fusion (W4's s is never stored); network temps (stepwise

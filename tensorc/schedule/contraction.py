@@ -240,7 +240,7 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
     for n, group in enumerate(groups):
         pb.kernel(tuple(group), notes if n == 0 else [])
     if epilogue:
-        ep = replace(st, rhs=rest)
+        ep = replace(st, rhs=_own_kernels(pb, k, st, rest))
         if lower_contraction(pb, k, ep):
             return True  # the epilogue holds another contraction (a sum of two: RBF's gradient)
         enotes = [f"{label}: pointwise epilogue applied to the Gemm result in one pass"]
@@ -248,6 +248,22 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
         ebody, _ = lower_nest(def2, ep, pb.schedule, pb.names(), pb.spec, enotes)
         pb.kernel(ebody, enotes)
     return True
+
+
+def _own_kernels(pb, k: int, st: T.Statement, rest: T.Expr) -> T.Expr:
+    """`rest` with each top-level sum over fewer output indices than `st` has (a row or a column
+    sum next to a Gemm: RBF's gradient) computed first, by its own kernel, into a temp: in the
+    epilogue's loops a column sum reads down columns; alone it is row-blocked."""
+    dom = {g.index: g for g in st.domain}
+    for r in _top_reduces(rest):
+        idx = [i for i in st.indices if i in free_indices(r)]
+        if r.op != "sum" or not free_indices(r) < set(st.indices) or r.rank:
+            continue
+        name = pb.add_temp(f"{st.tensor}_part", r.dtype, [dom[i].hi for i in idx])
+        with pb.declaring_temps():
+            pb.statement(k, T.Statement(name, tuple(idx), tuple(dom[i] for i in idx), r))
+        rest = replace_node(rest, r, T.Access(name, tuple(T.Index(i) for i in idx), r.dtype))
+    return rest
 
 
 def why_no_gemm(st: T.Statement) -> list[str]:

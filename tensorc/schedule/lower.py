@@ -19,6 +19,8 @@ Kernels on cpu get one parallel loop over their small batch loops (parallel.py).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import sympy
 
 from tensorc.ir import loop_ir as L
@@ -28,6 +30,7 @@ from tensorc.schedule import contraction, gram
 from tensorc.schedule.attention import lower_attention
 from tensorc.schedule.loop_nest import lower_nest, stmt_names
 from tensorc.schedule.nest import KernelNames, Level, Nest, close
+from tensorc.schedule.operands import with_temps
 from tensorc.schedule.parallel import collapse_parallel
 from tensorc.schedule.schedule import Schedule, validate
 from tensorc.schedule.split import SplitJ
@@ -54,6 +57,16 @@ class ProgramBuilder:
         from tensorc.ir.tensor_ir import size_symbol
 
         return {size_symbol(k): v for k, v in self.spec.items()}
+
+    @contextmanager
+    def declaring_temps(self):
+        """`self.def_` declares the extra temps while inside (to lower statements that read or
+        write them through `statement`)."""
+        decls, self.def_ = self.def_, with_temps(self.def_, self)
+        try:
+            yield
+        finally:
+            self.def_ = decls
 
     def names(self) -> KernelNames:
         return KernelNames(self.reserved | {b.name for b in self.extra_temps})
@@ -84,7 +97,8 @@ class ProgramBuilder:
         scalars = {d.name for d in (*self.def_.inputs, *self.def_.temps) if not d.shape}
         scalars |= {b.name for b in self.extra_temps if not b.shape}
         order = [d.name for d in (*self.def_.inputs, *self.def_.outputs, *self.def_.temps)]
-        order += [b.name for b in self.extra_temps]
+        order = list(dict.fromkeys(order + [b.name for b in self.extra_temps]))  # once each,
+        # also while `declaring_temps` lists the extra temps in def_
         used = [n for n in order if n in bufs or (n in scalars and n in vars_)]
         # A size is a parameter if the body reads it or a used buffer's shape needs it (strides).
         vars_ |= {str(x) for n in used for d in self.buffer(n).shape for x in d.free_symbols}

@@ -6,7 +6,6 @@ after computing any heavy row or column value (a logsumexp of dot products) by i
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
@@ -17,7 +16,7 @@ from tensorc.passes.costs import volume
 from tensorc.schedule.attention import BlockBuilder
 from tensorc.schedule.lexpr import as_dtype, const, iadd, imin, isub, sym_to_lexpr
 from tensorc.schedule.nest import Level, Nest
-from tensorc.schedule.operands import scalar_alpha, with_temps
+from tensorc.schedule.operands import scalar_alpha
 from tensorc.schedule.tiles import (
     NOT_TILES,
     TileSum,
@@ -45,7 +44,7 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
         _materialise(pb, n, s, x)
     trans = _transposed(pb, k, st, m, group, sizes) if m.v is not None else []
     names = pb.names()
-    with _declaring_temps(pb):
+    with pb.declaring_temps():
         nest = Nest(pb.def_, pb.schedule, names, pb.spec, [])
         body = TileKernel(pb, st, m, nest, names, group, trans).kernel()
     if body is None:
@@ -83,16 +82,6 @@ def lower_tiles(pb, k: int, st: T.Statement) -> bool:
 TRANSPOSED_MIN_UNITS = 4
 
 
-@contextmanager
-def _declaring_temps(pb):
-    """`pb.def_` declares the builder's extra temps (the side vectors) while inside."""
-    decls, pb.def_ = pb.def_, with_temps(pb.def_, pb)
-    try:
-        yield
-    finally:
-        pb.def_ = decls
-
-
 def _heavy(r: T.Reduce) -> bool:
     """A side value that costs a pass of its own: a reduction holding another one."""
     return any(isinstance(x, T.Reduce) for x in walk(r.body))
@@ -115,7 +104,7 @@ def _materialise(pb, k: int, st: T.Statement, m: TileSum) -> None:
             name = pb.shared.get(key)
             if name is None:  # not computed for an earlier statement yet
                 name = pb.shared[key] = pb.add_temp(f"{st.tensor}_side", r.dtype, shape)
-                with _declaring_temps(pb):
+                with pb.declaring_temps():
                     side = T.Statement(name, tuple(idx), tuple(ranges[x] for x in idx), r)
                     pb.statement(k, side)
             # G reads the vector; later values of this kind move down one placeholder

@@ -1,0 +1,56 @@
+"""distribute_sums: a sum of plain tensor products over a difference with one side outside the
+sum splits into a row sum and a contraction (the RBF Gram gradient); nonlinear factors keep the
+sum whole (W1's gradient), and so does a difference with both sides inside."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from support import require_backend
+
+import tensorc
+from tensorc.frontend import parse_program
+from tensorc.ir.tensor_ir import Reduce
+from tensorc.ir.tir_utils import walk
+from tensorc.passes.distribute_sums import distribute_sums
+
+SOURCE = """
+def split(float(N,M) w, float(N,M) k, float(N,D) x, float(M,D) y) -> (o) {
+    o(i,d) = sum(j: w(i,j) * k(i,j) * (x(i,d) - y(j,d)))
+}
+def transposed(float(M,N) w, float(N,D) x, float(M,D) y) -> (o) {
+    o(i,d) = sum(j: w(j,i) * (y(j,d) + x(i,d)))
+}
+def nonlinear(float(N,M) w, float(N,D) x, float(M,D) y) -> (o) {
+    o(i,d) = sum(j: exp(w(i,j)) * (x(i,d) - y(j,d)))
+}
+def both_inside(float(N,M) w, float(M,D) x, float(M,D) y) -> (o) {
+    o(i,d) = sum(j: w(i,j) * (x(j,d) - y(j,d)))
+}
+"""
+DEFS = {d.name: d for d in parse_program(SOURCE).defs}
+
+
+def _sums(d) -> int:
+    return sum(isinstance(x, Reduce) for st in d.body for x in walk(st.rhs))
+
+
+@pytest.mark.parametrize("name, sums", [("split", 2), ("transposed", 2), ("nonlinear", 1),
+                                        ("both_inside", 1)])  # fmt: skip
+def test_which_sums_split(name, sums):
+    assert _sums(distribute_sums(DEFS[name])) == sums
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_split_sums_match_numpy(backend):
+    require_backend(backend)
+    rng = np.random.default_rng(4)
+    n, m, d = 37, 53, 19
+    w, k = rng.random((n, m), dtype=np.float32), rng.random((n, m), dtype=np.float32)
+    x, y = rng.random((n, d), dtype=np.float32), rng.random((m, d), dtype=np.float32)
+    mod = tensorc.compile(SOURCE, backend=backend)
+    want = (w * k).sum(1)[:, None] * x - (w * k) @ y
+    np.testing.assert_allclose(mod.split(w, k, x, y), want, rtol=1e-4, atol=1e-5)
+    wt = rng.random((m, n), dtype=np.float32)
+    want = wt.T @ y + wt.sum(0)[:, None] * x
+    np.testing.assert_allclose(mod.transposed(wt, x, y), want, rtol=1e-4, atol=1e-5)
