@@ -2,26 +2,24 @@
 
     python -m benchmarks.grad [--quick]
 
-Cases (all inputs receive gradients):
+Cases (all inputs receive gradients, except `w1dx`):
 - W1 Gaussian kernel sum, N = M = 20000, D = 3, E = 1, vs torch autograd over row blocks of
-  2000 (pykeops is used instead when installed),
+  2000 (pykeops is used instead when installed); `w1dx`: only x requires grad (forward + d/dx,
+  how NOTES.md measured pykeops: 2.53 s),
 - attention, B1 H8 N2048 d64, non-causal and causal, vs torch SDPA forward + backward,
 - RBF Gram 4096 x 4096, D = 64, vs torch autograd through cdist + exp.
 Each time is the median of `repeat` runs after one warm-up (which includes compilation, timed
 separately as "first call"). `--quick` divides the sizes by 4.
 
-Closing note (2026-12-07, `python -m benchmarks.grad --repeat 2`, 2-core AVX-512 host shared with
-~6 busy agents: the lead should re-run on a quiet machine), forward + backward for all inputs:
-- W1 20k: tensorc 3.0 s (first call 10.1 s); torch autograd in 2000-row blocks 58.9 s (19x).
-  NOTES.md's pykeops reference is 2.53 s for forward + d/dx only: the >= 10x pykeops target is
-  not met (the four gradient kernels each recompute the N x M exponentials; no N x M buffer).
-  With only x requiring grad (pykeops' measurement: forward + d/dx) tensorc takes 0.72 s
-  (forward alone 0.19 s): 3.5x NOTES' 2.53 s; the backward computes only what is needed.
-- attention B1 H8 N2048 d64: tensorc 9.1 s vs SDPA 0.68 s (0.07x); causal 4.9 s vs 0.27 s
-  (0.06x): three scalar-loop kernels. Session 5 (quiet machine, `--only attention,causal
-  --repeat 3`): 305 ms vs SDPA 191 ms (0.63x), causal 169 ms vs 121 ms (0.72x), on dot-product
-  tiles (schedule/tiles.py: lse; dk + dv in one pass over query blocks; dq over key blocks).
-- RBF Gram 4096 D64: tensorc 0.54 s vs torch cdist + exp 0.66 s (1.23x; target 3x).
+Session 5 (2026-12-07, quiet 2-core AVX-512 host, `python -m benchmarks.grad --repeat 3`, two
+runs; the torch side varies by up to 30% between runs):
+- W1 20k all inputs: 545-641 ms (torch blocks 14.6-17.8 s, 27x); d/dx only (`--only w1dx`):
+  256 ms, 9.9x NOTES' pykeops 2.53 s (measured in an earlier session, not here).
+- attention: 261-264 ms vs SDPA 195-202 ms (0.74-0.77x); causal 139-151 ms vs 125-163 ms
+  (0.83-1.17x). Session 4 was 9.1 s / 4.9 s (scalar loops); now dot-product tiles
+  (schedule/tiles.py, tile_kernel.py): the lse, then dv, dk and dq in one pass.
+- RBF Gram: 208-217 ms vs torch 295-374 ms (1.36-1.80x; session 4: 0.54 s, 0.72x on this
+  quiet host). The target is 3x.
 """
 
 from __future__ import annotations
@@ -75,10 +73,14 @@ def _fwd_bwd(f, leaves):
     return run
 
 
-def w1(n: int, repeat: int):
+def w1(n: int, repeat: int, only_x: bool = False):
+    """`only_x`: only x requires grad (forward + d/dx, how NOTES.md measured pykeops)."""
     mod = tensorc.compile(W1, backend="cpu")
     x, y, b = _leaves((n, 3), (n, 3), (n, 1))
     sigma = torch.tensor(0.5, requires_grad=True)
+    if only_x:
+        for t in (y, b, sigma):
+            t.requires_grad_(False)
     ours = _fwd_bwd(lambda x, y, b, s: mod.gauss_ksum(x, y, b, s), [x, y, b, sigma])
 
     def torch_blocks(x, y, b, s, block=2000):
@@ -125,11 +127,15 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--only", default="w1,attention,causal,rbf")
+    p.add_argument("--only", default="w1,w1dx,attention,causal,rbf")
     args = p.parse_args()
     div = 4 if args.quick else 1
     cases = {
         "w1": lambda: (f"W1 N=M={20000 // div} D3", w1(20000 // div, args.repeat)),
+        "w1dx": lambda: (
+            f"W1 N=M={20000 // div} D3, d/dx only",
+            w1(20000 // div, args.repeat, only_x=True),
+        ),
         "attention": lambda: (
             f"attention B1 H8 N{2048 // div} d64",
             attention(2048 // div, False, args.repeat),
