@@ -220,16 +220,18 @@ def _tune(args) -> int:
 
 def _grad(args) -> int:
     from tensorc.grad import gradient
-    from tensorc.ir.printer import print_def
+    from tensorc.ir.printer import print_def, print_statement
 
     program = _read(args.file)
     wrt = [w.strip() for w in args.wrt.split(",") if w.strip()] if args.wrt else None
     for d in _defs(program, args.def_name):
-        g = gradient(d, wrt)
+        g = gradient(d, wrt, save_values=True)
         saved = ", ".join(g.saved)
         cots = ", ".join(f"{c} = d(loss)/d({o})" for o, c in g.cotangents)
         cots = cots or "none (no float output: every gradient is 0)"
         print(f"# backward of {d.name}: saved forward outputs {saved}; cotangents {cots}")
+        for st in g.forward.body[len(d.body) :]:  # what the saving forward adds
+            print(f"# the forward also saves {print_statement(st)}")
         for note in g.notes:
             print(f"# {note}")
         print(print_def(g.backward))

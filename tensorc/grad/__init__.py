@@ -26,22 +26,29 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.errors import ShapeError
-from tensorc.grad.reverse import Gradient, differentiate
+from tensorc.grad.reverse import Gradient, differentiate, saving_forward
 
-__all__ = ["Gradient", "differentiate", "gradient"]
+__all__ = ["Gradient", "differentiate", "gradient", "saving_forward"]
 
 
-def gradient(def_, wrt=None) -> Gradient:
-    """`differentiate`, with the backward def printed and parsed again (canonical form)."""
+def gradient(def_, wrt=None, save_values: bool = False) -> Gradient:
+    """`differentiate`, with the backward def printed and parsed again (canonical form).
+    `save_values`: differentiate `saving_forward(def_)` instead, whose extra outputs (its
+    `values`, saved, no cotangent) the backward reads where it would recompute them;
+    `Gradient.forward` is then that def, the one to run forward."""
     wrt = None if wrt is None else tuple(wrt)
-    g = differentiate(def_, wrt)
+    values: tuple[str, ...] = ()
+    if save_values:
+        def_, values = saving_forward(def_)
+        def_ = _reparse(def_) if values else def_
+    g = differentiate(def_, wrt, values=values)
     try:
         return replace(g, backward=_reparse(g.backward))
     except ShapeError:
         # The front end proves reads in bounds from ranges alone, not masks, so a transposed
         # convolution's `W(u - h) where 0 <= u - h < KH` is refused: use equality masks there
         # (exact; quadratic in the spatial extent).
-        g = differentiate(def_, wrt, invert=False)
+        g = differentiate(def_, wrt, invert=False, values=values)
         note = "transposed affine reads as equality masks (the front end cannot prove the "
         note += "solved reads in bounds)"
         return replace(g, backward=_reparse(g.backward), notes=(*g.notes, note))

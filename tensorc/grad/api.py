@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 
 from tensorc.errors import ArgumentError
-from tensorc.ir.types import is_float
 
 
 class GradFunction:
@@ -38,9 +37,11 @@ class GradFunction:
                 hint="compile the equations with tensorc.compile or tensorc.load first",
             )
         wrt = (wrt,) if isinstance(wrt, str) else wrt
-        self.forward = fn
-        self.gradient = gradient(fn.def_, wrt)
-        self.backward = Function(self.gradient.backward, backend or fn.backend)
+        self.gradient = gradient(fn.def_, wrt, save_values=True)
+        self.backend = backend or fn.backend
+        # the saving forward: the def with the values its backward reads as extra outputs
+        self.forward = Function(self.gradient.forward, fn.backend, autograd_ops=False)
+        self.backward = Function(self.gradient.backward, self.backend, autograd_ops=False)
         self.wrt = self.gradient.wrt
 
     @property
@@ -51,13 +52,14 @@ class GradFunction:
         d = self.forward.def_
         outs = self.forward(*[_detached(a) for a in args])
         outs = outs if isinstance(outs, tuple) else (outs,)
-        floats = [o for o, t in zip(outs, d.outputs) if is_float(t.dtype)]
+        cotangent = {o for o, _ in self.gradient.cotangents}
+        floats = [o for o, t in zip(outs, d.outputs) if t.name in cotangent]
         if cotangents is None:
             cots = [_ones_like(o) for o in floats]
         else:
             cots = list(cotangents) if isinstance(cotangents, (tuple, list)) else [cotangents]
             if len(cots) != len(floats):
-                names = [t.name for t in d.outputs if is_float(t.dtype)]
+                names = [o for o, _ in self.gradient.cotangents]
                 raise ArgumentError(
                     f"grad of {d.name}: expected {len(floats)} cotangent(s) "
                     f"(one per float output: {', '.join(names)}), got {len(cots)}"

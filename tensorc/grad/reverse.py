@@ -33,6 +33,7 @@ from tensorc.grad.build import (
     neg,
     select,
     sum_over,
+    tensors_read,
     unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
@@ -84,6 +85,7 @@ class Gradient:
     cotangents: tuple[tuple[str, str], ...]
     grads: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
+    values: tuple[str, ...] = ()  # outputs of a saving forward with no cotangent (saved only)
 
 
 class _Names:
@@ -139,8 +141,9 @@ class _Version:
 
 
 class _Reverse:
-    def __init__(self, d: Def, wrt: tuple[str, ...], invert: bool = True):
+    def __init__(self, d: Def, wrt: tuple[str, ...], invert: bool = True, values=()):
         self.d = d
+        self.values = tuple(values)
         self.invert = invert
         self.fresh = _Names(d)
         self.wrt = wrt
@@ -157,7 +160,9 @@ class _Reverse:
         self.notes: list[str] = []
         self.grad_names = {x: self.fresh(f"d_{x}") for x in wrt}
         self.cot_inputs = {
-            o.name: self.fresh(f"d_{o.name}") for o in d.outputs if is_float(o.dtype)
+            o.name: self.fresh(f"d_{o.name}")
+            for o in d.outputs
+            if is_float(o.dtype) and o.name not in self.values
         }
 
     # -- 1. versions -------------------------------------------------------------------------
@@ -401,7 +406,7 @@ class _Reverse:
         self.run()
         d = self.d
         body = self.recompute + [use_hoisted(st, self.hoisted) for st in self.adjoint]
-        body = reuse_saved(body, self._saved_statements())
+        body = self._read_values(reuse_saved(body, self._saved_statements()))
         given = {t.name for t in d.inputs} | {o.name for o in d.outputs}
         needed = needed_forward([v.stmt for v in self.versions], body, given)
         forward = [v.stmt for v in self.versions if v.stmt.tensor in needed]
@@ -447,6 +452,7 @@ class _Reverse:
             tuple(self.cot_inputs.items()),
             tuple(grads),
             tuple(self.notes),
+            self.values,
         )
 
     def _saved_statements(self) -> list[Statement]:
@@ -459,6 +465,31 @@ class _Reverse:
             and covers(v.stmt.domain, v.decl.shape) and v.stmt.rhs.dtype == v.decl.dtype
         ]  # fmt: skip
 
+    def _read_values(self, body: list[Statement]) -> list[Statement]:
+        """`body` with each recomputed value that the saving forward saved (its statement now a
+        copy `lse_1(b, i) = lse(b, i)`) read from the saved value directly."""
+        recomputed = {st.tensor for st in self.recompute}
+        copies = {
+            st.tensor: st.rhs.tensor
+            for st in body
+            if st.tensor in recomputed and isinstance(st.rhs, Access)
+            and st.rhs.tensor in self.values and st.mask is None
+            and st.rhs.indices == tuple(index(i) for i in st.indices)
+        }  # fmt: skip
+        if not copies:
+            return body
+        for tmp, value in copies.items():
+            del self.temps[tmp]
+            self.notes = [
+                f"{value}: saved by the forward (no recompute)" if f" into {tmp}(" in n else n
+                for n in self.notes
+            ]
+        return [
+            replace(st, rhs=_rename_reads(st.rhs, copies),
+                    mask=None if st.mask is None else _rename_reads(st.mask, copies))
+            for st in body if st.tensor not in copies
+        ]  # fmt: skip
+
     def _unique(self, st: Statement) -> Statement:
         seen = set(st.indices)
         return replace(st, rhs=unique_binders(st.rhs, seen, self.fresh))
@@ -468,9 +499,13 @@ class _Reverse:
         return list(order)
 
 
-def differentiate(d: Def, wrt: tuple[str, ...] | None = None, invert: bool = True) -> Gradient:
+def differentiate(
+    d: Def, wrt: tuple[str, ...] | None = None, invert: bool = True, values: tuple[str, ...] = ()
+) -> Gradient:
     """The backward def of `d` with respect to `wrt` (default: every float input).
     `invert=False` transposes affine reads by equality masks instead of solved indices.
+    `values`: outputs that only carry saved values to the backward (no cotangent; see
+    `saving_forward`).
 
     Raises:
         ArgumentError: `wrt` names no input, or an integer/bool input (no gradient).
@@ -492,4 +527,24 @@ def differentiate(d: Def, wrt: tuple[str, ...] | None = None, invert: bool = Tru
                 "(index tensors, sizes) have no gradient",
                 hint=f"float inputs: {', '.join(floats) or 'none'}",
             )
-    return _Reverse(d, tuple(wrt), invert).backward(f"{d.name}_grad")
+    return _Reverse(d, tuple(wrt), invert, values).backward(f"{d.name}_grad")
+
+
+def saving_forward(d: Def) -> tuple[Def, tuple[str, ...]]:
+    """`d` with the reduction values its backward would recompute (`_Reverse.hoist`: a
+    logsumexp, an argmax, over its free indices) as extra outputs, and their names. Flash
+    attention writes its rows' logsumexp from the running max and sum it keeps anyway, so the
+    backward reads it instead of a pass over the keys (elsewhere the pass moves to the forward).
+    A value that reads an earlier version of an updated tensor stays in the backward: the
+    forward has no name for it."""
+    r = _Reverse(d, tuple(t.name for t in d.inputs if is_float(t.dtype)))
+    r.run()
+    writes = [st.tensor for st in d.body]
+    named = {t.name for t in d.inputs} | {t for t in writes if writes.count(t) == 1}
+    extra = [
+        st for st in r.recompute
+        if tensors_read(st.rhs) <= named and all(g.lo == 0 for g in st.domain)
+    ]  # fmt: skip
+    decls = tuple(replace(r.temps[st.tensor], role="output") for st in extra)
+    aug = replace(d, outputs=(*d.outputs, *decls), body=(*d.body, *extra))
+    return aug, tuple(st.tensor for st in extra)

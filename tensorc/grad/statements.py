@@ -170,6 +170,10 @@ def _unify(p: Expr, e: Expr, bind: dict[str, str]) -> bool:
         return False
     if isinstance(p, Reduce):
         same = p.op == e.op and p.ranges == e.ranges and (p.mask is None) == (e.mask is None)
+        same = same and p.k == e.k and (p.rank is None) == (e.rank is None)
+        if same and p.rank is not None:  # kmin's rank index: a hole like the LHS's others
+            same = bind.setdefault(p.rank, e.rank) == e.rank if p.rank.startswith("%O") else (
+                p.rank == e.rank)
         return same and _unify(p.body, e.body, bind) and (
             p.mask is None or _unify(p.mask, e.mask, bind))
     if isinstance(p, Access):

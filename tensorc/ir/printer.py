@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Program, Reduce, TensorDecl
+from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Program, Reduce, Statement, TensorDecl
 from tensorc.ir.verifier import size_value_of, walk
 
 _BIN = {
@@ -49,18 +49,21 @@ def print_def(d: Def) -> str:
     lines = [f"def {d.name}({params}) -> ({outs}) {{"]
     for t in d.temps:
         lines.append(f"    # temp {_decl(t)}")
-    for st in d.body:
-        lhs = st.tensor + (f"({', '.join(st.indices)})" if st.indices else "")
-        clauses = [f"{r.index} in {print_bound(r.lo)}:{print_bound(r.hi)}" for r in st.domain]
-        reduces = [x for x in walk(st.rhs) if isinstance(x, Reduce) and size_value_of(x) is None]
-        for red in reduces:
-            clauses += [f"{r.index} in {print_bound(r.lo)}:{print_bound(r.hi)}" for r in red.ranges]
-        masks = _ordered_masks(st.mask, reduces)
-        clauses += [print_expr(m) for m in masks]
-        where = f" where {', '.join(clauses)}" if clauses else ""
-        lines.append(f"    {lhs} = {print_expr(st.rhs)}{where}")
+    lines += [f"    {print_statement(st)}" for st in d.body]
     lines.append("}")
     return "\n".join(lines)
+
+
+def print_statement(st: Statement) -> str:
+    """One statement as it reads in a def: `lhs = rhs where ranges, masks`."""
+    lhs = st.tensor + (f"({', '.join(st.indices)})" if st.indices else "")
+    clauses = [f"{r.index} in {print_bound(r.lo)}:{print_bound(r.hi)}" for r in st.domain]
+    reduces = [x for x in walk(st.rhs) if isinstance(x, Reduce) and size_value_of(x) is None]
+    for red in reduces:
+        clauses += [f"{r.index} in {print_bound(r.lo)}:{print_bound(r.hi)}" for r in red.ranges]
+    clauses += [print_expr(m) for m in _ordered_masks(st.mask, reduces)]
+    where = f" where {', '.join(clauses)}" if clauses else ""
+    return f"{lhs} = {print_expr(st.rhs)}{where}"
 
 
 def _decl(t: TensorDecl) -> str:

@@ -51,9 +51,20 @@ def wanted(args: tuple) -> bool:
 
 
 def call(fn, args: tuple) -> Any:
-    """`fn(*args)` through its custom op (autograd-aware, traceable by torch.compile)."""
+    """`fn(*args)` through its custom op (autograd-aware, traceable by torch.compile); when a
+    gradient will be needed, through the saving forward's op, whose extra outputs (values the
+    backward reads, e.g. attention's logsumexp) stay hidden."""
+    import torch
+
     ops = ops_for(fn)
-    return ops.forward(*ops.arguments(args))
+    args = ops.arguments(args)
+    grad = torch.is_grad_enabled() and any(
+        isinstance(a, torch.Tensor) and a.requires_grad for a in args
+    )
+    if not grad or ops.saving is None:
+        return ops.forward(*args)
+    res = ops.saving(*args)[: len(ops.outputs)]
+    return res if len(res) > 1 else res[0]
 
 
 def prepare(fn) -> None:
@@ -87,16 +98,30 @@ class _Ops:
     fn: Any  # the forward Function
     forward: Any  # torch custom op
     outputs: tuple  # forward output decls
-    grad_state: dict  # "fn": the gradient Function, "op": its custom op, built on first use
+    grad_state: dict  # (wrt, saving) -> (the gradient's custom op, wrt names), built on first use
+    saving: Any = None  # the saving forward's op (grad.saving_forward), None when it adds nothing
 
     @staticmethod
     def register(fn) -> _Ops:
+        from tensorc.grad import gradient
+        from tensorc.runtime.module import Function
 
         d = fn.def_
         ops = _Ops(fn, None, d.outputs, {})
         op = _custom_op(fn)
         op.register_autograd(ops._backward, setup_context=ops._setup)
         ops.forward = op
+        try:
+            aug = gradient(d, save_values=True).forward
+        except Exception:  # noqa: BLE001 - not differentiable: the plain op's autograd
+            aug = d  # raises the real error at the forward call (never at compile time)
+        if len(aug.outputs) > len(d.outputs):
+            saving = _custom_op(Function(aug, fn.backend, autograd_ops=False))
+            saving.register_autograd(
+                lambda ctx, *g: ops._backward(ctx, *g, saving=True),
+                setup_context=lambda ctx, inputs, output: ops._setup(ctx, inputs, output, True),
+            )
+            ops.saving = saving
         return ops
 
     def arguments(self, args: tuple) -> tuple:
@@ -111,25 +136,28 @@ class _Ops:
         return tuple(out)
 
     # -- autograd ----------------------------------------------------------------------------
-    def _setup(self, ctx, inputs, output) -> None:
+    def _setup(self, ctx, inputs, output, saving: bool = False) -> None:
         outs = output if isinstance(output, tuple) else (output,)
+        n = len(self.outputs)
         ctx.mark_non_differentiable(
-            *[o for o, t in zip(outs, self.outputs) if not is_float(t.dtype)]
+            *[o for o, t in zip(outs, self.outputs) if not is_float(t.dtype)], *outs[n:]
         )
-        self.grad_op()  # a def that cannot be differentiated raises here, at the forward call
+        self.grad_op(None, saving)  # a def that cannot be differentiated raises here
         ctx.inputs = inputs
         ctx.outs = outs
 
-    def grad_op(self, wrt: tuple[str, ...] | None = None):
+    def grad_op(self, wrt: tuple[str, ...] | None = None, saving: bool = False):
         """(op, wrt): the gradient def for `wrt` (default: every float input) as a custom op,
-        one per set of inputs that need a gradient."""
-        if wrt not in self.grad_state:
+        one per set of inputs that need a gradient; `saving`: the backward of the saving
+        forward (it reads its extra outputs)."""
+        key = (wrt, saving)
+        if key not in self.grad_state:
             with _LOCK:
-                if wrt not in self.grad_state:
-                    self.grad_state[wrt] = _register_grad(self.fn, wrt)
-        return self.grad_state[wrt]
+                if key not in self.grad_state:
+                    self.grad_state[key] = _register_grad(self.fn, wrt, saving)
+        return self.grad_state[key]
 
-    def _backward(self, ctx, *grads):
+    def _backward(self, ctx, *grads, saving: bool = False):
         import torch
 
         d = self.fn.def_
@@ -137,7 +165,7 @@ class _Ops:
         wrt = tuple(t.name for t, n in zip(d.inputs, need) if n and is_float(t.dtype))
         if not wrt:
             return tuple(None for _ in d.inputs)
-        op, wrt = self.grad_op(wrt)
+        op, wrt = self.grad_op(wrt, saving)
         cots = [
             g if g is not None else torch.zeros_like(o)
             for g, o, t in zip(grads, ctx.outs, self.outputs)
@@ -153,14 +181,14 @@ class _Ops:
         return tuple(out)
 
 
-def _register_grad(fn, wrt: tuple[str, ...] | None):
-    """The gradient def of `fn` (wrt those inputs, default every float input) as a custom op;
-    (op, wrt names)."""
+def _register_grad(fn, wrt: tuple[str, ...] | None, saving: bool = False):
+    """The gradient def of `fn` (wrt those inputs, default every float input; `saving`: of its
+    saving forward) as a custom op; (op, wrt names)."""
     from tensorc.grad import gradient
     from tensorc.runtime.module import Function
 
-    g = gradient(fn.def_, wrt)
-    op = _custom_op(Function(g.backward, fn.backend))
+    g = gradient(fn.def_, wrt, save_values=saving)
+    op = _custom_op(Function(g.backward, fn.backend, autograd_ops=False))
 
     def twice(ctx, *grads):
         raise UnsupportedError(

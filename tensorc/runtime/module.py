@@ -72,12 +72,14 @@ class Function:
     _dims: list | None = field(default=None, repr=False)  # see _input_dims
     _plans: dict = field(default_factory=dict, repr=False)  # signature -> Plan, see __call__
     _size_params: tuple[int, ...] = field(init=False, repr=False)
+    autograd_ops: bool = field(default=True, repr=False)  # register its torch custom op early
 
     def __post_init__(self) -> None:
         # Positions of integer scalar parameters: their values are sizes (e.g. a window W).
         ins = self.def_.inputs
         self._size_params = tuple(i for i, d in enumerate(ins) if d.shape == () and is_int(d.dtype))
-        autograd.prepare(self)  # with torch loaded: its custom op, before torch.compile traces
+        if self.autograd_ops:
+            autograd.prepare(self)  # with torch loaded: its custom op, before torch.compile traces
 
     @property
     def __name__(self) -> str:

@@ -34,12 +34,14 @@ import sympy
 from tensorc.ir import loop_ir as L
 from tensorc.ir import tensor_ir as T
 from tensorc.ir.tir_utils import (
+    alpha_key,
     conjuncts,
     free_indices,
     index_sym,
     index_to_sympy,
     map_children,
     product_factors,
+    substitute,
     walk,
 )
 from tensorc.ir.types import DTYPES, compute_dtype
@@ -232,7 +234,10 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
         if m != NOT_SOFTMAX:
             pb.notes.append(miss + m)
         return False
-    body = BlockBuilder(pb, st, m, nest, names).kernel()
+    sib = _lse_sibling(pb, k, st, m)
+    builder = BlockBuilder(pb, st, m, nest, names)
+    builder.lse = None if sib is None else pb.def_.body[sib]
+    body = builder.kernel()
     if body is None:
         pb.notes.append(miss + "its mask gives no j bounds for a block of rows")
         return False
@@ -245,6 +250,10 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     ]
     if m.mask:
         notes.append(f"{label}: index mask turned into j-block bounds and per-row column bounds")
+    if sib is not None:
+        pb.skip.add(sib)
+        notes.append(f"statement {sib + 1} ({builder.lse.tensor}): the logsumexp of the same "
+                     f"scores, written by this pass from its running max and sum (m + log l)")
     if m.score_mod is not None:
         notes.append(f"{label}: score term applied to each score tile after its Gemm, in the "
                      f"online pass")  # fmt: skip
@@ -256,7 +265,32 @@ def lower_attention(pb, k: int, st: T.Statement) -> bool:
     return True
 
 
+def _lse_sibling(pb, k: int, st: T.Statement, m: Attention) -> int | None:
+    """The position of a later statement `L(batch.., i) = logsumexp(j: score)` over the scores
+    and mask of the flash statement `st` (a gradient's saving forward stores it), if any."""
+    lses = [x for x in walk(st.rhs) if isinstance(x, T.Reduce) and x.op == "logsumexp"]
+    rows = [n for n in st.indices if n != m.e]
+    for n, st2 in enumerate(pb.def_.body[k + 1 :], k + 1):
+        r = st2.rhs
+        decl = pb.def_.tensor(st2.tensor)
+        if (n in pb.skip or st2.mask is not None or not isinstance(r, T.Reduce)
+                or r.op != "logsumexp" or len(st2.indices) != len(rows)
+                or DTYPES[decl.dtype].kind != "f"):  # fmt: skip
+            continue
+        to = {a: T.Index(b) for a, b in zip(st2.indices, rows)}
+        key = alpha_key(substitute(r, to))
+        dom = {g.index: g for g in st.domain}
+        same_dom = all(
+            g.lo == dom[b].lo and g.hi == dom[b].hi for g, b in zip(st2.domain, rows)
+        )
+        if same_dom and any(alpha_key(x) == key for x in lses):
+            return n
+    return None
+
+
 class BlockBuilder:
+    lse: T.Statement | None = None  # a logsumexp sibling the kernel also writes (_lse_sibling)
+
     def __init__(self, pb, st: T.Statement, m: Attention, nest: Nest, names: KernelNames):
         self.pb, self.st, self.m, self.nest, self.fresh = pb, st, m, nest, names
         self.spec = pb.spec
@@ -329,7 +363,7 @@ class BlockBuilder:
             n=e_ext, k=cols, alpha=scalar_alpha(m.value_scalars, t), accumulate=True, dtype=t,
         ))  # fmt: skip
         body.append(L.Loop(j0, blo, bhi, tuple(blk), kind="serial", step=bn))
-        body.append(self.write_back(i0, rows, O, ls, bvars, e_ext))
+        body.append(self.write_back(i0, rows, O, ls, bvars, e_ext, mx))
         return (L.Loop(tv, const(0), total, tuple(body), kind="parallel"),)
 
     def blocks(self, body: list, inner: list | None = None):
@@ -471,7 +505,7 @@ class BlockBuilder:
         ]
         return mn, safe, alpha
 
-    def write_back(self, i0, rows, O, ls, bvars, e_ext) -> L.Stmt:
+    def write_back(self, i0, rows, O, ls, bvars, e_ext, mx=None) -> L.Stmt:
         t, fresh, m = self.t, self.fresh, self.m
         r, e = fresh("r"), fresh(m.e)
         R, E = L.Var(r), L.Var(e)
@@ -485,6 +519,14 @@ class BlockBuilder:
         at = {**bvars, m.i: iadd(i0, R), m.e: E}
         store = L.Store(self.st.tensor, tuple(at[n] for n in self.st.indices), val)
         inner = L.Loop(e, const(0), e_ext, (store,), kind="vector")
-        return L.Loop(
-            r, const(0), rows, (L.Let(lname, L.LocalRead(ls, (R,), t)), inner), kind="vector"
-        )
+        row: list[L.Stmt] = [L.Let(lname, L.LocalRead(ls, (R,), t)), inner]
+        if self.lse is not None:  # logsumexp = m + log(l); -inf for a row that keeps no j
+            lse = L.Call("add", (L.LocalRead(mx, (R,), t), L.Call("log", (lv,), t)), t)
+            val = L.Call("select", (L.Call("eq", (lv, L.Const(0.0, t)), "bool"),
+                                    L.Const(float("-inf"), t), lse), t)  # fmt: skip
+            dtype = self.pb.def_.tensor(self.lse.tensor).dtype
+            val = val if dtype == t else L.Call("cast", (val,), dtype)
+            at = {**bvars, m.i: iadd(i0, R)}
+            idx = [n for n in self.st.indices if n != m.e]
+            row.append(L.Store(self.lse.tensor, tuple(at[n] for n in idx), val))
+        return L.Loop(r, const(0), rows, tuple(row), kind="vector")
