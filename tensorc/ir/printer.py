@@ -16,7 +16,18 @@ from __future__ import annotations
 
 import sympy
 
-from tensorc.ir.tensor_ir import Access, Call, Const, Def, Expr, Index, Program, Reduce, Statement, TensorDecl
+from tensorc.ir.tensor_ir import (
+    Access,
+    Call,
+    Const,
+    Def,
+    Expr,
+    Index,
+    Program,
+    Reduce,
+    Statement,
+    TensorDecl,
+)
 from tensorc.ir.verifier import size_value_of, walk
 
 _BIN = {

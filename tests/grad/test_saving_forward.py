@@ -65,7 +65,7 @@ def test_torch_runs_the_saving_forward(name):
     fn = mod[name]
     assert autograd.ops_for(fn).saving is not None
     q, k, v = (torch.randn(1, 2, 9, 16, dtype=torch.float64, requires_grad=True) for _ in range(3))
-    call = lambda q, k, v: fn(q, k, v, 0.25)  # noqa: E731
+    call = lambda q, k, v: fn(q, k, v, 0.25)
     out = call(q, k, v)
     assert isinstance(out, torch.Tensor) and out.shape == (1, 2, 9, 16)  # lse stays hidden
     assert torch.autograd.gradcheck(call, (q, k, v))
