@@ -24,6 +24,7 @@ from tensorc.passes.merge_networks import merge_networks
 from tensorc.passes.normalize_softmax import normalize_softmax
 from tensorc.passes.normalize_sqdist import normalize_sqdist
 from tensorc.passes.presum_factors import presum_factors
+from tensorc.passes.share_products import share_products
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
@@ -37,6 +38,9 @@ PIPELINE = [
     normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
     guard_reductions,  # c ? sum(k: x(t - k)) : 0: the sum runs only where c holds (no OOB reads)
     normalize_sqdist,  # n(i) + n(j) - 2 g(i,j) -> sum(d: (x-y)^2): the Gram path, symmetric tiles
+    share_products,  # dK(i,j) K(i,j) read by several sums -> one stored product (RBF gradient)
+    distribute_sums,  # ... whose sums over (x(i,d) - x(j,d)) split now: Gemms and row sums
+    hoist_invariants,
     extract_operands,  # sum(j: relu(x W1 + b1) W2): the inline factor becomes a stored Gemm operand
     merge_networks,  # ... so that nested sums of such operands form one network too
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)

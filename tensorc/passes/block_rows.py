@@ -33,6 +33,7 @@ from dataclasses import replace
 
 from tensorc.ir import loop_ir as L
 
+WIDE_ROWS = 64  # rows per block when they are adjacent elements of the streamed loads
 MAX_INNER = 64  # constant inner loops (d in 0:D, e in 0:E, the k slots of argkmin) up to this trip
 
 
@@ -147,6 +148,24 @@ class _Lanes:
         return tuple(self.stmt(s) for s in stmts)
 
 
+def _contiguous_rows(s: L.Stmt, i: str) -> bool:
+    """Whether the loop `s` loads a buffer whose innermost index is the row `i` itself (a column
+    sum `sum(i: p(i, j))` blocked over j): W rows are then W adjacent elements."""
+    for t in _walk((s,)):
+        for e in _stmt_exprs(t):
+            for x in _loads(e):
+                if x.index and x.index[-1] == L.Var(i):
+                    return True
+    return False
+
+
+def _loads(e: L.LExpr):
+    if isinstance(e, L.Load):
+        yield e
+    for c in _expr_children(e):
+        yield from _loads(c)
+
+
 def _zero(dtype: str) -> L.Const:
     if dtype == "bool":
         return L.Const(False, dtype)
@@ -194,6 +213,8 @@ def block_rows(body: tuple[L.Stmt, ...], width: int) -> tuple[tuple[L.Stmt, ...]
     if not any(_streamable(s, row_names) for s in par.body):
         return body, False
 
+    wide = any(_contiguous_rows(t, i) for t in par.body if _streamable(t, row_names))
+    width = max(width, WIDE_ROWS) if wide else width
     used = _names(body)
     ib, lane = _fresh(used, f"{i}_blk"), _fresh(used, "lane")
     lv, bv = L.Var(lane), L.Var(ib)
@@ -218,6 +239,11 @@ def block_rows(body: tuple[L.Stmt, ...], width: int) -> tuple[tuple[L.Stmt, ...]
         elif isinstance(s, L.Let):
             out.append(L.Local(s.name, s.value.dtype, (W,), _zero(s.value.dtype)))
             out.append(lanes((L.Assign(s.name, (), s.value),), guard=False))
+        elif _streamable(s, row_names) and wide:  # full blocks load W contiguous rows
+            full = L.Call("le", (L.Call("add", (bv, W), "int64"), par.stop), "bool")
+            fast = replace(s, body=(L.Loop(lane, L.Const(0, "int64"), W,
+                                           (L.Let(i, row), *rw.block(s.body)), kind="vector"),))
+            out.append(L.If(full, (fast,), (replace(s, body=(lanes(s.body, guard=False),)),)))
         elif _streamable(s, row_names):
             out.append(replace(s, body=(lanes(s.body, guard=False),)))
         else:

@@ -42,10 +42,45 @@ def _split(r: Reduce) -> Expr | None:
     return None
 
 
+def _square_parts(f: Expr, own: set[str]) -> tuple[Reduce, Expr, Expr] | None:
+    """(the sum, a, b) if `f` is `sum(d: (a - b) * (a - b))` of plain reads, a and b depending on
+    different indices of `own` (the enclosing sum's): a squared distance between two points."""
+    if not (isinstance(f, Reduce) and f.op == "sum" and f.mask is None):
+        return None
+    fs = product_factors(f.body)
+    if len(fs) != 2 or fs[0] != fs[1] or not (isinstance(fs[0], Call) and fs[0].fn == "sub"):
+        return None
+    a, b = fs[0].args
+    if not (_plain(a) and _plain(b)) or free_indices(a) & own == free_indices(b) & own:
+        return None
+    return f, a, b
+
+
+def _expand_square(r: Reduce) -> Expr | None:
+    """sum(i,j: W * sum(d: (a - b)^2)) -> sum(i,j: W sum(d: a a)) + sum(i,j: W sum(d: b b))
+    - 2 sum(i,j: W sum(d: a b)) when W is a product of reads: each is then a network (row sums
+    and one Gemm) instead of N M D streamed terms (the RBF Gram gradient's d_gamma)."""
+    own = {g.index for g in r.ranges}
+    factors = product_factors(r.body)
+    for n, f in enumerate(factors):
+        parts = _square_parts(f, own)
+        rest = factors[:n] + factors[n + 1 :]
+        if parts is None or not rest or not all(_plain(x) for x in rest):
+            continue
+        sq, a, b = parts
+        terms = [replace(r, body=product([*rest, replace(sq, body=product([x, y], sq.dtype))],
+                                         r.dtype)) for x, y in ((a, a), (b, b), (a, b))]  # fmt: skip
+        two = Call("mul", (Const(2, r.dtype), terms[2]), r.dtype)
+        return Call("sub", (Call("add", tuple(terms[:2]), r.dtype), two), r.dtype)
+    return None
+
+
 def _expr(e: Expr) -> Expr:
     e = map_children(e, _expr)
     if isinstance(e, Reduce) and e.op == "sum":
         split = _split(e)
+        if split is None:
+            split = _expand_square(e)
         if split is not None:
             return split
     return e

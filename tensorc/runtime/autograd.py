@@ -260,7 +260,11 @@ def _as_tensor(r, dtype: str, args: tuple):
     if device is None:
         device = next((a.device for a in args if isinstance(a, torch.Tensor)), "cpu")
     t = r if isinstance(r, torch.Tensor) else torch.as_tensor(r)
-    return t.to(device=device, dtype=_torch_dtype(dtype)).clone()
+    t = t.to(device=device, dtype=_torch_dtype(dtype))
+    # a custom op's output must not alias an input; the call allocates its outputs, so a copy
+    # (64 MB for a 4096^2 Gram matrix) is only needed if a backend ever returned an input's memory
+    inputs = {a.untyped_storage().data_ptr() for a in args if isinstance(a, torch.Tensor)}
+    return t.clone() if t.untyped_storage().data_ptr() in inputs else t
 
 
 def _empty_like_decl(decl, d, args: tuple):

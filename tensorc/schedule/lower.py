@@ -148,7 +148,8 @@ class ProgramBuilder:
             self.kernel(part_body, part_notes)
         body, blocked = self.block_rows(body)
         if blocked:
-            notes.append(f"{label}: {self.schedule.row_block} rows per sweep over the reduction "
+            width = next(s.step for s in body if isinstance(s, L.Loop) and s.kind == "parallel")
+            notes.append(f"{label}: {width} rows per sweep over the reduction "
                          "(accumulators per row, one SIMD lane each; the rows share each load)")
         s = nest.stats
         if s["online_softmax"]:

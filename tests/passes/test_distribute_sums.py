@@ -27,6 +27,9 @@ def nonlinear(float(N,M) w, float(N,D) x, float(M,D) y) -> (o) {
 def both_inside(float(N,M) w, float(M,D) x, float(M,D) y) -> (o) {
     o(i,d) = sum(j: w(i,j) * (x(j,d) - y(j,d)))
 }
+def square(float(N,M) w, float(N,D) x, float(M,D) y) -> (o) {
+    o = sum(i, j: w(i,j) * sum(d: (x(i,d) - y(j,d)) * (x(i,d) - y(j,d))))
+}
 """
 DEFS = {d.name: d for d in parse_program(SOURCE).defs}
 
@@ -36,7 +39,7 @@ def _sums(d) -> int:
 
 
 @pytest.mark.parametrize("name, sums", [("split", 2), ("transposed", 2), ("nonlinear", 1),
-                                        ("both_inside", 1)])  # fmt: skip
+                                        ("both_inside", 1), ("square", 6)])  # fmt: skip
 def test_which_sums_split(name, sums):
     assert _sums(distribute_sums(DEFS[name])) == sums
 
@@ -54,3 +57,16 @@ def test_split_sums_match_numpy(backend):
     wt = rng.random((m, n), dtype=np.float32)
     want = wt.T @ y + wt.sum(0)[:, None] * x
     np.testing.assert_allclose(mod.transposed(wt, x, y), want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_expanded_square_matches_numpy(backend):
+    """sum(i,j: W |x_i - y_j|^2) = sum W |x_i|^2 + sum W |y_j|^2 - 2 sum W x_i.y_j: row and
+    column sums and one Gemm instead of N M D streamed terms (the RBF gradient's d_gamma)."""
+    require_backend(backend)
+    rng = np.random.default_rng(5)
+    w = rng.random((41, 29), dtype=np.float32)
+    x, y = rng.random((41, 7), dtype=np.float32), rng.random((29, 7), dtype=np.float32)
+    d2 = ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    got = tensorc.compile(SOURCE, backend=backend).square(w, x, y)
+    np.testing.assert_allclose(got, (w * d2).sum(), rtol=1e-4)

@@ -38,6 +38,9 @@ def softmin(float(N,D) x, float(M,D) y, float(M) g, float eps) -> (f) {
 def lse2(float(N,M) a) -> (o) {
     o(i) = logsumexp(j: a(i,j))
 }
+def colsum(float(M,N) a) -> (o) {
+    o(i) = sum(j: a(j,i))
+}
 """
 
 # m covers every remainder of the cpu's unrolled j loop (2 or 4 steps per iteration)
@@ -74,6 +77,7 @@ def test_blocked_matches_interp(backend, n, m, d, e):
         np.testing.assert_allclose(got.kd(x, y), ref.kd(x, y), rtol=1e-5, atol=1e-6)
     a = (x @ x.T)[:, : min(n, 9)].copy()
     np.testing.assert_allclose(got.lse2(a), ref.lse2(a), rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(got.colsum(a.T.copy()), ref.colsum(a.T.copy()), rtol=2e-5, atol=2e-4)
 
 
 def test_ties_and_infinities():
@@ -114,3 +118,17 @@ def test_block_rows_leaves_other_shapes():
     body = (L.Loop("i", L.Const(0, "int64"), L.Var("N"), (), kind="vector"),)
     assert block_rows(body, 8) == (body, False)
     assert block_rows(body, 1) == (body, False)
+
+
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 200])
+def test_column_sums_block_64_adjacent_rows(n):
+    """sum(j: a(j, i)): the rows are adjacent elements of each load, so a block is 64 of them;
+    full blocks load them unclamped (one vector load), the last partial block clamps."""
+    prog = _prog("colsum", {"N": n, "M": 5})
+    (k,) = prog.kernels
+    (par,) = [s for s in k.body if isinstance(s, L.Loop)]
+    assert par.step == 64 and any("64 rows per sweep" in x for x in k.notes)
+    assert any(isinstance(s, L.If) and s.orelse for s in par.body)
+    a = np.random.default_rng(n).standard_normal((5, n)).astype(np.float32)
+    for backend in ("cpu", "loops"):
+        np.testing.assert_allclose(_mod(backend).colsum(a), a.sum(0), rtol=1e-5, atol=1e-5)
