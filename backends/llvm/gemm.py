@@ -67,6 +67,8 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
         base = b.gep(ptr, [i64(op.offset)], inbounds=True, source_etype=mem_type(dt))
         ops.append([base, *(i64(x) for x in op.strides)])
     batch, m, n, k = (i64(x) for x in (s.batch, s.m, s.n, s.k))
+    if dts[1] == dts[2]:  # C^T = B^T A^T when C is much wider than tall (see _wide_as_tall)
+        ops, m, n = _wide_as_tall(b, ops, m, n)
     if split:  # this thread's rows, cut at multiples of MR so blocks match any thread count
         ps, pe, parts = r.part
         mr = _c(blocking(compute)[0])
@@ -84,6 +86,24 @@ def emit_gemm(r, s: L.Gemm, split: bool) -> None:
     args = [*ops[0], *ops[1], *ops[2], batch, m, n, k, alpha,
             ir.Constant(I1, int(bool(s.accumulate)))]
     b.call(fn, args)
+
+
+def _wide_as_tall(b, ops, m, n):
+    """Threads split C's rows and each packs all of B: a Gemm with few rows and many columns
+    (64 x 4096 = x^T P in the RBF Gram gradient) would pack its large B once per thread. When
+    n > 2 m it runs as C^T = B^T A^T instead (strides swapped; same values): (ops, m, n)."""
+    swap = b.icmp_signed(">", n, b.mul(m, _c(2)))
+    (c, csb, csr, csc), (a, asb, asr, asc), (bb, bsb, bsr, bsc) = ops
+
+    def pick(x, y):
+        return b.select(swap, x, y)
+
+    ops = [
+        [c, csb, pick(csc, csr), pick(csr, csc)],
+        [pick(bb, a), pick(bsb, asb), pick(bsc, asr), pick(bsr, asc)],
+        [pick(a, bb), pick(asb, bsb), pick(asc, bsr), pick(asr, bsc)],
+    ]
+    return ops, pick(n, m), pick(m, n)
 
 
 def _base(r, op: L.Operand):

@@ -12,7 +12,7 @@ import inspect
 
 from tensorc import knobs
 from tensorc.ir.tensor_ir import Def
-from tensorc.passes.distribute_sums import distribute_sums
+from tensorc.passes.distribute_sums import distribute_sums, expand_squares
 from tensorc.passes.drop_dead import drop_dead
 from tensorc.passes.extract_operands import extract_operands
 from tensorc.passes.fold_constants import fold_constants
@@ -25,6 +25,7 @@ from tensorc.passes.normalize_softmax import normalize_softmax
 from tensorc.passes.normalize_sqdist import normalize_sqdist
 from tensorc.passes.presum_factors import presum_factors
 from tensorc.passes.share_products import share_products
+from tensorc.passes.share_sums import share_sums
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
@@ -38,12 +39,15 @@ PIPELINE = [
     normalize_softmax,  # exp(s)/sum(exp(s)), lse temps, ternary -1e30 masks -> one softmax form
     guard_reductions,  # c ? sum(k: x(t - k)) : 0: the sum runs only where c holds (no OOB reads)
     normalize_sqdist,  # n(i) + n(j) - 2 g(i,j) -> sum(d: (x-y)^2): the Gram path, symmetric tiles
+    expand_squares,  # sum(i,j: W |x_i - x_j|^2) -> row sums and a Gemm (d_gamma)
     share_products,  # dK(i,j) K(i,j) read by several sums -> one stored product (RBF gradient)
     distribute_sums,  # ... whose sums over (x(i,d) - x(j,d)) split now: Gemms and row sums
     hoist_invariants,
+    share_sums,  # a sum read at several places (d_x's Gemm P x, again in d_gamma) computed once
     extract_operands,  # sum(j: relu(x W1 + b1) W2): the inline factor becomes a stored Gemm operand
     merge_networks,  # ... so that nested sums of such operands form one network too
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
+    share_sums,  # ... and the row sums presum_factors made, where other statements read them too
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions
 ]

@@ -10,6 +10,11 @@ x), and the other is a network the planner makes a Gemm. The RBF Gram gradient
 `sum(j: dK(i,j) K(i,j) (x(i,d) - x(j,d)))` is this shape: as one sum it streams N^2 D terms with
 strided reads; split, it is a Hadamard product, a Gemm and a row sum. A sum whose factors include
 a nonlinear term (W1's `exp(...)`) stays whole: split, each half would recompute it.
+
+`expand_squares` (run later) expands a squared distance weighted by plain factors,
+`sum(i,j: W |x_i - y_j|^2)`, into row sums times |x_i|^2 and |y_j|^2 and the cross term
+`sum(i,d: x(i,d) sum(j: W(i,j) y(j,d)))`: a Gemm and row sums instead of N M D streamed terms
+(the RBF Gram gradient's d_gamma, whose Gemm `share_sums` finds in d_x too).
 """
 
 from __future__ import annotations
@@ -70,22 +75,42 @@ def _expand_square(r: Reduce) -> Expr | None:
         sq, a, b = parts
         terms = [replace(r, body=product([*rest, replace(sq, body=product([x, y], sq.dtype))],
                                          r.dtype)) for x, y in ((a, a), (b, b), (a, b))]  # fmt: skip
-        two = Call("mul", (Const(2, r.dtype), terms[2]), r.dtype)
+        cross = _cross(r, rest, sq, a, b)
+        two = Call("mul", (Const(2, r.dtype), cross or terms[2]), r.dtype)
         return Call("sub", (Call("add", tuple(terms[:2]), r.dtype), two), r.dtype)
     return None
 
 
-def _expr(e: Expr) -> Expr:
-    e = map_children(e, _expr)
-    if isinstance(e, Reduce) and e.op == "sum":
-        split = _split(e)
-        if split is None:
-            split = _expand_square(e)
-        if split is not None:
-            return split
-    return e
+def _cross(r: Reduce, rest: list[Expr], sq: Reduce, a: Expr, b: Expr) -> Expr | None:
+    """The cross term sum(i,j: W sum(d: a b)) nested as sum(i,d: a sum(j: W b)), the inner sum
+    being the Gemm `W b` that the gradient's other statements also read (`share_sums` then
+    computes it once); None when a mask or a's indices prevent it."""
+    own = [g for g in r.ranges]
+    a_own = free_indices(a) & {g.index for g in own}
+    inner = tuple(g for g in own if g.index not in a_own)
+    if r.mask is not None or not inner or len(inner) == len(own):
+        return None
+    body = Reduce("sum", inner, product([*rest, b], r.dtype), None, r.dtype)
+    outer = tuple(g for g in own if g.index in a_own) + sq.ranges
+    return Reduce("sum", outer, product([a, body], r.dtype), None, r.dtype)
+
+
+def _rewrite(def_: Def, rule) -> Def:
+    def expr(e: Expr) -> Expr:
+        e = map_children(e, expr)
+        if isinstance(e, Reduce) and e.op == "sum":
+            return rule(e) or e
+        return e
+
+    body = tuple(replace(st, rhs=expr(st.rhs)) for st in def_.body)
+    return def_ if body == def_.body else replace(def_, body=body)
 
 
 def distribute_sums(def_: Def) -> Def:
-    body = tuple(replace(st, rhs=_expr(st.rhs)) for st in def_.body)
-    return def_ if body == def_.body else replace(def_, body=body)
+    return _rewrite(def_, _split)
+
+
+def expand_squares(def_: Def) -> Def:
+    """sum(i,j: W |a_i - b_j|^2) -> row sums and a Gemm (`_expand_square`). Runs late, after the
+    first `merge_networks`, so that its nested cross term reaches `share_sums` unmerged."""
+    return _rewrite(def_, _expand_square)

@@ -5,7 +5,7 @@ sizes needs (`Launch`: the executable and the buffers to allocate). See module.p
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,6 +55,9 @@ class Plan:
     outputs: tuple[tuple[str, Callable | None], ...]
     out_slots: tuple[call_args.OutSlot, ...] = ()  # a call with out= buffers: how each is filled
     guard: Callable | None = None  # the per-call check of index tensors (bounds.check)
+    # temp buffers of finished calls, zeroed and reused by the next (a fresh 64 MB buffer costs
+    # ~10 ms of page faults, its memset ~4 ms); one set per concurrent call at most
+    spare: list = field(default_factory=list, compare=False, repr=False)
 
     @staticmethod
     def make(fn: Function, args: tuple, infos: list, sizes: dict[str, int], name: str,
@@ -109,10 +112,17 @@ class Plan:
             return interpret(self.def_, buffers)
         # Outputs and temps are fresh per call (calls may run concurrently from several threads),
         # except outputs the caller passed as out= buffers (`preset`), zero-filled like fresh ones.
+        try:
+            spare = self.spare.pop()
+        except IndexError:  # the first call, or every set is in use by another thread
+            spare = {}
         for buf, shape, dtype in self.allocations:
             given = preset.get(buf) if preset else None
+            given = spare.get(buf) if given is None else given
             buffers[buf] = self.zeros(shape, dtype) if given is None else call_args.zeroed(given)
         self.exe(buffers, dict(self.sizes))
+        outs = {n for n, _ in self.outputs}
+        self.spare.append({b: buffers[b] for b, _, _ in self.allocations if b not in outs})
         return buffers
 
 

@@ -188,13 +188,12 @@ def lower_contraction(pb, k: int, st: T.Statement) -> bool:
         return False
     lhs = set(st.indices)
     cands = [r for r in _top_reduces(st.rhs) if free_indices(r) == lhs]
-    gl = None
-    for r in cands:
-        gl = gemm_like(def_, r, lhs)
-        if gl is not None:
-            break
-    if gl is None:
+    found = [g for g in (gemm_like(def_, r, lhs) for r in cands) if g is not None]
+    if not found:
         return False
+    # a network of three or more first: a pair may have no Gemm shape (a dot product, when the
+    # output is a scalar), and the others would then stream with the epilogue
+    gl = max(found, key=lambda g: len(g.operands) > 2)
     r = gl.reduce
     own = tuple(T.Index(i) for i in st.indices)
     reads_self = [x for x in walk(st.rhs) if isinstance(x, T.Access) and x.tensor == st.tensor]
@@ -492,5 +491,6 @@ def _generic_step(pb, x: View, y: View, out: View, ext, dtype, scalars, accumula
     stmt = T.Statement(out.buffer, tuple(out.indices), dom, rhs)
     def2 = with_temps(pb.def_, pb)
     body_l, _ = lower_nest(def2, stmt, replace(pb.schedule, gemm=False), pb.names(), pb.spec, [])
+    body_l, _ = pb.block_rows(body_l)  # a column sum of a product: 64 adjacent columns per sweep
     return list(body_l)
 

@@ -10,9 +10,10 @@ from support import require_backend
 
 import tensorc
 from tensorc.frontend import parse_program
+from tensorc.ir.printer import print_def
 from tensorc.ir.tensor_ir import Reduce
 from tensorc.ir.tir_utils import walk
-from tensorc.passes.distribute_sums import distribute_sums
+from tensorc.passes.distribute_sums import distribute_sums, expand_squares
 
 SOURCE = """
 def split(float(N,M) w, float(N,M) k, float(N,D) x, float(M,D) y) -> (o) {
@@ -39,9 +40,18 @@ def _sums(d) -> int:
 
 
 @pytest.mark.parametrize("name, sums", [("split", 2), ("transposed", 2), ("nonlinear", 1),
-                                        ("both_inside", 1), ("square", 6)])  # fmt: skip
+                                        ("both_inside", 1), ("square", 2)])  # fmt: skip
 def test_which_sums_split(name, sums):
     assert _sums(distribute_sums(DEFS[name])) == sums
+
+
+def test_expand_squares_nests_the_cross_term():
+    """Three sums of W times |x_i|^2, |y_j|^2 and the cross term x_i . (W y)_i, nested so that
+    share_sums can find W y where other statements read it."""
+    d = expand_squares(DEFS["square"])
+    assert _sums(d) == 6
+    text = print_def(d)
+    assert "sum(i, d: x(i, d) * sum(j: w(i, j) * y(j, d)))" in text, text
 
 
 @pytest.mark.parametrize("backend", ["loops", "cpu"])
