@@ -298,8 +298,8 @@ class Nest:
 
         `online`: (a, rest) of an online-softmax sum (see `_online_softmax_parts`), else None.
         `first(lo, hi) -> (lo, hi)` narrows the loop over the first range (split-j's chunk).
-        `wide`: accumulate a float32 sum in float64 (default: when it has several ranges, i.e.
-        N*M terms).
+        `wide`: accumulate a float32 sum in float64 (default: when it has several ranges that are
+        not small constants, i.e. N*M terms; W1's d/dx `sum(e, j: ...)` with E = 1 has M).
         """
         shape = self._shape(dims)
         if online is not None:
@@ -307,7 +307,8 @@ class Nest:
         elif r.op in rules.ARG_OPS:
             acc, decls = rules.init_arg(r.op, r.body.dtype, shape, r.k, self.fresh)
         else:
-            wide = len(r.ranges) >= 2 if wide is None else wide
+            big = [rg for rg in r.ranges if not self._small_range(rg)]
+            wide = len(big) >= 2 if wide is None else wide
             acc, decls = rules.init(r.op, r.dtype, shape, r.k, self.fresh, wide=wide)
         place.stmts.extend(decls)
         level, outer, inner = self._open_ranges(r, place, dims, first)
@@ -361,12 +362,13 @@ class Nest:
         blocking); as written when split-j chunks the first one."""
         if first is not None:
             return r.ranges
-
-        def small(rg: T.Range) -> bool:
-            ext = self.size(rg.hi - rg.lo)
-            return isinstance(ext, L.Const) and ext.value <= SMALL_INNER
-
+        small = self._small_range
         return tuple(rg for rg in r.ranges if not small(rg)) + tuple(filter(small, r.ranges))
+
+    def _small_range(self, rg: T.Range) -> bool:
+        """A range of a constant extent of at most SMALL_INNER (after specialisation)."""
+        ext = self.size(rg.hi - rg.lo)
+        return isinstance(ext, L.Const) and ext.value <= SMALL_INNER
 
     def _restore(self) -> None:
         for k, v in self._saved.pop().items():
