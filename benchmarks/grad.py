@@ -11,15 +11,18 @@ Cases (all inputs receive gradients, except `w1dx`):
 Each time is the median of `repeat` runs after one warm-up (which includes compilation, timed
 separately as "first call"). `--quick` divides the sizes by 4.
 
-Session 5 (2026-12-07, quiet 2-core AVX-512 host, `python -m benchmarks.grad --repeat 3`, two
-runs; the torch side varies by up to 30% between runs):
-- W1 20k all inputs: 545-641 ms (torch blocks 14.6-17.8 s, 27x); d/dx only (`--only w1dx`):
-  256 ms, 9.9x NOTES' pykeops 2.53 s (measured in an earlier session, not here).
-- attention: 261-264 ms vs SDPA 195-202 ms (0.74-0.77x); causal 139-151 ms vs 125-163 ms
-  (0.83-1.17x). Session 4 was 9.1 s / 4.9 s (scalar loops); now dot-product tiles
-  (schedule/tiles.py, tile_kernel.py): the lse, then dv, dk and dq in one pass.
-- RBF Gram: 208-217 ms vs torch 295-374 ms (1.36-1.80x; session 4: 0.54 s, 0.72x on this
-  quiet host). The target is 3x.
+Session 6 (2026-12-07, 2-core AVX-512 host, `python -m benchmarks.grad --repeat 5`, several
+runs; same-run ratios):
+- W1 20k all inputs: 543-874 ms (torch blocks 15.8-19.7 s, 23-29x); d/dx only (`--only
+  w1dx`): 197-226 ms, 11.2-12.8x NOTES' pykeops 2.53 s (measured in an earlier session).
+- attention: 212-243 ms vs SDPA 199-349 ms (0.94-1.00x in quiet runs); causal 116-147 ms vs
+  126-263 ms (1.05-1.79x). The forward saves the lse (grad.saving_forward): the backward is one
+  pass, FlashAttention-2's 5 Gemms per tile pair.
+- RBF Gram: 92-106 ms vs torch 302-425 ms (3.2-4.4x) when the host gives 64 MB allocations huge
+  pages; 159-175 ms (1.9-2.2x) when it does not (the forward's fresh 4096^2 output then costs
+  ~65 ms of page faults: `np.zeros` of 64 MB takes 8 ms or 140 ms on this VM, bimodally).
+Session 5: W1 545-641 ms, w1dx 256 ms; attention 261-264 ms (0.74-0.77x), causal 139-151 ms;
+RBF 208-217 ms (1.36-1.80x).
 """
 
 from __future__ import annotations

@@ -13,9 +13,12 @@ Files: `derivatives.py` (pointwise rules), `reverse.py` (statements, reductions,
 `build.py` (typed smart constructors), `api.py` (`tensorc.grad`). torch autograd and
 torch.compile live in `tensorc/runtime/autograd.py`.
 
-Saved values: the forward outputs. Forward temporaries and the value of a nonlinear reduction
-(a logsumexp, an argmax) are recomputed in the backward (the pipeline fuses or stores them by
-cost); the softmax cotangent `-sum(e: d_o * o)` reads the saved output (FlashAttention's D_i).
+Saved values: the forward outputs. Forward temporaries are recomputed in the backward (the
+pipeline fuses or stores them by cost); the softmax cotangent `-sum(e: d_o * o)` reads the saved
+output (FlashAttention's D_i). The value of a nonlinear reduction (a logsumexp, an argkmin) is
+recomputed into a small temp by `gradient(d)`; with `save_values=True` (what torch autograd and
+`tensorc.grad` run) the forward is `saving_forward(d)`, which outputs those values too -- flash
+attention writes its rows' logsumexp from its running max and sum -- and the backward reads them.
 Known limits: a read whose solved (gather) form the front end cannot prove in bounds, as in a
 convolution's input gradient, is transposed with equality masks (exact, quadratic in the
 spatial extent); double backward is an error.
