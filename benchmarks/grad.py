@@ -18,9 +18,9 @@ runs; same-run ratios):
 - attention: 212-243 ms vs SDPA 199-349 ms (0.94-1.00x in quiet runs); causal 116-147 ms vs
   126-263 ms (1.05-1.79x). The forward saves the lse (grad.saving_forward): the backward is one
   pass, FlashAttention-2's 5 Gemms per tile pair.
-- RBF Gram: 92-106 ms vs torch 302-425 ms (3.2-4.4x) when the host gives 64 MB allocations huge
-  pages; 159-175 ms (1.9-2.2x) when it does not (the forward's fresh 4096^2 output then costs
-  ~65 ms of page faults: `np.zeros` of 64 MB takes 8 ms or 140 ms on this VM, bimodally).
+- RBF Gram: 102-123 ms vs torch 305-424 ms (2.7-3.7x, six `--only rbf` runs). Before big
+  outputs became populated mappings (runtime/arrays.zeros_numpy) it was 92-198 ms: `np.zeros`
+  of 64 MB takes 8 ms or 118-145 ms on this VM, bimodally (THP compaction).
 Session 5: W1 545-641 ms, w1dx 256 ms; attention 261-264 ms (0.74-0.77x), causal 139-151 ms;
 RBF 208-217 ms (1.36-1.80x).
 """

@@ -76,7 +76,7 @@ class Plan:
         if on_torch:
             zeros, dtype = arrays.zeros_torch(device), arrays.torch_dtype
         else:
-            zeros, dtype = np.zeros, arrays.numpy_dtype
+            zeros, dtype = arrays.zeros_numpy, arrays.numpy_dtype
         if launch is None:
             return Plan(name, fn.def_, sizes, None, (), zeros, inputs, outputs)
         allocations = tuple((buf, shape, dtype(dt)) for buf, shape, dt in launch.allocations)

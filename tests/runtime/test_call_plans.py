@@ -146,3 +146,31 @@ def test_einsum_and_jit_recheck_new_signatures():
     np.testing.assert_allclose(gram(a.T), a.T @ a, rtol=1e-5, atol=1e-5)
     with pytest.raises(ArgumentError, match=r"gram\(\) takes 1 argument"):
         gram(a, a)
+
+
+@pytest.mark.parametrize("shape,dtype", [((5, 3), np.float32), ((2048, 2048 + 7), np.float32),
+                                         ((1 << 21, 2), np.float64), ((0, 1 << 23), np.float32)])
+def test_zeros_numpy_gives_zeroed_writable_buffers(shape, dtype):
+    """Big fresh buffers are populated mappings (arrays.zeros_numpy), small ones np.zeros: both
+    zero, writable, of the shape and dtype asked for; a second plan call reuses its temps but
+    returns fresh outputs."""
+    from tensorc.runtime.arrays import zeros_numpy
+
+    a = zeros_numpy(shape, dtype)
+    assert a.shape == shape and a.dtype == dtype and a.flags.writeable and not a.any()
+    a[...] = 1
+    assert a.all() or a.size == 0
+
+
+def test_outputs_are_fresh_and_temps_reused():
+    src = """def f(float(N,N) g, float(N,N) k, float(N,D) x) -> (o) {
+        o(i,d) = sum(j: g(i,j) * k(i,j) * x(j,d)) + sum(j: k(j,i) * g(j,i) * x(j,d))
+    }"""  # g * k is a stored temp (share_products), zeroed and reused by the second call
+    mod = tensorc.compile(src, backend="cpu")
+    assert "temp float32 g_k_prod" in tensorc.explain(src, "f", sizes={"N": 9, "D": 2})
+    rng = np.random.default_rng(0)
+    g, k, x = (rng.random(s, dtype=np.float32) for s in ((9, 9), (9, 9), (9, 2)))
+    first, second = mod.f(g, k, x), mod.f(g, k, x)
+    assert first is not second and not np.shares_memory(first, second)
+    np.testing.assert_allclose(first, (g * k) @ x + (g * k).T @ x, rtol=1e-5)
+    np.testing.assert_array_equal(first, second)
