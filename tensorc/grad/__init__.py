@@ -9,6 +9,7 @@ rule tables, transposed reads) -> printed and parsed again (the equations shown 
 compiled) -> a `Def` like any other: passes, schedules, backends, kernel cache.
 
 Files: `derivatives.py` (pointwise rules), `reverse.py` (statements, reductions, saved values),
+`saving.py` (the saving forward),
 `transpose.py` (the index structure of a read's adjoint), `affine.py` (index algebra),
 `build.py` (typed smart constructors), `api.py` (`tensorc.grad`). torch autograd and
 torch.compile live in `tensorc/runtime/autograd.py`.
@@ -29,7 +30,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.errors import ShapeError
-from tensorc.grad.reverse import Gradient, differentiate, saving_forward
+from tensorc.grad.reverse import Gradient, differentiate
+from tensorc.grad.saving import saving_forward
 
 __all__ = ["Gradient", "differentiate", "gradient", "saving_forward"]
 

@@ -33,7 +33,6 @@ from tensorc.grad.build import (
     neg,
     select,
     sum_over,
-    tensors_read,
     unique_binders,
 )
 from tensorc.grad.derivatives import rule_for
@@ -46,6 +45,8 @@ from tensorc.grad.statements import (
     input_dims,
     merge,
     needed_forward,
+    read_saved_copies,
+    rename_reads,
     reuse_saved,
     unmasked,
     use_hoisted,
@@ -121,18 +122,6 @@ def _value_reads(e: Expr) -> set[str]:
     return out
 
 
-def _rename_reads(e: Expr, current: dict[str, str]) -> Expr:
-    if isinstance(e, Access):
-        idx = tuple(_rename_reads(i, current) for i in e.indices)
-        return replace(e, tensor=current.get(e.tensor, e.tensor), indices=idx)
-    if isinstance(e, Call):
-        return replace(e, args=tuple(_rename_reads(a, current) for a in e.args))
-    if isinstance(e, Reduce):
-        mask = None if e.mask is None else _rename_reads(e.mask, current)
-        return replace(e, body=_rename_reads(e.body, current), mask=mask)
-    return e
-
-
 @dataclass(frozen=True, slots=True)
 class _Version:
     stmt: Statement  # writes `stmt.tensor`, the version's name; reads versions
@@ -181,8 +170,8 @@ class _Reverse:
                 if last and (st.tensor in outputs or writes[st.tensor] == 1)
                 else (self.fresh(f"{st.tensor}_v{seen[st.tensor]}"))
             )
-            rhs = _rename_reads(st.rhs, current)
-            mask = None if st.mask is None else _rename_reads(st.mask, current)
+            rhs = rename_reads(st.rhs, current)
+            mask = None if st.mask is None else rename_reads(st.mask, current)
             decl = self.d.tensor(st.tensor)
             stmt = replace(st, tensor=name, rhs=rhs, mask=mask)
             self.versions.append(_Version(stmt, current.get(st.tensor), decl))
@@ -466,29 +455,15 @@ class _Reverse:
         ]  # fmt: skip
 
     def _read_values(self, body: list[Statement]) -> list[Statement]:
-        """`body` with each recomputed value that the saving forward saved (its statement now a
-        copy `lse_1(b, i) = lse(b, i)`) read from the saved value directly."""
-        recomputed = {st.tensor for st in self.recompute}
-        copies = {
-            st.tensor: st.rhs.tensor
-            for st in body
-            if st.tensor in recomputed and isinstance(st.rhs, Access)
-            and st.rhs.tensor in self.values and st.mask is None
-            and st.rhs.indices == tuple(index(i) for i in st.indices)
-        }  # fmt: skip
-        if not copies:
-            return body
+        """`body` reading the values the saving forward saved where it recomputed them."""
+        body, copies = read_saved_copies(body, {st.tensor for st in self.recompute}, self.values)
         for tmp, value in copies.items():
             del self.temps[tmp]
             self.notes = [
                 f"{value}: saved by the forward (no recompute)" if f" into {tmp}(" in n else n
                 for n in self.notes
             ]
-        return [
-            replace(st, rhs=_rename_reads(st.rhs, copies),
-                    mask=None if st.mask is None else _rename_reads(st.mask, copies))
-            for st in body if st.tensor not in copies
-        ]  # fmt: skip
+        return body
 
     def _unique(self, st: Statement) -> Statement:
         seen = set(st.indices)
@@ -529,22 +504,3 @@ def differentiate(
             )
     return _Reverse(d, tuple(wrt), invert, values).backward(f"{d.name}_grad")
 
-
-def saving_forward(d: Def) -> tuple[Def, tuple[str, ...]]:
-    """`d` with the reduction values its backward would recompute (`_Reverse.hoist`: a
-    logsumexp, an argmax, over its free indices) as extra outputs, and their names. Flash
-    attention writes its rows' logsumexp from the running max and sum it keeps anyway, so the
-    backward reads it instead of a pass over the keys (elsewhere the pass moves to the forward).
-    A value that reads an earlier version of an updated tensor stays in the backward: the
-    forward has no name for it."""
-    r = _Reverse(d, tuple(t.name for t in d.inputs if is_float(t.dtype)))
-    r.run()
-    writes = [st.tensor for st in d.body]
-    named = {t.name for t in d.inputs} | {t for t in writes if writes.count(t) == 1}
-    extra = [
-        st for st in r.recompute
-        if tensors_read(st.rhs) <= named and all(g.lo == 0 for g in st.domain)
-    ]  # fmt: skip
-    decls = tuple(replace(r.temps[st.tensor], role="output") for st in extra)
-    aug = replace(d, outputs=(*d.outputs, *decls), body=(*d.body, *extra))
-    return aug, tuple(st.tensor for st in extra)

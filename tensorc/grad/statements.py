@@ -183,3 +183,38 @@ def _unify(p: Expr, e: Expr, bind: dict[str, str]) -> bool:
         return p.fn == e.fn and len(p.args) == len(e.args) and all(
             _unify(a, b, bind) for a, b in zip(p.args, e.args))
     return p == e
+
+
+def rename_reads(e: Expr, current: dict[str, str]) -> Expr:
+    """`e` reading tensor `current[t]` wherever it read `t` (also inside index positions)."""
+    if isinstance(e, Access):
+        idx = tuple(rename_reads(i, current) for i in e.indices)
+        return replace(e, tensor=current.get(e.tensor, e.tensor), indices=idx)
+    if isinstance(e, Call):
+        return replace(e, args=tuple(rename_reads(a, current) for a in e.args))
+    if isinstance(e, Reduce):
+        mask = None if e.mask is None else rename_reads(e.mask, current)
+        return replace(e, body=rename_reads(e.body, current), mask=mask)
+    return e
+
+
+def read_saved_copies(
+    body: list[Statement], recomputed: set[str], values: tuple[str, ...]
+) -> tuple[list[Statement], dict[str, str]]:
+    """`body` without the recomputed temps that `reuse_saved` turned into copies of a saved
+    value (`lse_1(b, i) = lse(b, i)`), its readers reading the value; and {temp: value}."""
+    copies = {
+        st.tensor: st.rhs.tensor
+        for st in body
+        if st.tensor in recomputed and isinstance(st.rhs, Access)
+        and st.rhs.tensor in values and st.mask is None
+        and st.rhs.indices == tuple(index(i) for i in st.indices)
+    }  # fmt: skip
+    if not copies:
+        return body, copies
+    body = [
+        replace(st, rhs=rename_reads(st.rhs, copies),
+                mask=None if st.mask is None else rename_reads(st.mask, copies))
+        for st in body if st.tensor not in copies
+    ]  # fmt: skip
+    return body, copies

@@ -47,7 +47,7 @@ from tensorc.ir.tir_utils import (
 )
 from tensorc.ir.types import DTYPES, compute_dtype
 from tensorc.passes.costs import GEMM_MIN_K, volume
-from tensorc.schedule.attention import affine_in, split_scalars
+from tensorc.schedule.attention_match import affine_in, split_scalars
 from tensorc.schedule.operands import plain_access
 
 OPS = ("sum", "max", "min", "logsumexp")
