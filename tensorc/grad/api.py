@@ -72,9 +72,10 @@ def _detached(a: Any) -> Any:
 
 
 def _ones_like(o: Any) -> Any:
+    """Ones of `o`'s shape as a broadcast view, which the backward reads as one scalar."""
     if hasattr(o, "new_ones"):
-        return o.new_ones(o.shape)
-    return np.ones_like(o)
+        return o.new_ones(()).expand(o.shape)
+    return np.broadcast_to(np.ones((), o.dtype), np.shape(o))
 
 
 def grad(

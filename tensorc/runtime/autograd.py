@@ -166,8 +166,9 @@ class _Ops:
         if not wrt:
             return tuple(None for _ in d.inputs)
         op, wrt = self.grad_op(wrt, saving)
+        # an unused output's cotangent is a broadcast zero: read as a scalar (runtime/broadcast)
         cots = [
-            g if g is not None else torch.zeros_like(o)
+            g if g is not None else o.new_zeros(()).expand(o.shape)
             for g, o, t in zip(grads, ctx.outs, self.outputs)
             if is_float(t.dtype)
         ]

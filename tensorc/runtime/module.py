@@ -34,7 +34,7 @@ from tensorc.errors import (
 )
 from tensorc.ir.tensor_ir import Def, Program, TensorDecl
 from tensorc.ir.types import DTYPES, is_float, is_int
-from tensorc.runtime import arrays, autograd, bounds, call_args
+from tensorc.runtime import arrays, autograd, bounds, broadcast, call_args
 from tensorc.runtime.plan import Launch, Plan, eval_dim
 from tensorc.runtime.size_classes import size_class
 
@@ -73,6 +73,7 @@ class Function:
     _plans: dict = field(default_factory=dict, repr=False)  # signature -> Plan, see __call__
     _size_params: tuple[int, ...] = field(init=False, repr=False)
     autograd_ops: bool = field(default=True, repr=False)  # register its torch custom op early
+    _narrowed: dict = field(default_factory=dict, repr=False)  # broadcast dims -> Function
 
     def __post_init__(self) -> None:
         # Positions of integer scalar parameters: their values are sizes (e.g. a window W).
@@ -144,6 +145,12 @@ class Function:
         infos = self._check_args(args)
         sizes = self._bind_sizes(infos, args)
         guard = bounds.check(self.def_, sizes, [i.shape for i in infos])  # before any build
+        dims = broadcast.pattern(args)
+        if dims is not None:
+            narrow = self._narrow(dims)
+            extra = tuple(sizes[t.name] for t in narrow.def_.inputs[len(args):])
+            inner = narrow._plan(broadcast.shrink(args, dims, extra), outs)
+            return broadcast.NarrowPlan(inner, dims, extra)
         device = next((i.device for i in infos if i.kind == "torch"), "cpu")
         name, launch = self._launch(self._pick_backend(device), sizes)
         plan = Plan.make(self, args, infos, sizes, name, launch, device)
@@ -156,6 +163,14 @@ class Function:
         slots = call_args.out_slots(self.def_.name, self.def_.outputs, outs, shapes, like, device,
                                     on_torch=name == "triton")
         return replace(plan, out_slots=slots)
+
+    def _narrow(self, dims: tuple) -> Function:
+        """This def specialised to read broadcast views without their repeated dimensions
+        (see runtime/broadcast.py)."""
+        if dims not in self._narrowed:
+            spec = broadcast.specialise(self.def_, dims)
+            self._narrowed[dims] = Function(spec, self.backend, autograd_ops=False)
+        return self._narrowed[dims]
 
     def _launch(self, name: str, sizes: dict[str, int]) -> tuple[str, Launch | None]:
         """(backend, launch) for these sizes, by the one fallback rule the API and the CLI share:
