@@ -18,6 +18,7 @@ from tensorc.passes.extract_operands import extract_operands
 from tensorc.passes.fold_constants import fold_constants
 from tensorc.passes.fuse_updates import fuse_updates
 from tensorc.passes.guard_reductions import guard_reductions
+from tensorc.passes.hoist_broadcast import hoist_broadcast
 from tensorc.passes.hoist_invariants import hoist_invariants
 from tensorc.passes.inline_temps import inline_temps
 from tensorc.passes.merge_networks import merge_networks
@@ -48,6 +49,7 @@ PIPELINE = [
     merge_networks,  # ... so that nested sums of such operands form one network too
     presum_factors,  # sum(j,d: q(i,d) k(j,d)) -> sum(d: q(i,d) t(d)), t(d) = sum(j: k(j,d)): O(N D)
     share_sums,  # ... and the row sums presum_factors made, where other statements read them too
+    hoist_broadcast,  # d_v(j, e) = d_o * sum(i: P(i, j)) (a scalar cotangent): the sum once per j
     drop_dead,  # temps nobody reads any more (after inlining) lose their statements and buffers
     fold_constants,  # inlining can create new constant subexpressions
 ]

@@ -104,7 +104,9 @@ def _fresh(used: set[str], base: str) -> str:
 
 # --- the rewrite into lanes -------------------------------------------------------------------------
 class _Lanes:
-    """Rewrites references to per-row names: locals get a leading lane index, Lets become locals."""
+    """Rewrites references to per-row names: locals get a trailing lane index (adjacent lanes are
+    adjacent elements, so a vectorised lane loop loads and stores them whole: `acc[d][lane]`,
+    not the stride-D `acc[lane][d]` of W1's d/dx), Lets become locals."""
 
     def __init__(self, lane: L.Var, arrays: set[str], lets: dict[str, str]):
         self.lane, self.arrays, self.lets = lane, arrays, lets  # lets: name -> dtype
@@ -117,7 +119,7 @@ class _Lanes:
         if isinstance(e, L.LocalRead):
             idx = tuple(self.expr(i) for i in e.index)
             if e.name in self.arrays:
-                idx = (self.lane, *idx)
+                idx = (*idx, self.lane)
             return L.LocalRead(e.name, idx, e.dtype)
         if isinstance(e, L.Load):
             return replace(e, index=tuple(self.expr(i) for i in e.index))
@@ -136,7 +138,7 @@ class _Lanes:
         if isinstance(s, L.Assign):
             idx = tuple(x(i) for i in s.index)
             if s.name in self.arrays or s.name in self.lets:
-                idx = (self.lane, *idx)
+                idx = (*idx, self.lane)
             return replace(s, index=idx, value=x(s.value))
         if isinstance(s, L.Store):
             return replace(s, index=tuple(x(i) for i in s.index), value=x(s.value))
@@ -235,7 +237,7 @@ def block_rows(body: tuple[L.Stmt, ...], width: int) -> tuple[tuple[L.Stmt, ...]
     out: list[L.Stmt] = []
     for s in par.body:
         if isinstance(s, L.Local):
-            out.append(replace(s, shape=(W, *s.shape)))
+            out.append(replace(s, shape=(*s.shape, W)))
         elif isinstance(s, L.Let):
             out.append(L.Local(s.name, s.value.dtype, (W,), _zero(s.value.dtype)))
             out.append(lanes((L.Assign(s.name, (), s.value),), guard=False))

@@ -1,7 +1,8 @@
 """Broadcast views as arguments: an input with stride 0 on a dimension longer than 1
 (`np.broadcast_to`, torch's `expand`, the cotangent torch hands a backward for `out.sum()`) holds
 one value along that dimension. The def is specialised to read the smaller array -- those
-dimensions dropped from the input's declaration and from every read of it -- instead of copying
+dimensions (and the view's dimensions of length 1) dropped from the input's declaration and from
+every read of it -- instead of copying
 the view into a full contiguous buffer (64 MB for a 4096^2 Gram matrix's cotangent) and reading
 it back. A view broadcast along every dimension becomes a scalar parameter.
 
@@ -20,15 +21,19 @@ from tensorc.runtime import arrays
 
 
 def broadcast_dims(x: Any) -> tuple[int, ...]:
-    """The dimensions along which `x` (a numpy array or torch tensor) repeats one value: stride
-    0 and length above 1."""
+    """The dimensions `x` (a numpy array or torch tensor) can be read without when it is a
+    broadcast view (stride 0 along a dimension longer than 1): those, and its dimensions of
+    length 1 (an in-bounds read indexes them at 0), so that `ones(()).expand(1, 8, N, E)` is a
+    scalar, not a `(1,)` array; () for any other argument."""
     if arrays.is_torch(x):
         strides, shape = x.stride(), x.shape
     elif hasattr(x, "strides") and hasattr(x, "shape"):
         strides, shape = x.strides, x.shape
     else:
         return ()
-    return tuple(i for i, (s, n) in enumerate(zip(strides, shape)) if s == 0 and n > 1)
+    if not any(s == 0 and n > 1 for s, n in zip(strides, shape)):
+        return ()
+    return tuple(i for i, (s, n) in enumerate(zip(strides, shape)) if s == 0 or n == 1)
 
 
 def pattern(args: tuple) -> tuple[tuple[int, ...], ...] | None:

@@ -348,9 +348,16 @@ class TileKernel(BlockBuilder):
         op = x.reduce.op
         cur = L.LocalRead(acc, (R,), t)
         if op in ("sum", "max", "min"):
-            fn = "add" if op == "sum" else op
-            out.append(L.Loop(c, clo, chi, (L.Assign(acc, (R,), L.Call(fn, (cur, val), t)),),
-                              kind="reduce"))  # fmt: skip
+            # the row's columns fold into a scalar first: a loop-carried acc[r] in memory does
+            # not vectorise (the tile sum of a scalar cotangent's d_v: 210 -> see STATUS)
+            fn, part = "add" if op == "sum" else op, fresh("part")
+            ident = L.Const(float(reduce_identity(op, t)), t)
+            run = L.Call(fn, (L.LocalRead(part, (), t), val), t)
+            out += [
+                L.Local(part, t, (), ident),
+                L.Loop(c, clo, chi, (L.Assign(part, (), run),), kind="reduce"),
+                L.Assign(acc, (R,), L.Call(fn, (cur, L.LocalRead(part, (), t)), t)),
+            ]
             return r, out
         # logsumexp: a running max (acc) and a sum rescaled to it (lsum), as in online softmax
         bmax, bsum = fresh("bmax"), fresh("bsum")

@@ -124,3 +124,41 @@ def _cpu():
     if "cpu" not in _MODS:
         _MODS["cpu"] = tensorc.compile(SRC, backend="cpu")
     return _MODS["cpu"]
+
+
+def test_length_one_dimensions_of_a_broadcast_view_are_dropped_too():
+    mod = _cpu()
+    a = np.broadcast_to(np.float32(2.5), (1, 7))  # length 1 along i, stride 0 along j
+    _same(mod.mul, a, f32(1, 7))
+    assert mod.mul._narrowed[((0, 1), ())].def_.inputs[0].shape == ()
+
+
+GRAD_SRC = """
+def attention(float(B,H,N,D) q, float(B,H,M,D) k, float(B,H,M,E) v, float scale) -> (o) {
+    s(b,h,i,j) = q(b,h,i,d) * k(b,h,j,d) * scale
+    o(b,h,i,e) = softmax(j: s(b,h,i,j)) * v(b,h,j,e)  where j <= i
+}
+def rbf(float(N,D) x, float gamma) -> (k) {
+    k(i,j) = exp(-gamma * sum(d: (x(i,d) - x(j,d)) * (x(i,d) - x(j,d))))
+}
+"""
+
+
+@pytest.mark.parametrize("backend", ["loops", "cpu"])
+def test_sum_backward_reads_its_cotangent_as_a_scalar(backend):
+    """`out.sum().backward()` hands the backward a stride-0 cotangent: the same gradients as a
+    full cotangent of ones."""
+    torch = pytest.importorskip("torch")
+    mod = tensorc.compile(GRAD_SRC, backend=backend)
+    cases = [(mod.attention, [torch.randn(1, 2, 7, 16), torch.randn(1, 2, 7, 16),
+                              torch.randn(1, 2, 7, 16)], (0.25,)),
+             (mod.rbf, [torch.randn(9, 3), torch.tensor(0.3)], ())]
+    for fn, leaves, rest in cases:
+        grads = []
+        for full in (False, True):
+            xs = [t.clone().requires_grad_() for t in leaves]
+            out = fn(*xs, *rest)
+            (out.backward(torch.ones_like(out)) if full else out.sum().backward())
+            grads.append([x.grad for x in xs])
+        for a, b in zip(*grads):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
