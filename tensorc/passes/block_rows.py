@@ -47,7 +47,7 @@ def _expr_children(e: L.LExpr):
 
 
 def _expr_vars(e: L.LExpr, out: set[str]) -> set[str]:
-    if isinstance(e, L.Var) or isinstance(e, L.LocalRead):
+    if isinstance(e, (L.Var, L.LocalRead)):
         out.add(e.name)
     for c in _expr_children(e):
         _expr_vars(c, out)

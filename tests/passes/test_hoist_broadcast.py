@@ -44,7 +44,7 @@ def test_left_alone(name):
 
 
 def test_a_scalar_cotangent_attention_dv_is_a_tile_sum():
-    text = explain(DEFS["colsum_attention"], "cpu", dict(B=1, H=2, N=300, M=200, D=64))
+    text = explain(DEFS["colsum_attention"], "cpu", {"B": 1, "H": 2, "N": 300, "M": 200, "D": 64})
     assert "hoist_broadcast" in text
     assert "statement 1 (bcast0): sum of G over i computed tile by tile" in text
 
