@@ -2,9 +2,9 @@
 (`np.broadcast_to`, torch's `expand`, the cotangent torch hands a backward for `out.sum()`) holds
 one value along that dimension. The def is specialised to read the smaller array -- those
 dimensions (and the view's dimensions of length 1) dropped from the input's declaration and from
-every read of it -- instead of copying
-the view into a full contiguous buffer (64 MB for a 4096^2 Gram matrix's cotangent) and reading
-it back. A view broadcast along every dimension becomes a scalar parameter.
+every read of it -- instead of copying the view into a full contiguous buffer (64 MB for a 4096^2
+Gram matrix's cotangent) and reading it back. A view broadcast along every dimension becomes a
+scalar parameter. `Function._plan` makes the choice once per argument signature (`NarrowPlan`).
 
 The arguments are checked against the def as written first (sizes, dtypes, bounds), so a wrong
 broadcast shape is still an error. A size that only the dropped dimensions bound is passed as an
@@ -31,8 +31,8 @@ def broadcast_dims(x: Any) -> tuple[int, ...]:
         strides, shape = x.strides, x.shape
     else:
         return ()
-    if not any(s == 0 and n > 1 for s, n in zip(strides, shape)):
-        return ()
+    if 0 in shape or not any(s == 0 and n > 1 for s, n in zip(strides, shape)):
+        return ()  # an empty array may have stride 0 anywhere: it holds nothing to repeat
     return tuple(i for i, (s, n) in enumerate(zip(strides, shape)) if s == 0 or n == 1)
 
 

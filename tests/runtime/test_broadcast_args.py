@@ -79,6 +79,13 @@ def test_a_broadcast_index_tensor(mod):
     _same(mod.gather, f32(9), idx)
 
 
+def test_an_empty_array_with_stride_0_is_no_broadcast(mod):
+    a = np.empty((2, 0), np.float32)
+    a = np.lib.stride_tricks.as_strided(a, (2, 0), (0, 4))
+    assert broadcast.pattern((a, f32(2))) is None
+    np.testing.assert_array_equal(mod.rowscale(a, f32(2)), np.zeros(2, np.float32))
+
+
 def test_the_shape_is_still_checked_against_the_def(mod):
     a = np.broadcast_to(f32(1, 4), (5, 4))
     with pytest.raises(ArgumentShapeError, match="argument 'b'"):
