@@ -26,7 +26,7 @@ from tensorc.passes.normalize_softmax import normalize_softmax
 from tensorc.passes.normalize_sqdist import normalize_sqdist
 from tensorc.passes.presum_factors import presum_factors
 from tensorc.passes.share_products import share_products
-from tensorc.passes.share_sums import share_sums
+from tensorc.passes.share_sums import nest_shared, share_sums
 
 PIPELINE = [
     fold_constants,  # fold constant arithmetic so later pattern matches see one Const, not 2*s*s
@@ -34,6 +34,8 @@ PIPELINE = [
     distribute_sums,  # sum(j: W(i,j) (x(i,d) - x(j,d))) -> two sums: a row sum and a Gemm
     hoist_invariants,  # sum(j: a*b/c(i)) -> sum(j: a*b)/c(i): plain products reach the planner
     merge_networks,  # nested sums of products -> one network: the planner sees it whole
+    nest_shared,  # d_scale = sum(i,j,d: d_s q k) -> sum(i,d: q sum(j: d_s k)), d_q's sum ...
+    share_sums,  # ... computed once, so the N x M d_s is read by sums inlining can fuse it into
     inline_temps,  # producer-consumer fusion (W4's s is never stored); network temps (stepwise
     # Tucker, MPS environments) join their reader's network; a Gemm feeding a Gemm is kept (MLP)
     hoist_invariants,  # an inlined normaliser `/ z(i)` leaves the sum it was read in

@@ -196,10 +196,11 @@ def inline_temps(def_: Def, sizes: dict[str, int] | None = None) -> Def:
             for s in def_.body:
                 if s is st:
                     continue
+                rhs = _inline_into(s.rhs, decl.name, st)
                 body.append(
                     replace(
                         s,
-                        rhs=merged(_inline_into(s.rhs, decl.name, st)),
+                        rhs=s.rhs if rhs == s.rhs else merged(rhs),  # readers only
                         mask=None if s.mask is None else _inline_into(s.mask, decl.name, st),
                     )
                 )

@@ -19,7 +19,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tensorc.ir.tensor_ir import Access, Def, Expr, Index, Range, Reduce, Statement, TensorDecl
-from tensorc.ir.tir_utils import alpha_key, free_indices, map_children, substitute, walk
+from tensorc.ir.tir_utils import (
+    alpha_key,
+    free_indices,
+    map_children,
+    product,
+    product_factors,
+    substitute,
+    walk,
+)
 
 MAX_ROUNDS = 8  # shared sums per def (each round shares the largest repeated one)
 
@@ -133,3 +141,61 @@ def _small(extents: tuple, def_: Def) -> bool:
         if all(dims.count(d) >= want.count(d) for d in want):
             return True
     return not want
+
+
+def nest_shared(def_: Def) -> Def:
+    """A sum of a product, `sum(i, j: P(i, j) sum(d: q(i, d) k(j, d)))`, nested as
+    `sum(i, d: q(i, d) sum(j: P(i, j) k(j, d)))` when that inner sum is one another place of the
+    def computes (alpha-equivalent, same extents): `share_sums` then computes it once. The
+    attention gradient's d_scale (a learnable temperature) is this sum over d_s, d_q's Gemm: as
+    written, it stored the N x M d_s; nested, d_s is a tile that is never stored."""
+    keys = {_key(e, ranges)[0] for st in def_.body for e, ranges in _occurrences(st)}
+
+    def nest(e: Reduce, scope: dict[str, Range]) -> Reduce | None:
+        e = _flat(e)
+        scope = {**scope, **{g.index: g for g in e.ranges}}
+        factors = product_factors(e.body)
+        own = {g.index for g in e.ranges}
+        for n, a in enumerate(factors):
+            inner = own - free_indices(a)
+            rest = factors[:n] + factors[n + 1:]
+            moved = [f for f in rest if free_indices(f) & inner]
+            if not inner or inner == own or not moved:
+                continue
+            body = Reduce("sum", tuple(g for g in e.ranges if g.index in inner),
+                          product(moved, e.dtype), None, e.dtype)
+            free = free_indices(body)
+            key = _key(body, {i: scope[i] for i in free})[0] if free <= scope.keys() else None
+            if key not in keys or not _small(key[1], def_):
+                continue  # not found elsewhere, or too big to share (attention's scores)
+            kept = [f for f in rest if not free_indices(f) & inner]
+            return replace(e, ranges=tuple(g for g in e.ranges if g.index not in inner),
+                           body=product([a, *kept, body], e.dtype))
+        return None
+
+    def go(x: Expr, scope: dict[str, Range]) -> Expr:
+        if not isinstance(x, Reduce):
+            return map_children(x, lambda c: go(c, scope))
+        x = replace(x, body=go(x.body, {**scope, **{g.index: g for g in x.ranges}}))
+        if x.op == "sum" and x.mask is None and not x.rank:
+            return nest(x, scope) or x
+        return x
+
+    body = tuple(
+        replace(st, rhs=go(st.rhs, {g.index: g for g in st.domain})) for st in def_.body
+    )
+    return def_ if body == def_.body else replace(def_, body=body)
+
+
+def _flat(e: Reduce) -> Reduce:
+    """`sum(i: a * sum(d: b * c))` as `sum(i, d: a * b * c)` (unmasked sums, distinct indices)."""
+    factors, ranges = [], list(e.ranges)
+    for f in product_factors(e.body):
+        names = {g.index for g in ranges}
+        if (isinstance(f, Reduce) and f.op == "sum" and f.mask is None and not f.rank
+                and not names & {g.index for g in f.ranges}):
+            ranges += f.ranges
+            factors += product_factors(f.body)
+        else:
+            factors.append(f)
+    return replace(e, ranges=tuple(ranges), body=product(factors, e.dtype))
