@@ -11,6 +11,10 @@ Cases (all inputs receive gradients, except `w1dx`):
 Each time is the median of `repeat` runs after one warm-up (which includes compilation, timed
 separately as "first call"). `--quick` divides the sizes by 4.
 
+Session 7 (same host, `python -m benchmarks.grad --repeat 5`, several runs): W1 all inputs
+364-385 ms (40-43x torch blocks); d/dx 173-190 ms (13.3-14.6x NOTES' pykeops); attention
+186-216 ms vs SDPA 194-204 (0.94-1.08x); causal 97-112 vs 133-147 (1.18-1.41x); RBF 74-83 ms vs
+288-386 (3.9-5.1x). The `.sum()` cotangent is a broadcast view, read as one scalar.
 Session 6 (2026-12-07, 2-core AVX-512 host, `python -m benchmarks.grad --repeat 5`, several
 runs; same-run ratios):
 - W1 20k all inputs: 543-874 ms (torch blocks 15.8-19.7 s, 23-29x); d/dx only (`--only
