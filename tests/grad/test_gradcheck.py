@@ -86,3 +86,25 @@ def test_finite_differences(path, name):
         fd_check(src, name)
     except AssertionError:  # a log/rsqrt of a negative draw: NaN both ways
         fd_check(src, name, positive=True)
+
+
+@pytest.mark.parametrize("path,name", EXAMPLES + TC)
+def test_sum_backward_reads_a_scalar_cotangent(path, name):
+    """`out.sum().backward()` hands each backward a broadcast cotangent, which the runtime reads
+    as one scalar (a specialised backward def, runtime/broadcast.py): the same gradients as
+    contiguous ones."""
+    mod = tensorc.compile(float64_source(path.read_text()), backend="cpu", file=str(path))
+    fn = mod[name]
+    args, leaves = torch_inputs(fn.def_, SIZES.get(name, (2, 3)))
+    out = fn(*args)
+    outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o.requires_grad]
+    summed = torch.autograd.grad(sum(o.sum() for o in outs), leaves, allow_unused=True)
+    out = fn(*args)
+    outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o.requires_grad]
+    ones = [torch.ones_like(o) for o in outs]
+    full = torch.autograd.grad(outs, leaves, grad_outputs=ones, allow_unused=True)
+    for a, b in zip(summed, full):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
