@@ -45,9 +45,14 @@ def wanted(args: tuple) -> bool:
     tensors = [a for a in args if isinstance(a, torch.Tensor)]
     if not tensors:
         return False
-    if torch.compiler.is_compiling():
-        return True
-    return any(t.requires_grad for t in tensors) and torch.is_grad_enabled()
+    return torch.compiler.is_compiling() or _grad_wanted(torch, tensors)
+
+
+def _grad_wanted(torch, args) -> bool:
+    """Whether autograd will record this call: grad mode on and a tensor that requires grad."""
+    return torch.is_grad_enabled() and any(
+        isinstance(a, torch.Tensor) and a.requires_grad for a in args
+    )
 
 
 def call(fn, args: tuple) -> Any:
@@ -58,10 +63,7 @@ def call(fn, args: tuple) -> Any:
 
     ops = ops_for(fn)
     args = ops.arguments(args)
-    grad = torch.is_grad_enabled() and any(
-        isinstance(a, torch.Tensor) and a.requires_grad for a in args
-    )
-    if not grad or ops.saving is None:
+    if ops.saving is None or not _grad_wanted(torch, args):
         return ops.forward(*args)
     res = ops.saving(*args)[: len(ops.outputs)]
     return res if len(res) > 1 else res[0]
